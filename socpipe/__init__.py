@@ -1,0 +1,1 @@
+"""socpipe: the spine (CLI, configuration, event and alert schemas, agency registry)."""

@@ -1,0 +1,62 @@
+"""The record types every room of the pipeline passes along.
+
+An event is flat: Sigma field names (Image, CommandLine, EventID, c-uri, ...) mapped to strings,
+because detection runs on the native names of each source and Spark stores them as map<string,string>.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from dataclasses import dataclass, field
+
+# The kind of source an event came from; it decides which rule log sources can apply.
+WINDOWS = "windows"      # EVTX files and their JSON exports
+SYSLOG = "syslog"        # Linux syslog and auth logs (RFC 3164 / 5424)
+WEBSERVER = "webserver"  # Apache/Nginx access logs
+JSON = "json"            # flat JSON lines whose source is unknown: no log-source filter applies
+KINDS = (WINDOWS, SYSLOG, WEBSERVER, JSON)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One parsed event: its fields, its kind, and where it was read (file and position)."""
+
+    fields: dict[str, str]
+    kind: str
+    origin: str = ""
+
+    @property
+    def identity(self) -> str:
+        """Stable hash of the event's content, so re-reading the same record gives the same id."""
+        return event_identity(self.kind, self.fields)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A record that could not be read: where it was, why, and its original bytes."""
+
+    origin: str
+    position: str
+    reason: str
+    raw: bytes = field(repr=False)
+
+    def to_json(self) -> dict[str, str]:
+        """The dead-letter document: the exact bytes in base64, and as text when they are UTF-8."""
+        doc = {
+            "origin": self.origin,
+            "position": self.position,
+            "reason": self.reason,
+            "raw_base64": base64.b64encode(self.raw).decode("ascii"),
+        }
+        try:
+            doc["raw"] = self.raw.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        return doc
+
+
+def event_identity(kind: str, fields: dict[str, str]) -> str:
+    canonical = json.dumps([kind, sorted(fields.items())], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:32]
