@@ -7,6 +7,7 @@ because detection runs on the native names of each source and Spark stores them 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -50,10 +51,8 @@ class DeadLetter:
             "reason": self.reason,
             "raw_base64": base64.b64encode(self.raw).decode("ascii"),
         }
-        try:
+        with contextlib.suppress(UnicodeDecodeError):
             doc["raw"] = self.raw.decode("utf-8")
-        except UnicodeDecodeError:
-            pass
         return doc
 
 

@@ -1,0 +1,153 @@
+"""Load Sigma rule files and compile each rule to the IR, reporting every rule that fails.
+
+A rule that cannot be compiled is never dropped silently: it comes back as a RuleFailure with its id,
+file and reason, and `socpipe rules check` prints it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from sigma.collection import SigmaCollection
+from sigma.correlations import SigmaCorrelationRule
+from sigma.exceptions import SigmaError, SigmaRuleLocation
+from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
+from sigma.processing.transformations import ValueListPlaceholderTransformation
+from sigma.rule import SigmaRule
+
+from rules import ir
+from rules.logsources import Source, resolve
+from rules.sigma_ir import IRBackend
+
+RULE_SUFFIXES = (".yml", ".yaml")
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    id: str
+    title: str
+    level: str
+    tags: tuple[str, ...]
+    path: str
+    logsource: tuple[str | None, str | None, str | None]  # product, category, service
+    sources: tuple[Source, ...]
+    logsource_exact: bool  # False when only the product could be mapped
+    condition: ir.Node
+
+
+@dataclass(frozen=True, slots=True)
+class RuleFailure:
+    id: str
+    path: str
+    reason: str
+
+
+@dataclass
+class RuleSet:
+    rules: list[CompiledRule] = field(default_factory=list)
+    failures: list[RuleFailure] = field(default_factory=list)
+
+    def by_id(self) -> dict[str, CompiledRule]:
+        return {r.id: r for r in self.rules}
+
+
+def rule_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Rule files under the given files and folders, in a stable order."""
+    for path in paths:
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.suffix in RULE_SUFFIXES and p.is_file())
+        else:
+            yield path
+
+
+def placeholder_pipeline(placeholders: dict[str, list[str]]) -> ProcessingPipeline:
+    """Fill `expand` placeholders (%name%) from configuration; an unknown name fails the rule."""
+    return ProcessingPipeline(
+        name="socpipe placeholders",
+        priority=10,
+        items=[ProcessingItem(ValueListPlaceholderTransformation(), identifier="placeholders")],
+        vars=placeholders,
+    )
+
+
+def compile_rule(rule: SigmaRule, backend: IRBackend) -> CompiledRule:
+    """Compile one parsed rule; raises SigmaError (or ValueError) with the reason."""
+    if rule.errors:
+        raise rule.errors[0]
+    conditions = backend.convert_rule(rule)
+    ls = rule.logsource
+    mapping = resolve(ls.product, ls.category, ls.service)
+    return CompiledRule(
+        id=str(rule.id),
+        title=rule.title,
+        level=rule.level.name.lower() if rule.level else "informational",
+        tags=tuple(f"{t.namespace}.{t.name}" for t in rule.tags),
+        path=str(rule.source.path) if rule.source and rule.source.path else "",
+        logsource=(ls.product, ls.category, ls.service),
+        sources=mapping.sources,
+        logsource_exact=mapping.exact,
+        condition=ir.or_(conditions),
+    )
+
+
+def load_rules(paths: Iterable[Path], placeholders: dict[str, list[str]] | None = None) -> RuleSet:
+    """Compile every rule under `paths`; failures are collected, never raised."""
+    backend = IRBackend(processing_pipeline=placeholder_pipeline(placeholders or {}))
+    result = RuleSet()
+    for path in rule_files(paths):
+        for rule, failure in _parse_file(path):
+            if failure:
+                result.failures.append(failure)
+                continue
+            try:
+                result.rules.append(compile_rule(rule, backend))
+            except (SigmaError, ValueError, NotImplementedError) as e:
+                result.failures.append(RuleFailure(str(rule.id), str(path), _reason(e)))
+    _report_duplicates(result)
+    return result
+
+
+def _parse_file(path: Path) -> Iterator[tuple[SigmaRule, None] | tuple[None, RuleFailure]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+        collection = SigmaCollection.from_yaml(text, collect_errors=True, source=SigmaRuleLocation(path))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, SigmaError) as e:
+        yield None, RuleFailure(_id_from_text(path), str(path), _reason(e))
+        return
+    for item in collection:
+        if isinstance(item, SigmaCorrelationRule):
+            yield None, RuleFailure(str(item.id), str(path), "correlation rules run in layer 2, not here")
+        elif isinstance(item, SigmaRule):
+            yield item, None
+    for error in collection.errors:
+        yield None, RuleFailure(_id_from_text(path), str(path), _reason(error))
+
+
+def _id_from_text(path: Path) -> str:
+    """The rule id as written in a file that pySigma could not parse, or '?' when there is none."""
+    try:
+        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return str(doc.get("id", "?")) if isinstance(doc, dict) else "?"
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return "?"
+
+
+def _reason(e: BaseException) -> str:
+    text = str(e).strip() or type(e).__name__
+    return text.splitlines()[0]
+
+
+def _report_duplicates(result: RuleSet) -> None:
+    """Two rules with one id would give colliding alert ids: keep the first, report the second."""
+    seen: dict[str, CompiledRule] = {}
+    kept: list[CompiledRule] = []
+    for r in result.rules:
+        if r.id in seen:
+            result.failures.append(RuleFailure(r.id, r.path, f"duplicate rule id (also in {seen[r.id].path})"))
+        else:
+            seen[r.id] = r
+            kept.append(r)
+    result.rules = kept

@@ -1,0 +1,93 @@
+"""socpipe command line: rules check | rules regress | detect | demo."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from socpipe.config import Config, load_config
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="socpipe", description=__doc__)
+    parser.add_argument("--config", type=Path, help="YAML configuration (SOCPIPE__* variables override it)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    rules = commands.add_parser("rules", help="work with Sigma rules").add_subparsers(dest="rules_command",
+                                                                                      required=True)
+    check = rules.add_parser("check", help="compile every rule found and report failures")
+    check.add_argument("paths", nargs="+", type=Path)
+    check.add_argument("--strict", action="store_true", help="exit 1 when any rule fails")
+    regress = rules.add_parser("regress", help="run a Sigma repository's regression_data against its rules")
+    regress.add_argument("repo", type=Path)
+
+    detect = commands.add_parser("detect", help="batch detection on Spark")
+    detect.add_argument("--rules", nargs="+", type=Path, help="rule files or folders (default: configured)")
+    detect.add_argument("--input", nargs="+", type=Path, required=True, help="log files or folders")
+    detect.add_argument("--out", type=Path, required=True, help="output folder")
+
+    demo = commands.add_parser("demo", help="the embedded default: bundled logs, starter rules, report")
+    demo.add_argument("--rules", nargs="*", type=Path, default=[], help="more rule files or folders")
+    demo.add_argument("--out", type=Path, default=Path("demo-out"))
+
+    args = parser.parse_args(argv)
+    config = load_config(args.config)
+    if args.command == "rules":
+        return _check(args, config) if args.rules_command == "check" else _regress(args, config)
+    if args.command == "detect":
+        return _detect(args, config)
+    from socpipe.demo import run_demo
+
+    return run_demo(config, args.rules, args.out)
+
+
+def _check(args: argparse.Namespace, config: Config) -> int:
+    from rules.compiler import load_rules
+
+    ruleset = load_rules(args.paths, config.get("rules", "placeholders"))
+    for f in ruleset.failures:
+        print(f"FAILED {f.id} {f.path}: {f.reason}")
+    print(f"{len(ruleset.rules)} compiled, {len(ruleset.failures)} failed")
+    return 1 if args.strict and ruleset.failures else 0
+
+
+def _regress(args: argparse.Namespace, config: Config) -> int:
+    from rules import regress
+    from rules.compiler import load_rules
+
+    repo: Path = args.repo
+    rule_dirs = sorted(p for p in repo.glob("rules*") if p.is_dir())
+    outcomes = regress.run(repo, load_rules(rule_dirs, config.get("rules", "placeholders")))
+    failed = [o for o in outcomes if not o.passed]
+    for o in failed:
+        print(f"FAILED {o.sample.rule_id} {o.sample.path.relative_to(repo)}: expected {o.sample.expected}, "
+              f"matched {o.matched}{' (' + o.problem + ')' if o.problem else ''}")
+    print(f"{len(outcomes) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+def _detect(args: argparse.Namespace, config: Config) -> int:
+    import tempfile
+
+    from layers import detect
+    from rules.compiler import load_rules
+    from socpipe.registry import Registry
+    from socpipe.report import print_summary
+    from socpipe.spark import session
+
+    ruleset = load_rules(args.rules or config.rule_paths, config.get("rules", "placeholders"))
+    for f in ruleset.failures:
+        print(f"rule failed: {f.id} {f.path}: {f.reason}", file=sys.stderr)
+    registry_path = config.path("registry")
+    registry = Registry.load(registry_path) if registry_path else None
+    spark = session(master=config.get("spark", "master"), conf=config.get("spark", "conf"))
+    with tempfile.TemporaryDirectory(prefix="socpipe-lake-") as lake:
+        summary = detect.run(spark, ruleset, args.input, args.out, Path(lake), registry, config.hints,
+                             config.get("detect", "events_per_file"), config.get("detect", "syslog_year"))
+    print_summary(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

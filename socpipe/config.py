@@ -1,0 +1,113 @@
+"""One YAML configuration, every knob named and defaulted here, overridable from the environment.
+
+Environment overrides use SOCPIPE__<SECTION>__<KEY> (double underscores separate levels; the value is
+read as YAML), e.g. SOCPIPE__SPARK__MASTER=local[2]. Secrets belong in the environment, never in files
+under version control, and are never printed.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from enrich.normalise import HostHint
+
+ENV_PREFIX = "SOCPIPE__"
+
+DEFAULTS: dict[str, Any] = {
+    "rules": {
+        # Rule files or folders (Sigma YAML) loaded besides the starter pack.
+        "paths": [],
+        # Values for `expand` placeholders: name -> list of values. A rule using a name not listed
+        # here fails to compile and is reported.
+        "placeholders": {},
+        # Load the starter pack shipped in rules/starter.
+        "starter_pack": True,
+    },
+    # Agency registry YAML (agencies, information systems); none: no agency/system on events.
+    "registry": None,
+    # Host hints for sources whose records do not name their host: [{path: GLOB, host: NAME}].
+    "hints": [],
+    "spark": {
+        # Spark master URL; local mode on every core by default.
+        "master": "local[*]",
+        # Extra Spark settings, e.g. {"spark.driver.memory": "4g"}.
+        "conf": {},
+    },
+    "detect": {
+        # Events per Parquet file of the staged lake (also the unit of Spark parallelism).
+        "events_per_file": 50000,
+        # Year given to RFC 3164 syslog timestamps, which carry none (default: the current year).
+        "syslog_year": None,
+    },
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    data: dict[str, Any]
+    base_dir: Path
+
+    def get(self, *keys: str) -> Any:
+        value: Any = self.data
+        for key in keys:
+            value = value[key]
+        return value
+
+    def path(self, *keys: str) -> Path | None:
+        """A configured path, relative paths taken from the config file's folder."""
+        value = self.get(*keys)
+        return None if value is None else (self.base_dir / value).resolve()
+
+    @property
+    def hints(self) -> tuple[HostHint, ...]:
+        return tuple(HostHint(str(self.base_dir / h["path"]), h["host"]) for h in self.get("hints"))
+
+    @property
+    def rule_paths(self) -> list[Path]:
+        paths = [(self.base_dir / p).resolve() for p in self.get("rules", "paths")]
+        if self.get("rules", "starter_pack"):
+            paths.insert(0, STARTER_PACK)
+        return paths
+
+
+STARTER_PACK = Path(__file__).resolve().parent.parent / "rules" / "starter"
+
+
+def load_config(path: Path | None = None, environ: dict[str, str] | None = None) -> Config:
+    """Defaults, then the YAML file (if any), then SOCPIPE__* environment variables."""
+    data = copy.deepcopy(DEFAULTS)
+    base_dir = Path.cwd()
+    if path is not None:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path}: the configuration must be a mapping")
+        _merge(data, loaded, where=str(path))
+        base_dir = path.resolve().parent
+    for name, raw in (os.environ if environ is None else environ).items():
+        if name.startswith(ENV_PREFIX):
+            keys = name[len(ENV_PREFIX):].lower().split("__")
+            _merge(data, _nest(keys, yaml.safe_load(raw)), where=f"environment {name}")
+    return Config(data, base_dir)
+
+
+def _nest(keys: list[str], value: Any) -> dict[str, Any]:
+    for key in reversed(keys):
+        value = {key: value}
+    return value
+
+
+def _merge(into: dict[str, Any], new: dict[str, Any], where: str) -> None:
+    """Merge `new` over `into`; unknown keys are errors so a typo never goes unnoticed."""
+    for key, value in new.items():
+        if key not in into:
+            raise ValueError(f"{where}: unknown setting {key!r} (known: {', '.join(sorted(into))})")
+        if isinstance(into[key], dict) and into[key] and isinstance(value, dict):
+            _merge(into[key], value, f"{where}: {key}")
+        else:
+            into[key] = value

@@ -1,0 +1,21 @@
+"""Shared fixtures: a local Spark session, and where the shared SigmaHQ snapshot is."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SIGMAHQ = ROOT.parent / "shared" / "sigmahq"
+
+
+@pytest.fixture(scope="session")
+def spark():
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    from socpipe.spark import session
+
+    s = session("socpipe-tests", master="local[2]")
+    yield s
+    s.stop()
