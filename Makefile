@@ -9,10 +9,10 @@ export PYSPARK_PYTHON ?= $(abspath $(BIN)/python)
 
 .PHONY: demo test lint install clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml rules/sigma-plugin/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev]' ./rules/sigma-plugin
 	touch $(STAMP)
 
 install: $(STAMP)

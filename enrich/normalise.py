@@ -13,7 +13,10 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from socpipe.registry import Registry
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from socpipe.registry import Registry
 
 from socpipe.events import SYSLOG, WEBSERVER, WINDOWS, Event
 

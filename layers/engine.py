@@ -45,7 +45,7 @@ class Detector:
             route = self._routes[key] = self._route(kind, key)
         view = EventView(fields)
         candidates = set(route.always)
-        candidates |= route.prefilter.candidates(view.l, fields)
+        candidates |= route.prefilter.candidates(view)
         predicates = self.predicates
         return [i for i in sorted(candidates) if predicates[i](fields, view.l, view)]
 

@@ -1,40 +1,60 @@
-"""Literal prefilter: which rules could possibly match an event, found with one Aho-Corasick scan per field.
+"""Literal prefilter: which rules could possibly match an event, found with Aho-Corasick scans.
 
-For each rule we derive a set of (field, literal) pairs such that the rule can only be true when at
-least one literal occurs in that field's lowercased value. Rules with no such set are checked on every
-event of their log source. The exact compiled predicate always decides: the prefilter only skips rules
-that cannot match, so it never changes a result.
+For each rule we derive a set of literals such that the rule can only be true when at least one of
+them occurs, lowercased, in its field (or, for keywords, in any field). Rules with no such set are
+checked on every event of their log source. The exact compiled predicate always decides: the
+prefilter only skips rules that cannot match, so it never changes a result.
 """
 
 from __future__ import annotations
 
+import re
+import re._constants as sre
+import re._parser as sre_parse
 from collections import defaultdict
-from collections.abc import Iterable
+from dataclasses import dataclass
 
 import ahocorasick
 
 from rules import ir
+from rules.python_code import EventView
 
 MIN_LITERAL = 3  # shorter literals hit nearly every event and would only cost time
+ANY_FIELD = ""  # the field of keyword literals: they may occur in any value
 
-Literals = frozenset[tuple[str, str]]
+
+@dataclass(frozen=True, slots=True)
+class Literal:
+    """`text` must occur in the lowercased `field`.
+
+    `from_regex`: the literal comes from a regular expression, where case-insensitive matching also
+    folds a few non-ASCII letters onto ASCII ones (e.g. the Kelvin sign onto k); such literals only
+    prove anything about ASCII values.
+    """
+
+    field: str
+    text: str
+    from_regex: bool = False
 
 
-def required_literals(node: ir.Node) -> Literals | None:
-    """(field, literal) pairs of which one must occur if `node` is true; None when there is no such set."""
+Requirement = frozenset[Literal]
+
+
+def required_literals(node: ir.Node) -> Requirement | None:
+    """Literals of which one must occur if `node` is true; None when there is no such set."""
     match node:
-        case ir.Str(None, _, _, _):
-            return None
         case ir.Str(field, op, value, cased):
             if cased and not value.isascii():
                 return None  # lowercasing non-ASCII text is not always per character
-            literal = _longest_run(value) if op == ir.LIKE else value.lower()
-            return frozenset({(field, literal)}) if len(literal) >= MIN_LITERAL else None
+            text = _longest_run(value) if op == ir.LIKE else value.lower()
+            return frozenset({Literal(field or ANY_FIELD, text)}) if len(text) >= MIN_LITERAL else None
+        case ir.Regex(field, pattern, flags):
+            texts = regex_literals(pattern)
+            return frozenset(Literal(field or ANY_FIELD, t, True) for t in texts) if texts else None
         case ir.And(args):
-            options = [s for s in (required_literals(a) for a in args) if s is not None]
-            return max(options, key=_selectivity) if options else None
+            return _best([required_literals(a) for a in args])
         case ir.Or(args):
-            union: set[tuple[str, str]] = set()
+            union: set[Literal] = set()
             for a in args:
                 s = required_literals(a)
                 if s is None:
@@ -44,9 +64,15 @@ def required_literals(node: ir.Node) -> Literals | None:
     return None
 
 
-def _selectivity(literals: Literals) -> tuple[int, int]:
+def _best(options: list[frozenset | None]) -> frozenset | None:
+    """Of several sufficient requirements, the one most likely to rule an event out."""
+    found = [o for o in options if o]
+    return max(found, key=_selectivity) if found else None
+
+
+def _selectivity(literals: frozenset) -> tuple[int, int]:
     """Prefer sets whose shortest literal is long (rare), then sets with fewer literals."""
-    return (min(len(lit) for _, lit in literals), -len(literals))
+    return (min(len(getattr(x, "text", x)) for x in literals), -len(literals))
 
 
 def _longest_run(pattern: str) -> str:
@@ -65,28 +91,77 @@ def _longest_run(pattern: str) -> str:
     return max(runs, key=len).lower()
 
 
-class Prefilter:
-    """Per-field automata over the literals of a set of rules (indices into the caller's rule list)."""
+def regex_literals(pattern: str) -> frozenset[str] | None:
+    """Lowercased ASCII strings of which one occurs in every match of `pattern`, or None."""
+    try:
+        return _sequence(list(sre_parse.parse(pattern)))
+    except (re.error, RecursionError):
+        return None
 
-    def __init__(self, literals: dict[int, Literals]):
+
+def _sequence(items: list) -> frozenset[str] | None:
+    """Best requirement of a concatenation: a run of literals, or a mandatory group or alternation."""
+    options: list[frozenset[str] | None] = []
+    run: list[str] = []
+
+    def end_run() -> None:
+        if len(run) >= MIN_LITERAL:
+            options.append(frozenset({"".join(run)}))
+        run.clear()
+
+    for op, av in items:
+        if op is sre.LITERAL and chr(av).isascii():
+            run.append(chr(av).lower())
+        elif op is sre.AT:
+            continue  # anchors consume nothing: the run goes on
+        elif op is sre.SUBPATTERN:
+            end_run()
+            options.append(_sequence(list(av[3])))
+        elif op is sre.BRANCH:
+            end_run()
+            branches = [_sequence(list(b)) for b in av[1]]
+            options.append(frozenset().union(*branches) if all(branches) else None)
+        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
+            end_run()
+            if av[0] >= 1:
+                options.append(_sequence(list(av[2])))
+        else:
+            end_run()
+    end_run()
+    return _best([o for o in options if o and min(len(t) for t in o) >= MIN_LITERAL])
+
+
+class Prefilter:
+    """Automata over the literals of a set of rules (indices into the caller's rule list)."""
+
+    def __init__(self, requirements: dict[int, Requirement]):
         by_field: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
-        for rule, pairs in literals.items():
-            for field, literal in pairs:
-                by_field[field][literal].add(rule)
-        self.automata: list[tuple[str, ahocorasick.Automaton]] = []
+        ascii_only: dict[str, set[int]] = defaultdict(set)
+        for rule, literals in requirements.items():
+            for lit in literals:
+                by_field[lit.field][lit.text].add(rule)
+                if lit.from_regex:
+                    ascii_only[lit.field].add(rule)
+        self.automata: list[tuple[str, ahocorasick.Automaton, frozenset[int]]] = []
         for field, table in sorted(by_field.items()):
             automaton = ahocorasick.Automaton()
-            for literal, rules in table.items():
-                automaton.add_word(literal, tuple(sorted(rules)))
+            for text, rules in table.items():
+                automaton.add_word(text, tuple(sorted(rules)))
             automaton.make_automaton()
-            self.automata.append((field, automaton))
+            self.automata.append((field, automaton, frozenset(ascii_only[field])))
 
-    def candidates(self, lowered: dict[str, str], present: Iterable[str]) -> set[int]:
-        """Rules with at least one literal found in the event (`present`: the event's field names)."""
-        names = set(present)
+    def candidates(self, view: EventView) -> set[int]:
+        """Rules with at least one literal found in the event."""
         hits: set[int] = set()
-        for field, automaton in self.automata:
-            if field in names:
-                for _, rules in automaton.iter(lowered[field]):
-                    hits.update(rules)
+        for field, automaton, ascii_only in self.automata:
+            if field == ANY_FIELD:
+                text = "\x00".join(view.lower_values)
+            elif field in view.f:
+                text = view.l[field]
+            else:
+                continue
+            if ascii_only and not text.isascii():
+                hits |= ascii_only
+            for _, rules in automaton.iter(text):
+                hits.update(rules)
         return hits

@@ -142,11 +142,15 @@ class SparkSQL:
 
     def sources(self, sources: tuple[Source, ...]) -> str:
         """The log-source filter: the event's kind and the source's field equalities."""
-        terms = [
-            self.render(ir.and_(s.condition())) if s.condition() else "true" for s in sources
-        ]
-        alternatives = [f"(kind = {literal(s.kind)} AND {t})" for s, t in zip(sources, terms, strict=True)]
+        alternatives = []
+        for s in sources:
+            terms = [f"kind = {literal(s.kind)}", *(self.render(t) for t in s.condition())]
+            alternatives.append("(" + " AND ".join(terms) + ")")
         return "(" + " OR ".join(alternatives) + ")"
+
+    def rule(self, sources: tuple[Source, ...], condition: ir.Node) -> str:
+        """A whole rule: its log-source filter and its condition, never NULL."""
+        return f"{self.sources(sources)} AND coalesce({self.render(condition)}, false)"
 
 
 class SparkBackend(IRBackend):
@@ -161,7 +165,7 @@ class SparkBackend(IRBackend):
 
     def _where(self, rule: SigmaRule, query: ir.Node) -> str:
         mapping = resolve(rule.logsource.product, rule.logsource.category, rule.logsource.service)
-        return f"{self.renderer.sources(mapping.sources)} AND coalesce({self.renderer.render(query)}, false)"
+        return self.renderer.rule(mapping.sources, query)
 
     def finalize_query_default(self, rule: SigmaRule, query: ir.Node, index: int, state: ConversionState) -> Any:
         return self._where(rule, query)
