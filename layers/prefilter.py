@@ -48,7 +48,7 @@ def required_literals(node: ir.Node) -> Requirement | None:
                 return None  # lowercasing non-ASCII text is not always per character
             text = _longest_run(value) if op == ir.LIKE else value.lower()
             return frozenset({Literal(field or ANY_FIELD, text)}) if len(text) >= MIN_LITERAL else None
-        case ir.Regex(field, pattern, flags):
+        case ir.Regex(field, pattern, _):
             texts = regex_literals(pattern)
             return frozenset(Literal(field or ANY_FIELD, t, True) for t in texts) if texts else None
         case ir.And(args):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from functools import cache
 
 import pytest
-
 from conftest import SIGMAHQ
+
 from enrich.normalise import normalise
 from ingest import read_paths
 from layers.engine import Detector
