@@ -12,7 +12,6 @@ import fnmatch
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:

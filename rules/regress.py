@@ -21,7 +21,7 @@ from socpipe.events import Event
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """One regression sample; `expected` is info.yml's match_count (1 when it gives none).
+    """One regression sample; `expected` is info.yml's match_count, None when it gives none.
 
     SigmaHQ's own runner only checks that the rule fires, and several info.yml files give 1 where
     the sample holds more events that match the rule, so the count is checked as a minimum and any
@@ -30,7 +30,7 @@ class Sample:
 
     rule_id: str
     path: Path
-    expected: int
+    expected: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +41,12 @@ class Outcome:
 
     @property
     def passed(self) -> bool:
-        return self.matched is not None and self.matched >= self.sample.expected and not self.problem
+        return self.matched is not None and self.matched >= (self.sample.expected or 1) and not self.problem
 
     @property
     def surplus(self) -> bool:
-        return self.passed and self.matched != self.sample.expected
+        """Passed with more matches than info.yml counts."""
+        return self.passed and self.sample.expected is not None and self.matched != self.sample.expected
 
 
 def samples(repo: Path) -> Iterator[Sample]:
@@ -54,7 +55,7 @@ def samples(repo: Path) -> Iterator[Sample]:
         doc = yaml.safe_load(info.read_text(encoding="utf-8"))
         rule_id = str(doc["rule_metadata"][0]["id"])
         for test in doc.get("regression_tests_info") or []:
-            yield Sample(rule_id, repo / test["path"], int(test.get("match_count", 1)))
+            yield Sample(rule_id, repo / test["path"], test.get("match_count"))
 
 
 def run(repo: Path, ruleset: RuleSet) -> list[Outcome]:

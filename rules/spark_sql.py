@@ -2,7 +2,8 @@
 
 Events are a `fields` map<string,string> column plus a `kind` column. Every construct here is plain
 open-source Spark SQL that never raises under ANSI mode: numbers are tested by regex before any cast,
-CIDR is computed with string functions (no Databricks-only functions), and a NOT is taken over
+CIDR is computed with string functions (no Databricks-only functions); casts are try_casts, since
+Spark may hoist a repeated subexpression out of the CASE or AND that guards it, and a NOT is taken over
 coalesce(x, false) so a missing field under NOT counts as true, as Sigma says.
 """
 
@@ -90,7 +91,8 @@ class SparkSQL:
             case ir.Compare(field, op, number):
                 f = self.field(field)
                 numeric = f"{f} RLIKE {whole(ir.NUMBER_RE)}"
-                return f"(CASE WHEN {numeric} THEN cast({f} AS DOUBLE) {self.compare_ops[op]} {number!r}D END)"
+                value = f"try_cast({f} AS DOUBLE)"
+                return f"(CASE WHEN {numeric} THEN {value} {self.compare_ops[op]} {number!r}D END)"
             case ir.Exists(field):
                 return f"({self.field(field)} IS NOT NULL)"
             case ir.Null(field):
@@ -126,7 +128,7 @@ class SparkSQL:
     def _cidr(self, v: str, node: ir.Cidr) -> str:
         lo, hi = (literal(b) for b in node.bounds)
         if len(node.bounds[0]) == 8:
-            hexed = f"concat_ws('', transform(split({v}, '\\\\.'), o -> lpad(lower(hex(cast(o AS INT))), 2, '0')))"
+            hexed = f"concat_ws('', transform(split({v}, '\\\\.'), o -> lpad(lower(hex(try_cast(o AS INT))), 2, '0')))"
             return f"({v} RLIKE {whole(ir.IPV4_RE)} AND {hexed} BETWEEN {lo} AND {hi})"
         left = f"substring_index({v}, '::', 1)"
         right = f"substring_index({v}, '::', -1)"

@@ -64,7 +64,8 @@ def _regress(args: argparse.Namespace, config: Config) -> int:
         if o.passed and not o.surplus:
             continue
         word = "NOTE" if o.passed else "FAILED"
-        print(f"{word} {o.sample.rule_id} {o.sample.path.relative_to(repo)}: info.yml count {o.sample.expected}, "
+        count = "none (at least 1)" if o.sample.expected is None else o.sample.expected
+        print(f"{word} {o.sample.rule_id} {o.sample.path.relative_to(repo)}: info.yml count {count}, "
               f"matched {o.matched}{' (' + o.problem + ')' if o.problem else ''}")
     print(f"{len(outcomes) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0

@@ -151,10 +151,12 @@ CASES: list[tuple[str, str, list[tuple[dict[str, str], bool]]]] = [
         ({"Size": " 200", "Count": "1"}, False),
         ({"Count": "1"}, False),
     ]),
-    ("gte lt", "sel:\n  Size|gte: 10\n  Size|lt: 20\ncondition: sel", [
+    ("gte lt on one field", "sel:\n  Size|gte: 10\n  Size|lt: 20\ncondition: sel", [
         ({"Size": "10"}, True),
         ({"Size": "19.99"}, True),
         ({"Size": "20"}, False),
+        ({"Size": "abc"}, False),
+        ({"Size": "-"}, False),
     ]),
     ("neq is a negated match", "sel:\n  Image|endswith: '.exe'\n  LogonType|neq: 3\ncondition: sel", [
         ({"Image": "a.exe", "LogonType": "10"}, True),
@@ -255,17 +257,17 @@ def test_python_target(name, detection, events):
 
 @pytest.mark.parametrize("ansi", ["true", "false"])
 def test_spark_sql_target(spark, ansi):
-    """All cases in one Spark job per ANSI setting: each row carries its case's expression."""
+    """Every case's expression over every case's events in one projection, as detection chunks run.
+
+    Evaluating each expression on all rows (not only its own) also catches a cast that Spark hoists out
+    of its guard and that then raises on some other row's text.
+    """
     spark.conf.set("spark.sql.ansi.enabled", ansi)
-    rows, selects = [], []
-    for n, (_, detection, events) in enumerate(CASES):
-        sql = SparkSQL().render(compiled(detection).condition)
-        selects.append(f"WHEN {n} THEN coalesce({sql}, false)")
-        rows += [(n, i, fields) for i, (fields, _) in enumerate(events)]
+    rows = [(n, i, fields) for n, (_, _, events) in enumerate(CASES) for i, (fields, _) in enumerate(events)]
+    exprs = [f"coalesce({SparkSQL().render(compiled(d).condition)}, false) AS c{n}" for n, (_, d, _) in enumerate(CASES)]
     df = spark.createDataFrame(rows, "case int, i int, fields map<string,string>")
-    df.createOrReplaceTempView("semantics")
-    result = spark.sql(f"SELECT case, i, CASE case {' '.join(selects)} END AS hit FROM semantics").collect()
-    got = {(r.case, r.i): r.hit for r in result}
+    result = df.selectExpr("case", "i", *exprs).collect()
+    got = {(r.case, r.i): r[f"c{r.case}"] for r in result}
     mismatches = [
         (CASES[n][0], fields, expected)
         for n, (_, _, events) in enumerate(CASES)
@@ -295,7 +297,7 @@ def test_or_lists_never_become_one_regex():
 
 def test_cidr_uses_open_source_spark_functions_only():
     sql = SparkSQL().render(compiled("sel:\n  IpAddress|cidr: '10.0.0.0/8'\ncondition: sel").condition)
-    assert "cidr" not in sql.lower() and "cast(o AS INT)" in sql
+    assert "cidr" not in sql.lower() and "try_cast(o AS INT)" in sql
 
 
 def test_backend_adds_the_log_source_filter():

