@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -20,7 +21,6 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 from pyspark import Broadcast
 from pyspark.sql import DataFrame, SparkSession
-from socpipe.registry import Registry
 
 from alerting.alerts import alert_document
 from enrich.normalise import HostHint, context, normalise
@@ -28,6 +28,7 @@ from ingest import read_paths
 from layers.engine import Detector, fallback_count
 from rules.compiler import CompiledRule, RuleSet
 from socpipe.events import DeadLetter, Event
+from socpipe.registry import Registry
 
 EVENT_SCHEMA = pa.schema([
     ("event_id", pa.string()),
@@ -126,20 +127,20 @@ def stage_events(
     return result
 
 
-_DETECTORS: dict[int, Detector] = {}
+_DETECTORS: dict[str, Detector] = {}
 
 
-def _detector(rules: Broadcast) -> Detector:
-    """One Detector per Python worker and broadcast: compiling the rules once, not once per batch."""
-    detector = _DETECTORS.get(rules.id)
+def _detector(token: str, rules: Broadcast) -> Detector:
+    """One Detector per Python worker and rule set: compiling the rules once, not once per batch."""
+    detector = _DETECTORS.get(token)
     if detector is None:
         _DETECTORS.clear()
-        detector = _DETECTORS[rules.id] = Detector(rules.value)
+        detector = _DETECTORS[token] = Detector(rules.value)
     return detector
 
 
-def _match_batches(rules: Broadcast, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    detector = _detector(rules)
+def _match_batches(token: str, rules: Broadcast, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    detector = _detector(token, rules)
     for batch in batches:
         out: dict[str, list[Any]] = {"alert_id": [], "level": [], "agency_id": [], "document": []}
         columns = batch.to_pydict()
@@ -173,7 +174,8 @@ def _context_doc(columns: dict[str, list[Any]], row: int) -> dict[str, Any]:
 def match_lake(spark: SparkSession, events: DataFrame, rules: list[CompiledRule]) -> DataFrame:
     """Alerts (alert_id, level, agency_id, document JSON) for every rule match on `events`."""
     broadcast = spark.sparkContext.broadcast(rules)
-    return events.mapInArrow(lambda batches: _match_batches(broadcast, batches), ALERT_SCHEMA)
+    token = uuid.uuid4().hex
+    return events.mapInArrow(lambda batches: _match_batches(token, broadcast, batches), ALERT_SCHEMA)
 
 
 def run(

@@ -117,13 +117,16 @@ def _parse_file(path: Path) -> Iterator[tuple[SigmaRule, None] | tuple[None, Rul
     except (OSError, UnicodeDecodeError, yaml.YAMLError, SigmaError) as e:
         yield None, RuleFailure(_id_from_text(path), str(path), _reason(e))
         return
+    reported: set[int] = set()
     for item in collection:
+        reported.update(id(e) for e in item.errors)
         if isinstance(item, SigmaCorrelationRule):
             yield None, RuleFailure(str(item.id), str(path), "correlation rules run in layer 2, not here")
         elif isinstance(item, SigmaRule):
-            yield item, None
+            yield item, None  # a rule carrying errors fails in compile_rule, once
     for error in collection.errors:
-        yield None, RuleFailure(_id_from_text(path), str(path), _reason(error))
+        if id(error) not in reported:
+            yield None, RuleFailure(_id_from_text(path), str(path), _reason(error))
 
 
 def _id_from_text(path: Path) -> str:

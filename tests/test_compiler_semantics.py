@@ -264,7 +264,8 @@ def test_spark_sql_target(spark, ansi):
     """
     spark.conf.set("spark.sql.ansi.enabled", ansi)
     rows = [(n, i, fields) for n, (_, _, events) in enumerate(CASES) for i, (fields, _) in enumerate(events)]
-    exprs = [f"coalesce({SparkSQL().render(compiled(d).condition)}, false) AS c{n}" for n, (_, d, _) in enumerate(CASES)]
+    sql = SparkSQL()
+    exprs = [f"coalesce({sql.render(compiled(d).condition)}, false) AS c{n}" for n, (_, d, _) in enumerate(CASES)]
     df = spark.createDataFrame(rows, "case int, i int, fields map<string,string>")
     result = df.selectExpr("case", "i", *exprs).collect()
     got = {(r.case, r.i): r[f"c{r.case}"] for r in result}

@@ -1,0 +1,266 @@
+"""The agency registry: who owns a host or an address, at what security level.
+
+Alerts are routed to the agency that owns the asset (layer 1) and auditors count coverage by agency and
+level (layer 3), so every event must be placed in the tree of administrative units. That tree changes
+over time (the 2025 reform removed districts), hence the validity dates and superseded_by links: old alerts
+keep pointing at units that no longer exist.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+AGENCY_TYPES = frozenset({"province", "department", "district", "commune", "ward", "special_zone"})
+LEVELS = range(1, 6)
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class RegistryError(ValueError):
+    """The registry file is inconsistent; the message names the agency or system at fault."""
+
+
+@dataclass(frozen=True, slots=True)
+class Agency:
+    """An administrative unit, valid from/to the given days (None = open-ended)."""
+
+    id: str
+    name: str
+    type: str
+    parent: str | None = None
+    valid_from: date | None = None
+    valid_to: date | None = None
+    superseded_by: str | None = None
+
+    def active_on(self, day: date) -> bool:
+        """True if the unit existed on that day (both bounds inclusive)."""
+        return (self.valid_from is None or self.valid_from <= day) and (
+            self.valid_to is None or day <= self.valid_to
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class InformationSystem:
+    """A classified information system: its owner agency, security level, host names and networks."""
+
+    id: str
+    name: str
+    agency: str
+    level: int
+    hosts: tuple[str, ...] = ()
+    networks: tuple[IPNetwork, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Ownership:
+    """Where an event's asset belongs: what enrichment adds as agency.id, system.id, system.level."""
+
+    agency_id: str
+    system_id: str
+    level: int
+
+
+class Registry:
+    """Validated agencies and systems, with look-ups by host name and IP address."""
+
+    def __init__(self, agencies: Iterable[Agency], systems: Iterable[InformationSystem]) -> None:
+        self.agencies: dict[str, Agency] = _index(agencies, "agency")
+        self.systems: dict[str, InformationSystem] = _index(systems, "system")
+        self._validate_agencies()
+        self._exact_hosts: dict[str, InformationSystem] = {}
+        self._wildcards: list[tuple[str, InformationSystem]] = []
+        self._networks: list[tuple[IPNetwork, InformationSystem]] = []
+        for system in self.systems.values():
+            self._add_system(system)
+        # Longest suffix / longest prefix first, so the first match is the most specific one.
+        self._wildcards.sort(key=lambda item: -len(item[0]))
+        self._networks.sort(key=lambda item: -item[0].prefixlen)
+
+    @classmethod
+    def load(cls, path: Path | str) -> Registry:
+        """Read and validate a registry YAML file (keys `agencies` and `systems`)."""
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle) or {}
+        if not isinstance(data, Mapping):
+            raise RegistryError(f"{path}: expected a mapping with 'agencies' and 'systems'")
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Registry:
+        """Build from parsed YAML, so tests and callers with their own source need no file."""
+        agencies = [_parse_agency(item) for item in data.get("agencies") or []]
+        systems = [_parse_system(item) for item in data.get("systems") or []]
+        return cls(agencies, systems)
+
+    def locate(self, host: str | None, ip: str | None) -> Ownership | None:
+        """The owner of a host or address: a host match wins over an IP match; the longest prefix wins."""
+        system = self._by_host(host) if host else None
+        if system is None and ip:
+            system = self._by_ip(ip)
+        if system is None:
+            return None
+        return Ownership(agency_id=system.agency, system_id=system.id, level=system.level)
+
+    def ancestors(self, agency_id: str) -> list[Agency]:
+        """The path from the agency itself up to the root of the tree."""
+        if agency_id not in self.agencies:
+            raise KeyError(agency_id)
+        path: list[Agency] = []
+        current: str | None = agency_id
+        while current is not None:
+            agency = self.agencies[current]
+            path.append(agency)
+            current = agency.parent
+        return path
+
+    def active(self, on: date) -> list[Agency]:
+        """The agencies that existed on the given day, in file order."""
+        return [agency for agency in self.agencies.values() if agency.active_on(on)]
+
+    def _by_host(self, host: str) -> InformationSystem | None:
+        name = host.strip().rstrip(".").lower()
+        if name in self._exact_hosts:
+            return self._exact_hosts[name]
+        for suffix, system in self._wildcards:
+            if name.endswith(suffix):
+                return system
+        return None
+
+    def _by_ip(self, ip: str) -> InformationSystem | None:
+        try:
+            address = ipaddress.ip_address(ip.strip())
+        except ValueError:
+            return None  # events carry "-" or empty addresses; those simply have no owner
+        for network, system in self._networks:
+            if address.version == network.version and address in network:
+                return system
+        return None
+
+    def _validate_agencies(self) -> None:
+        for agency in self.agencies.values():
+            if agency.type not in AGENCY_TYPES:
+                known = ", ".join(sorted(AGENCY_TYPES))
+                raise RegistryError(f"agency {agency.id!r}: unknown type {agency.type!r} (known: {known})")
+            if agency.parent is not None and agency.parent not in self.agencies:
+                raise RegistryError(f"agency {agency.id!r}: parent {agency.parent!r} does not exist")
+            if agency.superseded_by is not None:
+                if agency.superseded_by not in self.agencies:
+                    raise RegistryError(
+                        f"agency {agency.id!r}: superseded_by {agency.superseded_by!r} does not exist"
+                    )
+                if agency.superseded_by == agency.id:
+                    raise RegistryError(f"agency {agency.id!r}: superseded by itself")
+            if agency.valid_from and agency.valid_to and agency.valid_to < agency.valid_from:
+                raise RegistryError(f"agency {agency.id!r}: valid_to is before valid_from")
+        for agency in self.agencies.values():
+            seen = {agency.id}
+            current = agency.parent
+            while current is not None:
+                if current in seen:
+                    raise RegistryError(f"agency {agency.id!r}: parent chain has a cycle through {current!r}")
+                seen.add(current)
+                current = self.agencies[current].parent
+
+    def _add_system(self, system: InformationSystem) -> None:
+        if system.agency not in self.agencies:
+            raise RegistryError(f"system {system.id!r}: agency {system.agency!r} does not exist")
+        if system.level not in LEVELS:
+            raise RegistryError(f"system {system.id!r}: level {system.level} is not between 1 and 5")
+        for host in system.hosts:
+            if host.startswith("*."):
+                self._wildcards.append((host[1:], system))
+            elif host in self._exact_hosts:
+                other = self._exact_hosts[host].id
+                raise RegistryError(f"system {system.id!r}: host {host!r} is already claimed by {other!r}")
+            else:
+                self._exact_hosts[host] = system
+        for network in system.networks:
+            for known, other in self._networks:
+                if known == network:
+                    raise RegistryError(
+                        f"system {system.id!r}: network {network} is already claimed by {other.id!r}"
+                    )
+            self._networks.append((network, system))
+
+
+_Item = TypeVar("_Item", Agency, InformationSystem)
+
+
+def _index(items: Iterable[_Item], what: str) -> dict[str, _Item]:
+    index: dict[str, _Item] = {}
+    for item in items:
+        if item.id in index:
+            raise RegistryError(f"{what} {item.id!r}: duplicate id")
+        index[item.id] = item
+    return index
+
+
+def _parse_agency(item: Any) -> Agency:
+    data = _require(item, "agency", ("id", "name", "type"))
+    ident = str(data["id"])
+    return Agency(
+        id=ident,
+        name=str(data["name"]),
+        type=str(data["type"]),
+        parent=_optional_str(data.get("parent")),
+        valid_from=_date(data.get("valid_from"), f"agency {ident!r}: valid_from"),
+        valid_to=_date(data.get("valid_to"), f"agency {ident!r}: valid_to"),
+        superseded_by=_optional_str(data.get("superseded_by")),
+    )
+
+
+def _parse_system(item: Any) -> InformationSystem:
+    data = _require(item, "system", ("id", "name", "agency", "level"))
+    ident = str(data["id"])
+    level = data["level"]
+    if isinstance(level, bool) or not isinstance(level, int):
+        raise RegistryError(f"system {ident!r}: level {level!r} is not an integer between 1 and 5")
+    networks: list[IPNetwork] = []
+    for text in data.get("networks") or []:
+        try:
+            networks.append(ipaddress.ip_network(str(text), strict=True))
+        except ValueError as exc:
+            raise RegistryError(f"system {ident!r}: invalid network {text!r}: {exc}") from None
+    hosts = tuple(str(host).strip().rstrip(".").lower() for host in data.get("hosts") or [])
+    for host in hosts:
+        if "*" in host and (not host.startswith("*.") or "*" in host[1:]):
+            raise RegistryError(f"system {ident!r}: host pattern {host!r} must be a name or '*.suffix'")
+    return InformationSystem(
+        id=ident,
+        name=str(data["name"]),
+        agency=str(data["agency"]),
+        level=level,
+        hosts=hosts,
+        networks=tuple(networks),
+    )
+
+
+def _require(item: Any, what: str, keys: tuple[str, ...]) -> Mapping[str, Any]:
+    if not isinstance(item, Mapping):
+        raise RegistryError(f"{what} entry {item!r} is not a mapping")
+    missing = [key for key in keys if item.get(key) in (None, "")]
+    if missing:
+        raise RegistryError(f"{what} {item.get('id', '?')!r}: missing {', '.join(missing)}")
+    return item
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value in (None, "") else str(value)
+
+
+def _date(value: Any, where: str) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise RegistryError(f"{where}: {value!r} is not a date (YYYY-MM-DD)") from None
