@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from pyspark.sql import SparkSession
 
@@ -21,6 +22,7 @@ DEFAULTS: dict[str, str] = {
 def session(app: str = "socpipe", master: str | None = None, conf: dict[str, str] | None = None) -> SparkSession:
     """Get or create the session; `master` defaults to local mode on every core."""
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers need this interpreter's packages
     builder = SparkSession.builder.appName(app).master(master or "local[*]")
     for key, value in {**DEFAULTS, **(conf or {})}.items():
         builder = builder.config(key, value)
