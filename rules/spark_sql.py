@@ -65,8 +65,12 @@ class SparkSQL:
     # Java regex flags matching Python's: Unicode case folding, and "\n" as the only line end.
     regex_flags: ClassVar[dict[str, str]] = {"i": "iu", "m": "m", "s": "s"}
 
+    def __init__(self, columns: dict[str, str] | None = None):
+        # Fields already projected into columns of their own (field name -> column name).
+        self.columns = columns or {}
+
     def field(self, name: str) -> str:
-        return self.field_access.format(name=literal(name))
+        return self.columns.get(name) or self.field_access.format(name=literal(name))
 
     def render(self, node: ir.Node) -> str:
         match node:
