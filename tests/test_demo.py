@@ -1,0 +1,41 @@
+"""`socpipe demo`, the embedded default, run as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pyarrow.dataset as ds
+import yaml
+
+from conftest import ROOT
+from test_cli import socpipe
+
+
+def test_demo_runs_end_to_end(tmp_path):
+    out = tmp_path / "demo-out"
+    started = time.monotonic()
+    result = socpipe("demo", "--out", str(out))
+    elapsed = time.monotonic() - started
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert elapsed < 180  # the issue's bound for the demo on this machine
+
+    lake = ds.dataset(out / "lake", format="parquet", partitioning="hive")
+    table = lake.to_table(columns=["kind", "date", "agency_id"])
+    assert table.num_rows >= 3000
+    assert set(table.column("kind").to_pylist()) == {"windows", "syslog", "webserver"}
+    assert "2026-11-27" in set(table.column("date").to_pylist())
+
+    alerts = [json.loads(line) for line in (out / "alerts.jsonl").read_text().splitlines()]
+    assert len({a["alert_id"] for a in alerts}) == len(alerts) > 0
+    planted = yaml.safe_load((ROOT / "socpipe/demo/planted.yaml").read_text())
+    found = {(a["rule"]["id"], a.get("host", {}).get("name")) for a in alerts}
+    missing = [p for p in planted if (p["rule"], p["host"]) not in found]
+    assert missing == []
+    assert all(a.get("agency", {}).get("id") for a in alerts)
+    assert (out / "deadletter.jsonl").read_text() == ""
+
+    report = (out / "report.html").read_text()
+    assert "<svg" in report and "Alerts by level" in report and "Alerts by agency" in report
+    assert "Sở Nội vụ" in report
+    assert "events read" in result.stdout and "alerts by agency" in result.stdout
