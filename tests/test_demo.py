@@ -7,7 +7,6 @@ import time
 
 import pyarrow.dataset as ds
 import yaml
-
 from conftest import ROOT
 from test_cli import socpipe
 
