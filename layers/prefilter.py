@@ -12,7 +12,10 @@ import re
 import re._constants as sre
 import re._parser as sre_parse
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
+from operator import attrgetter
+from typing import Any
 
 import ahocorasick
 
@@ -64,15 +67,11 @@ def required_literals(node: ir.Node) -> Requirement | None:
     return None
 
 
-def _best(options: list[frozenset | None]) -> frozenset | None:
-    """Of several sufficient requirements, the one most likely to rule an event out."""
+def _best(options: list[frozenset | None], text: Callable[[Any], str] = attrgetter("text")) -> frozenset | None:
+    """Of several sufficient requirements, the one most likely to rule an event out: prefer sets whose
+    shortest literal is long (rare), then sets with fewer literals."""
     found = [o for o in options if o]
-    return max(found, key=_selectivity) if found else None
-
-
-def _selectivity(literals: frozenset) -> tuple[int, int]:
-    """Prefer sets whose shortest literal is long (rare), then sets with fewer literals."""
-    return (min(len(getattr(x, "text", x)) for x in literals), -len(literals))
+    return max(found, key=lambda o: (min(len(text(x)) for x in o), -len(o))) if found else None
 
 
 def _longest_run(pattern: str) -> str:
@@ -128,7 +127,7 @@ def _sequence(items: list) -> frozenset[str] | None:
         else:
             end_run()
     end_run()
-    return _best([o for o in options if o and min(len(t) for t in o) >= MIN_LITERAL])
+    return _best([o for o in options if o and min(len(t) for t in o) >= MIN_LITERAL], text=str)
 
 
 class Prefilter:
