@@ -24,6 +24,7 @@ from rules.python_code import EventView
 
 MIN_LITERAL = 3  # shorter literals hit nearly every event and would only cost time
 ANY_FIELD = ""  # the field of keyword literals: they may occur in any value
+NON_ASCII = "\x00non-ascii"  # a short non-ASCII literal: all it proves is a non-ASCII value (emoji rules)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,8 @@ def required_literals(node: ir.Node) -> Requirement | None:
             if cased and not value.isascii():
                 return None  # lowercasing non-ASCII text is not always per character
             text = _longest_run(value) if op == ir.LIKE else value.lower()
+            if len(text) < MIN_LITERAL and not text.isascii():
+                text = NON_ASCII
             return frozenset({Literal(field or ANY_FIELD, text)}) if len(text) >= MIN_LITERAL else None
         case ir.Regex(field, pattern, _):
             texts = regex_literals(pattern)
@@ -135,32 +138,37 @@ class Prefilter:
 
     def __init__(self, requirements: dict[int, Requirement]):
         by_field: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
-        ascii_only: dict[str, set[int]] = defaultdict(set)
+        # Rules to take whenever the field's value is not ASCII: regex literals, and NON_ASCII itself.
+        non_ascii: dict[str, set[int]] = defaultdict(set)
         for rule, literals in requirements.items():
             for lit in literals:
-                by_field[lit.field][lit.text].add(rule)
-                if lit.from_regex:
-                    ascii_only[lit.field].add(rule)
-        self.automata: list[tuple[str, ahocorasick.Automaton, frozenset[int]]] = []
-        for field, table in sorted(by_field.items()):
-            automaton = ahocorasick.Automaton()
-            for text, rules in table.items():
-                automaton.add_word(text, tuple(sorted(rules)))
-            automaton.make_automaton()
-            self.automata.append((field, automaton, frozenset(ascii_only[field])))
+                if lit.text != NON_ASCII:
+                    by_field[lit.field][lit.text].add(rule)
+                if lit.from_regex or lit.text == NON_ASCII:
+                    non_ascii[lit.field].add(rule)
+        self.automata: list[tuple[str, ahocorasick.Automaton | None, frozenset[int]]] = []
+        for field in sorted(by_field.keys() | non_ascii.keys()):
+            automaton = None
+            if by_field[field]:
+                automaton = ahocorasick.Automaton()
+                for text, rules in by_field[field].items():
+                    automaton.add_word(text, tuple(sorted(rules)))
+                automaton.make_automaton()
+            self.automata.append((field, automaton, frozenset(non_ascii[field])))
 
     def candidates(self, view: EventView) -> set[int]:
         """Rules with at least one literal found in the event."""
         hits: set[int] = set()
-        for field, automaton, ascii_only in self.automata:
+        for field, automaton, non_ascii in self.automata:
             if field == ANY_FIELD:
                 text = "\x00".join(view.lower_values)
             elif field in view.f:
                 text = view.l[field]
             else:
                 continue
-            if ascii_only and not text.isascii():
-                hits |= ascii_only
-            for _, rules in automaton.iter(text):
-                hits.update(rules)
+            if non_ascii and not text.isascii():
+                hits |= non_ascii
+            if automaton is not None:
+                for _, rules in automaton.iter(text):
+                    hits.update(rules)
         return hits

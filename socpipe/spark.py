@@ -10,6 +10,8 @@ from pyspark.sql import SparkSession
 DEFAULTS: dict[str, str] = {
     "spark.ui.enabled": "false",
     "spark.sql.shuffle.partitions": "4",
+    # Small input splits: detection is CPU-bound, so many short tasks keep every core busy to the end.
+    "spark.sql.files.maxPartitionBytes": "8m",
     "spark.driver.memory": "2g",
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.execution.arrow.pyspark.enabled": "true",

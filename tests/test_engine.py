@@ -10,7 +10,7 @@ from conftest import SIGMAHQ
 from enrich.normalise import normalise
 from ingest import read_paths
 from layers.engine import Detector
-from layers.prefilter import ANY_FIELD, MIN_LITERAL, Literal, regex_literals, required_literals
+from layers.prefilter import ANY_FIELD, MIN_LITERAL, NON_ASCII, Literal, regex_literals, required_literals
 from layers.sql_path import match_sql
 from rules import ir
 from rules.compiler import load_rules
@@ -70,6 +70,7 @@ def test_fast_engine_equals_plain_spark_sql_path(spark):
     (ir.Str("Image", ir.LIKE, "*\\\\temp\\\\*.ps?1"), {Literal("Image", "\\temp\\")}),
     (ir.Str("Image", ir.EQ, "CMD.EXE", cased=True), {Literal("Image", "cmd.exe")}),
     (ir.Str("Image", ir.EQ, "TÀI", cased=True), None),
+    (ir.Str("CommandLine", ir.CONTAINS, "\u26a1"), {Literal("CommandLine", NON_ASCII)}),
     (ir.Str(None, ir.CONTAINS, "mimikatz"), {Literal(ANY_FIELD, "mimikatz")}),
     (ir.Not(ir.Str("Image", ir.EQ, "abcd")), None),
     (ir.Or((ir.Str("A", ir.EQ, "abcd"), ir.Str("B", ir.CONTAINS, "efgh"))),
