@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 
-from conftest import ROOT
-
-if str(ROOT) not in sys.path:  # bench/ is no installed package; plain `pytest` does not put the root on the path
-    sys.path.insert(0, str(ROOT))
-
-from bench.corpus import EVENT_TYPES, generate  # noqa: E402
+from bench.corpus import EVENT_TYPES, generate
 
 N = 5000
 
