@@ -78,19 +78,9 @@ def _best(options: list[frozenset | None], text: Callable[[Any], str] = attrgett
 
 
 def _longest_run(pattern: str) -> str:
-    """The longest wildcard-free run of a LIKE pattern, unescaped and lowercased."""
-    runs, current = [], []
-    chars = iter(pattern)
-    for c in chars:
-        if c == "\\":
-            current.append(next(chars, "\\"))
-        elif c in "*?":
-            runs.append("".join(current))
-            current = []
-        else:
-            current.append(c)
-    runs.append("".join(current))
-    return max(runs, key=len).lower()
+    """The longest text run of a LIKE pattern, lowercased."""
+    texts = [p for p in ir.like_parts(pattern) if not isinstance(p, ir.Wildcard)]
+    return max(texts, key=len, default="").lower()
 
 
 def regex_literals(pattern: str) -> frozenset[str] | None:

@@ -170,21 +170,35 @@ def check_regex(node: Regex) -> None:
         raise ValueError(f"regular expression {node.pattern!r} does not compile: {e}") from e
 
 
-def like_to_regex(pattern: str) -> str:
-    """A Sigma wildcard pattern as a regex to fullmatch (`*` any run, `?` one char)."""
-    out: list[str] = []
+class Wildcard(str):
+    """A wildcard token of a LIKE pattern, distinct from the same character written as text."""
+
+
+ANY_RUN, ONE_CHAR = Wildcard("*"), Wildcard("?")
+
+
+def like_parts(pattern: str) -> list[str]:
+    """A LIKE pattern as text runs and the ANY_RUN / ONE_CHAR tokens, escapes resolved."""
+    parts: list[str] = []
+    text: list[str] = []
     chars = iter(pattern)
     for c in chars:
-        if c == "\\":
-            nxt = next(chars, "\\")
-            out.append(re.escape(nxt))
-        elif c == "*":
-            out.append(".*")
-        elif c == "?":
-            out.append(".")
+        if c in "*?":
+            if text:
+                parts.append("".join(text))
+                text = []
+            parts.append(ANY_RUN if c == "*" else ONE_CHAR)
         else:
-            out.append(re.escape(c))
-    return "".join(out)
+            text.append(next(chars, "\\") if c == "\\" else c)
+    if text:
+        parts.append("".join(text))
+    return parts
+
+
+def like_to_regex(pattern: str) -> str:
+    """A LIKE pattern as a regex to fullmatch (`*` any run, `?` one char)."""
+    tokens = {ANY_RUN: ".*", ONE_CHAR: "."}
+    return "".join(tokens[p] if isinstance(p, Wildcard) else re.escape(p) for p in like_parts(pattern))
 
 
 def fields_of(node: Node) -> set[str]:

@@ -9,6 +9,7 @@ coalesce(x, false) so a missing field under NOT counts as true, as Sigma says.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from typing import Any, ClassVar
 
@@ -28,25 +29,16 @@ def literal(text: str) -> str:
 
 
 def whole(pattern: str) -> str:
-    """A regex anchored to the whole value in Java (\\z: the very end, before any final newline)."""
+    """A regex anchored to the whole value in Java: \\z is the very end, so a final newline fails it."""
     return literal(f"^(?:{pattern})\\z")
 
 
 def like_pattern(pattern: str) -> str:
-    """An IR wildcard pattern (*, ?, backslash escapes) as a LIKE pattern with backslash escapes."""
-    out: list[str] = []
-    chars = iter(pattern)
-    for c in chars:
-        if c == "\\":
-            c = next(chars, "\\")
-            out.append("\\" + c if c in "%_\\" else c)
-        elif c == "*":
-            out.append("%")
-        elif c == "?":
-            out.append("_")
-        else:
-            out.append("\\" + c if c in "%_" else c)
-    return "".join(out)
+    """An IR LIKE pattern in Spark's LIKE syntax (% and _, backslash escapes)."""
+    tokens = {ir.ANY_RUN: "%", ir.ONE_CHAR: "_"}
+    return "".join(
+        tokens[p] if isinstance(p, ir.Wildcard) else re.sub(r"([%_\\])", r"\\\1", p) for p in ir.like_parts(pattern)
+    )
 
 
 class SparkSQL:
