@@ -9,6 +9,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SIGMAHQ = ROOT.parent / "shared" / "sigmahq"
+# The shared SigmaHQ snapshot is test data: without it the suite fails here rather than skip anything.
+assert (SIGMAHQ / "regression_data").is_dir(), f"{SIGMAHQ} is missing: the tests read it from ../shared"
 
 
 @pytest.fixture(scope="session")

@@ -10,12 +10,12 @@ import struct
 from pathlib import Path
 
 import pytest
+from conftest import SIGMAHQ
 
 from ingest import PARSERS, ParseError, kind_of, parse_evtx_json, parse_syslog, read_file, read_paths
 from socpipe.events import JSON, SYSLOG, WEBSERVER, WINDOWS, DeadLetter, Event
 
-REGRESSION = Path(__file__).resolve().parents[1].parent / "shared" / "sigmahq" / "regression_data"
-needs_regression_data = pytest.mark.skipif(not REGRESSION.is_dir(), reason=f"{REGRESSION} not present")
+REGRESSION = SIGMAHQ / "regression_data"
 
 # One Sysmon event (1 record) and one file-event sample with 7 records in one chunk.
 REDSUN = (REGRESSION / "rules-emerging-threats/2026/Exploits/RedSun/file_event_win_exploit_redsun_indicators"
@@ -239,7 +239,6 @@ def test_parser_registry_and_kinds() -> None:
 
 # ---- EVTX --------------------------------------------------------------------------------------------
 
-@needs_regression_data
 def test_evtx_happy_path() -> None:
     events, dead = read(REDSUN)
     assert dead == []
@@ -257,7 +256,6 @@ def test_evtx_happy_path() -> None:
     }
 
 
-@needs_regression_data
 def test_truncated_evtx_gives_complete_records_and_a_dead_letter(tmp_path: Path) -> None:
     source = SEVEN.read_bytes()
     spans = record_spans(source[HEADER:])
@@ -275,7 +273,6 @@ def test_truncated_evtx_gives_complete_records_and_a_dead_letter(tmp_path: Path)
     assert "truncated EVTX file: chunk 0" in dead[0].reason
 
 
-@needs_regression_data
 def test_evtx_with_flipped_record_bytes_loses_only_that_record(tmp_path: Path) -> None:
     source = bytearray(SEVEN.read_bytes())
     second_start, second_size = record_spans(bytes(source[HEADER:]))[1]
@@ -289,7 +286,6 @@ def test_evtx_with_flipped_record_bytes_loses_only_that_record(tmp_path: Path) -
     assert "invalid byte" in dead[0].reason
 
 
-@needs_regression_data
 def test_evtx_bad_chunk_between_good_ones(tmp_path: Path) -> None:
     source = SEVEN.read_bytes()
     chunk = source[HEADER:]
@@ -302,7 +298,6 @@ def test_evtx_bad_chunk_between_good_ones(tmp_path: Path) -> None:
     assert "chunk header magic" in dead[0].reason
 
 
-@needs_regression_data
 def test_evtx_cut_at_a_chunk_boundary_is_reported(tmp_path: Path) -> None:
     header = bytearray(SEVEN.read_bytes()[:HEADER])
     struct.pack_into("<H", header, 42, 2)  # the header announces two chunks
@@ -313,7 +308,6 @@ def test_evtx_cut_at_a_chunk_boundary_is_reported(tmp_path: Path) -> None:
     assert [d.reason for d in dead] == ["truncated EVTX file: the header announces 2 chunks, the file holds 1"]
 
 
-@needs_regression_data
 def test_evtx_with_random_damage_never_raises(tmp_path: Path) -> None:
     source = SEVEN.read_bytes()
     path = tmp_path / "damaged.evtx"
@@ -349,7 +343,6 @@ SYSLOG_LINE = b"Oct 11 22:14:15 h sshd[1]: Accepted password for bob\n"
 ACCESS_LINE = b'192.0.2.1 - - [10/Oct/2000:13:55:36 -0700] "GET / HTTP/1.1" 200 5\n'
 
 
-@needs_regression_data
 def test_format_sniffing_without_extensions(tmp_path: Path) -> None:
     shutil.copy(REDSUN, tmp_path / "a")
     (tmp_path / "b").write_bytes(b"\xef\xbb\xbf  " + json.dumps({"Event": {"System": {"EventID": 4624}}}).encode())
@@ -410,7 +403,6 @@ def test_missing_file_is_a_dead_letter(tmp_path: Path) -> None:
 KNOWN_EXPORT_DIFFERENCES = {"ad691d92-15f2-4181-9aa4-723c74f9ddc3": {"TimeCreated", "ParentCommandLine"}}
 
 
-@needs_regression_data
 def test_regression_evtx_and_json_exports_give_the_same_fields() -> None:
     """Every .evtx and .json reads without dead letters, and each pair gives the same events.
 
