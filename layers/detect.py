@@ -44,7 +44,7 @@ EVENT_SCHEMA = pa.schema([
     ("fields", pa.map_(pa.string(), pa.string())),
     ("date", pa.string()),
 ])
-ALERT_SCHEMA = "alert_id string, level string, agency_id string, document string"
+ALERT_SCHEMA = "alert_id string, timestamp string, level string, agency_id string, document string"
 
 
 @dataclass
@@ -142,7 +142,7 @@ def _detector(token: str, rules: Broadcast) -> Detector:
 def _match_batches(token: str, rules: Broadcast, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     detector = _detector(token, rules)
     for batch in batches:
-        out: dict[str, list[Any]] = {"alert_id": [], "level": [], "agency_id": [], "document": []}
+        out: dict[str, list[Any]] = {"alert_id": [], "timestamp": [], "level": [], "agency_id": [], "document": []}
         columns = batch.to_pydict()
         for row in range(batch.num_rows):
             fields = dict(columns["fields"][row])
@@ -154,6 +154,7 @@ def _match_batches(token: str, rules: Broadcast, batches: Iterator[pa.RecordBatc
                 doc = alert_document(detector.rules[i], columns["event_id"][row], columns["kind"][row],
                                      columns["origin"][row], fields, columns["timestamp"][row], ctx)
                 out["alert_id"].append(doc["alert_id"])
+                out["timestamp"].append(doc["@timestamp"] or "")
                 out["level"].append(doc["rule"]["level"])
                 out["agency_id"].append(columns["agency_id"][row])
                 out["document"].append(json.dumps(doc, ensure_ascii=False, sort_keys=True))
@@ -172,7 +173,7 @@ def _context_doc(columns: dict[str, list[Any]], row: int) -> dict[str, Any]:
 
 
 def match_lake(spark: SparkSession, events: DataFrame, rules: list[CompiledRule]) -> DataFrame:
-    """Alerts (alert_id, level, agency_id, document JSON) for every rule match on `events`."""
+    """Alerts (alert_id, timestamp, level, agency_id, document JSON) for every rule match on `events`."""
     broadcast = spark.sparkContext.broadcast(rules)
     token = uuid.uuid4().hex
     return events.mapInArrow(lambda batches: _match_batches(token, broadcast, batches), ALERT_SCHEMA)
@@ -200,7 +201,7 @@ def run(
     rows = []
     if staged.events:
         rows = match_lake(spark, spark.read.parquet(str(lake)), ruleset.rules).collect()
-    rows.sort(key=lambda r: (json.loads(r.document)["@timestamp"] or "", r.alert_id))
+    rows.sort(key=lambda r: (r.timestamp, r.alert_id))
     with (out_dir / "alerts.jsonl").open("w", encoding="utf-8") as alerts:
         for r in rows:
             alerts.write(r.document + "\n")
