@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON ?= $(abspath $(BIN)/python)
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install clean dev-up dev-down
 
 $(STAMP): pyproject.toml rules/sigma-plugin/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,5 +27,11 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
+dev-up: $(STAMP)
+	$(BIN)/socpipe dev up
+
+dev-down: $(STAMP)
+	$(BIN)/socpipe dev down
+
 clean:
-	rm -rf $(VENV) demo-out .pytest_cache
+	rm -rf $(VENV) demo-out .socpipe .pytest_cache

@@ -1,4 +1,4 @@
-"""socpipe command line: rules check | rules regress | detect | demo."""
+"""socpipe command line: rules check | rules regress | detect | demo | dev up|down|status."""
 
 from __future__ import annotations
 
@@ -31,8 +31,16 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--rules", nargs="*", type=Path, default=[], help="more rule files or folders")
     demo.add_argument("--out", type=Path, default=Path("demo-out"))
 
+    dev = commands.add_parser("dev", help="local Kafka and OpenSearch on 127.0.0.1 (Java processes, no Docker)")
+    dev.add_argument("dev_command", choices=["up", "down", "status"])
+
     args = parser.parse_args(argv)
     config = load_config(args.config)
+    if args.command == "dev":
+        from socpipe.dev.servers import run as run_dev
+
+        return run_dev(args.dev_command, config.path("dev", "state_dir"), config.get("dev", "kafka_port"),
+                       config.get("dev", "opensearch_port"))
     if args.command == "rules":
         return _check(args, config) if args.rules_command == "check" else _regress(args, config)
     if args.command == "detect":

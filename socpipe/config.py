@@ -45,6 +45,21 @@ DEFAULTS: dict[str, Any] = {
         # Year given to RFC 3164 syslog timestamps, which carry none (default: the current year).
         "syslog_year": None,
     },
+    "kafka": {
+        # Bootstrap servers, host:port[,host:port]; none: no Kafka (`socpipe dev up` writes a ready value).
+        "bootstrap_servers": None,
+    },
+    "opensearch": {
+        # Base URL of the search store; none: no search store (`socpipe dev up` writes a ready value).
+        "url": None,
+    },
+    "dev": {
+        # `socpipe dev`: where configs, data, logs and pid files of the local servers live.
+        "state_dir": ".socpipe/dev",
+        # Ports on 127.0.0.1; 0 picks a free one.
+        "kafka_port": 0,
+        "opensearch_port": 0,
+    },
 }
 
 

@@ -1,0 +1,1 @@
+"""Local Kafka and OpenSearch for development and tests: `socpipe dev up | down | status`."""

@@ -1,0 +1,98 @@
+"""Apache Kafka 4.x, one KRaft node (broker and controller in one JVM) on 127.0.0.1."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+from socpipe.dev import jars
+from socpipe.dev.process import java
+
+VERSION = "4.4.0"
+LOG4J = "2.25.4"
+# The published POM leaves out a logging binding; Kafka 4.4 logs through slf4j 1.7, so the 1.x binding.
+JARS = jars.JarSet("kafka", VERSION, (
+    f"org.apache.kafka:kafka_2.13:{VERSION}",
+    f"org.apache.logging.log4j:log4j-api:{LOG4J}",
+    f"org.apache.logging.log4j:log4j-core:{LOG4J}",
+    f"org.apache.logging.log4j:log4j-slf4j-impl:{LOG4J}",
+))
+HEAP = "512m"
+
+_LOG4J2 = """\
+status = warn
+appender.console.type = Console
+appender.console.name = console
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = info
+rootLogger.appenderRef.console.ref = console
+logger.kafka.name = kafka
+logger.kafka.level = warn
+logger.apache.name = org.apache.kafka
+logger.apache.level = warn
+"""
+
+
+def prepare(directory: Path, port: int, controller_port: int) -> list[str]:
+    """Write fresh config and storage (dev data is throw-away) and return the java command line."""
+    home = jars.ensure(JARS)
+    data = directory / "data"
+    shutil.rmtree(data, ignore_errors=True)
+    properties = {
+        "process.roles": "broker,controller",
+        "node.id": "1",
+        "controller.quorum.bootstrap.servers": f"127.0.0.1:{controller_port}",
+        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "log.dirs": str(data.resolve()),
+        "num.partitions": "1",
+        "offsets.topic.replication.factor": "1",
+        "transaction.state.log.replication.factor": "1",
+        "transaction.state.log.min.isr": "1",
+        "share.coordinator.state.topic.replication.factor": "1",
+        "share.coordinator.state.topic.min.isr": "1",
+        "group.initial.rebalance.delay.ms": "0",
+    }
+    config = directory / "server.properties"
+    config.write_text("".join(f"{k}={v}\n" for k, v in properties.items()), encoding="utf-8")
+    log_config = directory / "log4j2.properties"
+    log_config.write_text(_LOG4J2, encoding="utf-8")
+    base = [java(), f"-Xms{HEAP}", f"-Xmx{HEAP}", f"-Dlog4j2.configurationFile={log_config.resolve()}",
+            "-cp", jars.classpath(home)]
+    # --standalone goes with controller.quorum.bootstrap.servers (StorageTool refuses it with the older voters).
+    format_storage = [*base, "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(config.resolve()),
+                      "--standalone"]
+    done = subprocess.run(format_storage, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"kafka storage format failed:\n{done.stdout}{done.stderr}")
+    return [*base, "kafka.Kafka", str(config.resolve())]
+
+
+def check(bootstrap: str) -> None:
+    """A real client round trip: metadata through the admin API (raises until the broker answers)."""
+    from kafka import KafkaAdminClient
+
+    quiet = logging.getLogger("kafka")
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)  # refused connections while the broker starts are expected, not news
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+        try:
+            admin.list_topics()
+        finally:
+            admin.close()
+    finally:
+        quiet.setLevel(level)
+
+
+def _cluster_id() -> str:
+    """Kafka's cluster ids are 16 random bytes in URL-safe base64 without padding."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")

@@ -1,0 +1,176 @@
+"""`socpipe dev up | down | status`: Kafka and OpenSearch on 127.0.0.1 as background Java processes.
+
+State (configs, data, logs, pid files, endpoints) lives under one state folder, so `down` and `status`
+from another shell find what `up` started. Dev data is throw-away: every `up` starts empty.
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from socpipe.dev import kafka, opensearch, process
+
+HOST = "127.0.0.1"
+READY_TIMEOUT = 120.0  # OpenSearch needs up to ~90 s on 2 busy cores
+STOP_TIMEOUT = 30.0
+NAMES = ("kafka", "opensearch")
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    kafka: str  # bootstrap servers, host:port
+    opensearch: str  # base URL
+
+    def lines(self) -> list[str]:
+        return [f"kafka {self.kafka}", f"opensearch {self.opensearch}"]
+
+    def config_yaml(self, state_dir: Path) -> str:
+        """A socpipe configuration naming these servers; the absolute state folder lets `--config` find them."""
+        return yaml.safe_dump({"kafka": {"bootstrap_servers": self.kafka}, "opensearch": {"url": self.opensearch},
+                               "dev": {"state_dir": str(state_dir.resolve())}}, sort_keys=False)
+
+
+def up(state_dir: Path, kafka_port: int = 0, opensearch_port: int = 0) -> Endpoints:
+    """Start whatever is not running yet (0 = a free port) and wait until both answer real requests."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    started: list[str] = []
+    try:
+        for name in NAMES:
+            directory = state_dir / name
+            if process.running_pid(_pid_file(directory)) is not None:
+                continue
+            directory.mkdir(exist_ok=True)
+            port, internal_port = _free_ports(kafka_port if name == "kafka" else opensearch_port)
+            _say(f"starting {name} (the first run fetches its jars with Maven)")
+            if name == "kafka":
+                command, endpoint = kafka.prepare(directory, port, internal_port), f"{HOST}:{port}"
+            else:
+                command, endpoint = opensearch.prepare(directory, port, internal_port), f"http://{HOST}:{port}"
+            _endpoint_file(directory).write_text(endpoint + "\n", encoding="utf-8")
+            process.start(command, _pid_file(directory), directory / f"{name}.log", cwd=directory)
+            started.append(name)
+        endpoints = Endpoints(*(_endpoint(state_dir / name) for name in NAMES))
+        _wait_ready(state_dir, endpoints)
+    except BaseException:
+        for name in started:
+            process.stop(_pid_file(state_dir / name), STOP_TIMEOUT)
+        raise
+    return endpoints
+
+
+def down(state_dir: Path) -> dict[str, int | None]:
+    """Stop both; returns the pid stopped per server (None: it was not running)."""
+    return {name: process.stop(_pid_file(state_dir / name), STOP_TIMEOUT) for name in NAMES}
+
+
+def status(state_dir: Path) -> dict[str, str | None]:
+    """Per server, its endpoint when its process runs and answers, else None."""
+    found: dict[str, str | None] = {}
+    for name in NAMES:
+        directory = state_dir / name
+        endpoint = None
+        if process.running_pid(_pid_file(directory)) is not None:
+            endpoint = _endpoint(directory)
+            try:
+                _CHECKS[name](endpoint)
+            except Exception:
+                endpoint = None
+        found[name] = endpoint
+    return found
+
+
+def pids(state_dir: Path) -> dict[str, int | None]:
+    """The live pid per server, for callers that must prove a `down` left nothing behind."""
+    return {name: process.running_pid(_pid_file(state_dir / name)) for name in NAMES}
+
+
+def run(command: str, state_dir: Path, kafka_port: int = 0, opensearch_port: int = 0,
+        config_file: Path | None = None) -> int:
+    """The CLI entry: prints `kafka HOST:PORT` and `opensearch URL`; `up` also writes a ready config file."""
+    if command == "up":
+        try:
+            endpoints = up(state_dir, kafka_port, opensearch_port)
+        except (RuntimeError, TimeoutError) as error:
+            _say(f"dev up failed: {error}")
+            return 1
+        target = config_file or Path.cwd() / ".socpipe" / "dev.yaml"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(endpoints.config_yaml(state_dir), encoding="utf-8")
+        print("\n".join(endpoints.lines()))
+        _say(f"configuration written to {target}; stop with `socpipe dev down`")
+        return 0
+    if command == "down":
+        for name, pid in down(state_dir).items():
+            print(f"{name} stopped (pid {pid})" if pid else f"{name} was not running")
+        return 0
+    if command == "status":
+        found = status(state_dir)
+        for name, endpoint in found.items():
+            print(f"{name} {endpoint}" if endpoint else f"{name} down")
+        return 0 if all(found.values()) else 1
+    raise ValueError(f"unknown dev command {command!r} (up, down, status)")
+
+
+_CHECKS: dict[str, Callable[[str], None]] = {"kafka": kafka.check, "opensearch": opensearch.check}
+
+
+def _wait_ready(state_dir: Path, endpoints: Endpoints) -> None:
+    """Poll both until they answer; fail fast with the log's tail when a process dies."""
+    waiting = dict(zip(NAMES, (endpoints.kafka, endpoints.opensearch), strict=True))
+    deadline = time.monotonic() + READY_TIMEOUT
+    last: dict[str, str] = {}
+    while waiting:
+        for name, endpoint in list(waiting.items()):
+            directory = state_dir / name
+            if process.running_pid(_pid_file(directory)) is None:
+                raise RuntimeError(f"{name} exited while starting; its log ends:\n"
+                                   + process.log_tail(directory / f"{name}.log"))
+            try:
+                _CHECKS[name](endpoint)
+            except Exception as error:
+                last[name] = f"{type(error).__name__}: {error}"
+            else:
+                del waiting[name]
+        if waiting and time.monotonic() > deadline:
+            raise TimeoutError(f"not ready after {READY_TIMEOUT:.0f} s: "
+                               + "; ".join(f"{n} ({last.get(n, '?')})" for n in waiting))
+        if waiting:
+            time.sleep(0.5)
+
+
+def _free_ports(wanted: int) -> tuple[int, int]:
+    """The wanted (or a free) public port and a free internal one (Kafka controller, OpenSearch transport)."""
+    with ExitStack() as stack:
+        ports = []
+        for port in (wanted, 0):
+            sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            try:
+                sock.bind((HOST, port))
+            except OSError as error:
+                raise RuntimeError(f"port {port} on {HOST} is taken: {error}") from error
+            ports.append(sock.getsockname()[1])
+    return ports[0], ports[1]
+
+
+def _pid_file(directory: Path) -> Path:
+    return directory / f"{directory.name}.pid"
+
+
+def _endpoint_file(directory: Path) -> Path:
+    return directory / "endpoint"
+
+
+def _endpoint(directory: Path) -> str:
+    return _endpoint_file(directory).read_text(encoding="utf-8").strip()
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
