@@ -10,7 +10,7 @@ import uuid
 from pathlib import Path
 
 from socpipe.dev import jars
-from socpipe.dev.process import java
+from socpipe.dev.process import LOG4J2_CONSOLE, java
 
 VERSION = "4.4.0"
 LOG4J = "2.25.4"
@@ -23,14 +23,7 @@ JARS = jars.JarSet("kafka", VERSION, (
 ))
 HEAP = "512m"
 
-_LOG4J2 = """\
-status = warn
-appender.console.type = Console
-appender.console.name = console
-appender.console.layout.type = PatternLayout
-appender.console.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = info
-rootLogger.appenderRef.console.ref = console
+_LOG4J2 = LOG4J2_CONSOLE + """\
 logger.kafka.name = kafka
 logger.kafka.level = warn
 logger.apache.name = org.apache.kafka

@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from socpipe.dev import jars
-from socpipe.dev.process import java
+from socpipe.dev.process import LOG4J2_CONSOLE, java
 
 VERSION = "2.19.6"
 MAIN_CLASS = "SocpipeOpenSearch"
@@ -53,15 +53,7 @@ JARS = jars.JarSet("opensearch", VERSION, (
     "com.carrotsearch.randomizedtesting:randomizedtesting-runner",
 ), java_sources={f"{MAIN_CLASS}.java": _MAIN})
 
-_LOG4J2 = """\
-status = warn
-appender.console.type = Console
-appender.console.name = console
-appender.console.layout.type = PatternLayout
-appender.console.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = info
-rootLogger.appenderRef.console.ref = console
-"""
+_LOG4J2 = LOG4J2_CONSOLE
 
 
 def prepare(directory: Path, port: int, transport_port: int) -> list[str]:

@@ -10,6 +10,16 @@ import subprocess
 import time
 from pathlib import Path
 
+LOG4J2_CONSOLE = """\
+status = warn
+appender.console.type = Console
+appender.console.name = console
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = info
+rootLogger.appenderRef.console.ref = console
+"""  # both servers log through log4j2 to their console, which start() sends to the log file
+
 
 def java() -> str:
     """$JAVA_HOME/bin/java when set, else `java` on PATH (both servers need Java 17+)."""
