@@ -44,13 +44,22 @@ def render(summary_lines: list[str], alerts: list[dict[str, Any]], agency_names:
     by_agency = Counter(a.get("agency", {}).get("id", "unassigned") for a in alerts)
     level_rows = [(lvl, by_level[lvl]) for lvl in LEVELS if by_level[lvl]]
     agency_rows = [(agency_names.get(a, a), n) for a, n in sorted(by_agency.items(), key=lambda kv: (-kv[1], kv[0]))]
+    severity = {lvl: i for i, lvl in enumerate(LEVELS)}
+    ranked = sorted(alerts, key=lambda a: (severity.get(a["rule"]["level"], len(LEVELS)), a.get("@timestamp") or ""))
+    by_rule: dict[str, list[dict[str, Any]]] = {}
+    for a in ranked:
+        by_rule.setdefault(a["rule"]["id"], []).append(a)
+    rule_rows = "".join(
+        _row((group[0]["rule"]["level"], group[0]["rule"]["title"], len(group),
+              len({a.get("host", {}).get("name") for a in group}), group[0]["@timestamp"] or "",
+              group[-1]["@timestamp"] or ""))
+        for group in sorted(by_rule.values(), key=lambda g: (severity.get(g[0]["rule"]["level"], 9), -len(g)))
+    )
     rows = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in (
-            a.get("@timestamp") or "", a["rule"]["level"], a["rule"]["title"], a.get("host", {}).get("name", ""),
-            agency_names.get(a.get("agency", {}).get("id", ""), a.get("agency", {}).get("id", "")),
-            a.get("system", {}).get("id", ""), a["alert_id"],
-        )) + "</tr>"
-        for a in alerts
+        _row((a.get("@timestamp") or "", a["rule"]["level"], a["rule"]["title"], a.get("host", {}).get("name", ""),
+              agency_names.get(a.get("agency", {}).get("id", ""), a.get("agency", {}).get("id", "")),
+              a.get("system", {}).get("id", ""), a["alert_id"]))
+        for a in ranked
     )
     return f"""<!doctype html>
 <html lang="vi"><head><meta charset="utf-8"><title>socpipe report</title>
@@ -61,11 +70,18 @@ td,th{{border:1px solid #ddd;padding:4px 8px;text-align:left}}pre{{background:#f
 <pre>{html.escape(chr(10).join(summary_lines))}</pre>
 {bar_chart("Alerts by level", level_rows, LEVEL_COLOURS)}
 {bar_chart("Alerts by agency", agency_rows)}
-<h2>Alerts</h2>
+<h2>Rules that fired</h2>
+<table><tr><th>level</th><th>rule</th><th>alerts</th><th>hosts</th><th>first (UTC)</th><th>last (UTC)</th></tr>
+{rule_rows}</table>
+<h2>Alerts, most severe first</h2>
 <table><tr><th>time (UTC)</th><th>level</th><th>rule</th><th>host</th><th>agency</th><th>system</th>
 <th>alert id</th></tr>{rows}</table>
 </body></html>
 """
+
+
+def _row(cells: tuple[object, ...]) -> str:
+    return "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>"
 
 
 def write_report(path: Path, summary_lines: list[str], alerts: list[dict[str, Any]],
