@@ -152,6 +152,16 @@ class Samples:
             return self.at(7.5, 240)
         return self.at(13.5, 210)
 
+    def _process(self, when: datetime, host: Host, image: str) -> dict[str, object]:
+        """The fields every Sysmon event about one process starts with."""
+        return {
+            "RuleName": "-",
+            "UtcTime": when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
+            "ProcessGuid": _guid(self.rng),
+            "ProcessId": self.pid(host),
+            "Image": image,
+        }
+
     def pid(self, host: Host) -> int:
         self._pids[host.fqdn] = self._pids.get(host.fqdn, 1000) + self.rng.randint(4, 400)
         return self._pids[host.fqdn]
@@ -206,11 +216,7 @@ class Samples:
             SYSMON,
             1,
             {
-                "RuleName": "-",
-                "UtcTime": when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
-                "ProcessGuid": _guid(self.rng),
-                "ProcessId": self.pid(host),
-                "Image": image,
+                **self._process(when, host, image),
                 "OriginalFileName": original_name or file_name,
                 "CommandLine": command_line,
                 "CurrentDirectory": SYS32 if user.startswith(("NT AUTHORITY", "IIS")) else _home(user) + "\\",
@@ -232,11 +238,7 @@ class Samples:
             SYSMON,
             3,
             {
-                "RuleName": "-",
-                "UtcTime": when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
-                "ProcessGuid": _guid(self.rng),
-                "ProcessId": self.pid(host),
-                "Image": image,
+                **self._process(when, host, image),
                 "User": user,
                 "Protocol": "tcp",
                 "Initiated": True,
@@ -254,11 +256,7 @@ class Samples:
             SYSMON,
             11,
             {
-                "RuleName": "-",
-                "UtcTime": when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
-                "ProcessGuid": _guid(self.rng),
-                "ProcessId": self.pid(host),
-                "Image": image,
+                **self._process(when, host, image),
                 "TargetFilename": target,
                 "CreationUtcTime": when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3],
                 "User": user,
