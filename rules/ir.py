@@ -201,6 +201,21 @@ def like_to_regex(pattern: str) -> str:
     return "".join(tokens[p] if isinstance(p, Wildcard) else re.escape(p) for p in like_parts(pattern))
 
 
+def equality_sets(args: tuple[Node, ...]) -> tuple[dict[tuple[str, bool], list[str]], list[Node]]:
+    """OR arguments split into non-empty equalities grouped by (field, cased), and the rest.
+
+    Both renderers fold each group into one set test (IN list, set lookup), never into a regex.
+    """
+    groups: dict[tuple[str, bool], list[str]] = {}
+    rest: list[Node] = []
+    for a in args:
+        if isinstance(a, Str) and a.op == EQ and a.field is not None and a.value:
+            groups.setdefault((a.field, a.cased), []).append(a.value)
+        else:
+            rest.append(a)
+    return groups, rest
+
+
 def fields_of(node: Node) -> set[str]:
     """Every field a tree reads (keywords read all fields and add nothing here)."""
     if isinstance(node, (And, Or)):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections import defaultdict
 from typing import Any, ClassVar
 
 from rules import ir
@@ -149,17 +148,12 @@ class PythonCode:
 
     def _or_terms(self, args: tuple[ir.Node, ...]) -> list[str]:
         """OR terms, with equalities on one field folded into one set lookup."""
-        eqs: dict[tuple[str, bool], list[str]] = defaultdict(list)
-        terms: list[str] = []
-        for a in args:
-            if isinstance(a, ir.Str) and a.op == ir.EQ and a.field is not None and a.value:
-                eqs[(a.field, a.cased)].append(a.value)
-            else:
-                terms.append(self.render(a))
-        for (field, cased), values in eqs.items():
+        groups, rest = ir.equality_sets(args)
+        terms = []
+        for (field, cased), values in groups.items():
             f = f"f.get({field!r}, '')" if cased else f"l[{field!r}]"
-            terms.insert(0, f"{f} in {self.constant(frozenset(values))}")
-        return terms
+            terms.append(f"{f} in {self.constant(frozenset(values))}")
+        return terms + [self.render(a) for a in rest]
 
     def _string(self, f: str, node: ir.Str) -> str:
         if node.op == ir.LIKE:

@@ -10,7 +10,6 @@ coalesce(x, false) so a missing field under NOT counts as true, as Sigma says.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from typing import Any, ClassVar
 
 from sigma.conversion.state import ConversionState
@@ -100,17 +99,12 @@ class SparkSQL:
 
     def _or_terms(self, args: tuple[ir.Node, ...]) -> list[str]:
         """OR terms, with equalities on one field folded into IN lists (never into one big regex)."""
-        eqs: dict[tuple[str, bool], list[str]] = defaultdict(list)
-        terms: list[str] = []
-        for a in args:
-            if isinstance(a, ir.Str) and a.op == ir.EQ and a.field is not None:
-                eqs[(a.field, a.cased)].append(a.value)
-            else:
-                terms.append(self.render(a))
-        for (field, cased), values in eqs.items():
+        groups, rest = ir.equality_sets(args)
+        terms = []
+        for (field, cased), values in groups.items():
             f = self.field(field) if cased else f"lower({self.field(field)})"
-            terms.insert(0, f"{f} IN ({', '.join(literal(v) for v in values)})")
-        return terms
+            terms.append(f"{f} IN ({', '.join(literal(v) for v in values)})")
+        return terms + [self.render(a) for a in rest]
 
     def _string(self, f: str, node: ir.Str) -> str:
         target = f if node.cased else f"lower({f})"
