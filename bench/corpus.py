@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 
 from socpipe.events import WINDOWS, event_identity
 
@@ -913,18 +912,14 @@ def generate(n: int, seed: int = 0) -> Iterator[dict[str, str]]:
 
 def write_lake(n: int, seed: int, path: Path, rows_per_file: int = 50_000) -> None:
     """Write the corpus as the Parquet events lake layers/detect.py stages (hive partitions date=/kind=)."""
-    from layers.detect import EVENT_SCHEMA  # pulls in pyspark: only when a lake is written
+    from layers.detect import EVENT_SCHEMA, write_lake_part  # pulls in pyspark: only when a lake is written
 
     rows: list[dict[str, str]] = []
     part = 0
 
     def flush() -> None:
         nonlocal part
-        ds.write_dataset(
-            _table(rows, part * rows_per_file, EVENT_SCHEMA), path, format="parquet",
-            partitioning=["date", "kind"], partitioning_flavor="hive",
-            basename_template=f"part-{part:05d}-{{i}}.parquet", existing_data_behavior="overwrite_or_ignore",
-        )
+        write_lake_part(_table(rows, part * rows_per_file, EVENT_SCHEMA), path, part)
         part += 1
         rows.clear()
 

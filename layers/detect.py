@@ -73,6 +73,14 @@ class Summary:
         return self.events / self.seconds if self.seconds else 0.0
 
 
+def write_lake_part(table: pa.Table, lake: Path, part: int) -> None:
+    """One batch of events (EVENT_SCHEMA) into the lake, partitioned by date and kind."""
+    ds.write_dataset(
+        table, lake, format="parquet", partitioning=["date", "kind"], partitioning_flavor="hive",
+        basename_template=f"part-{part:05d}-{{i}}.parquet", existing_data_behavior="overwrite_or_ignore",
+    )
+
+
 def stage_events(
     records: Iterable[Event | DeadLetter],
     lake: Path,
@@ -89,11 +97,7 @@ def stage_events(
 
     def flush() -> None:
         nonlocal part
-        table = pa.Table.from_pylist(rows, schema=EVENT_SCHEMA)
-        ds.write_dataset(
-            table, lake, format="parquet", partitioning=["date", "kind"], partitioning_flavor="hive",
-            basename_template=f"part-{part:05d}-{{i}}.parquet", existing_data_behavior="overwrite_or_ignore",
-        )
+        write_lake_part(pa.Table.from_pylist(rows, schema=EVENT_SCHEMA), lake, part)
         part += 1
         rows.clear()
 
