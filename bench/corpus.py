@@ -919,7 +919,7 @@ def write_lake(n: int, seed: int, path: Path, rows_per_file: int = 50_000) -> No
 
     def flush() -> None:
         nonlocal part
-        write_lake_part(_table(rows, part * rows_per_file, EVENT_SCHEMA), path, part)
+        write_lake_part(_table(rows, part * rows_per_file, EVENT_SCHEMA), path, f"part-{part:05d}")
         part += 1
         rows.clear()
 

@@ -44,7 +44,9 @@ EVENT_SCHEMA = pa.schema([
     ("fields", pa.map_(pa.string(), pa.string())),
     ("date", pa.string()),
 ])
-ALERT_SCHEMA = "alert_id string, timestamp string, level string, agency_id string, document string"
+ALERT_ARROW_SCHEMA = pa.schema([(name, pa.string()) for name in ("alert_id", "timestamp", "level", "agency_id",
+                                                                  "document")])
+ALERT_SCHEMA = ", ".join(f"{name} string" for name in ALERT_ARROW_SCHEMA.names)  # the same, as Spark DDL
 
 
 @dataclass
@@ -73,11 +75,12 @@ class Summary:
         return self.events / self.seconds if self.seconds else 0.0
 
 
-def write_lake_part(table: pa.Table, lake: Path, part: int) -> None:
-    """One batch of events (EVENT_SCHEMA) into the lake, partitioned by date and kind."""
+def write_lake_part(table: pa.Table, lake: Path, name: str) -> None:
+    """One batch of events (EVENT_SCHEMA) into the lake, partitioned by date and kind. Files are named
+    after `name`, so writing the same batch again replaces its files instead of adding copies."""
     ds.write_dataset(
         table, lake, format="parquet", partitioning=["date", "kind"], partitioning_flavor="hive",
-        basename_template=f"part-{part:05d}-{{i}}.parquet", existing_data_behavior="overwrite_or_ignore",
+        basename_template=f"{name}-{{i}}.parquet", existing_data_behavior="overwrite_or_ignore",
     )
 
 
@@ -97,7 +100,7 @@ def stage_events(
 
     def flush() -> None:
         nonlocal part
-        write_lake_part(pa.Table.from_pylist(rows, schema=EVENT_SCHEMA), lake, part)
+        write_lake_part(pa.Table.from_pylist(rows, schema=EVENT_SCHEMA), lake, f"part-{part:05d}")
         part += 1
         rows.clear()
 
@@ -106,23 +109,7 @@ def stage_events(
             deadletters.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
             result.dead_letters += 1
             continue
-        identity = record.identity
-        event = normalise(record)
-        ctx = context(event, registry, hints, syslog_year)
-        rows.append({
-            "event_id": identity,
-            "kind": event.kind,
-            "origin": event.origin,
-            "timestamp": ctx.timestamp,
-            "host_name": ctx.host,
-            "source_ip": ctx.source_ip,
-            "user_name": ctx.user,
-            "agency_id": ctx.agency_id,
-            "system_id": ctx.system_id,
-            "system_level": ctx.system_level,
-            "fields": list(event.fields.items()),
-            "date": ctx.timestamp.strftime("%Y-%m-%d") if ctx.timestamp else "unknown",
-        })
+        rows.append(event_row(record, registry, hints, syslog_year))
         result.events += 1
         if len(rows) >= events_per_file:
             flush()
@@ -131,10 +118,34 @@ def stage_events(
     return result
 
 
+def event_row(event: Event, registry: Registry | None, hints: tuple[HostHint, ...],
+              syslog_year: int | None, agency_hint: str | None = None) -> dict[str, Any]:
+    """One lake row (EVENT_SCHEMA): the parsed event normalised, with its context. The event id is
+    taken before normalising, so batch and stream give every event (and so every alert) the same id.
+    `agency_hint` (from a collector) names the agency when the registry places the event nowhere."""
+    identity = event.identity
+    event = normalise(event)
+    ctx = context(event, registry, hints, syslog_year)
+    return {
+        "event_id": identity,
+        "kind": event.kind,
+        "origin": event.origin,
+        "timestamp": ctx.timestamp,
+        "host_name": ctx.host,
+        "source_ip": ctx.source_ip,
+        "user_name": ctx.user,
+        "agency_id": ctx.agency_id or agency_hint,
+        "system_id": ctx.system_id,
+        "system_level": ctx.system_level,
+        "fields": list(event.fields.items()),
+        "date": ctx.timestamp.strftime("%Y-%m-%d") if ctx.timestamp else "unknown",
+    }
+
+
 _DETECTORS: dict[str, Detector] = {}
 
 
-def _detector(token: str, rules: Broadcast) -> Detector:
+def detector_for(token: str, rules: Broadcast) -> Detector:
     """One Detector per Python worker and rule set: compiling the rules once, not once per batch."""
     detector = _DETECTORS.get(token)
     if detector is None:
@@ -143,26 +154,31 @@ def _detector(token: str, rules: Broadcast) -> Detector:
     return detector
 
 
+def alert_batch(detector: Detector, batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The alerts (ALERT_SCHEMA) of one batch of lake rows (EVENT_SCHEMA)."""
+    out: dict[str, list[Any]] = {name: [] for name in ALERT_ARROW_SCHEMA.names}
+    columns = batch.to_pydict()
+    for row in range(batch.num_rows):
+        fields = dict(columns["fields"][row])
+        matched = detector.match(columns["kind"][row], fields)
+        if not matched:
+            continue
+        ctx = _context_doc(columns, row)
+        for i in matched:
+            doc = alert_document(detector.rules[i], columns["event_id"][row], columns["kind"][row],
+                                 columns["origin"][row], fields, columns["timestamp"][row], ctx)
+            out["alert_id"].append(doc["alert_id"])
+            out["timestamp"].append(doc["@timestamp"] or "")
+            out["level"].append(doc["rule"]["level"])
+            out["agency_id"].append(columns["agency_id"][row])
+            out["document"].append(json.dumps(doc, ensure_ascii=False, sort_keys=True))
+    return pa.RecordBatch.from_pydict(out, schema=ALERT_ARROW_SCHEMA)
+
+
 def _match_batches(token: str, rules: Broadcast, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    detector = _detector(token, rules)
+    detector = detector_for(token, rules)
     for batch in batches:
-        out: dict[str, list[Any]] = {"alert_id": [], "timestamp": [], "level": [], "agency_id": [], "document": []}
-        columns = batch.to_pydict()
-        for row in range(batch.num_rows):
-            fields = dict(columns["fields"][row])
-            matched = detector.match(columns["kind"][row], fields)
-            if not matched:
-                continue
-            ctx = _context_doc(columns, row)
-            for i in matched:
-                doc = alert_document(detector.rules[i], columns["event_id"][row], columns["kind"][row],
-                                     columns["origin"][row], fields, columns["timestamp"][row], ctx)
-                out["alert_id"].append(doc["alert_id"])
-                out["timestamp"].append(doc["@timestamp"] or "")
-                out["level"].append(doc["rule"]["level"])
-                out["agency_id"].append(columns["agency_id"][row])
-                out["document"].append(json.dumps(doc, ensure_ascii=False, sort_keys=True))
-        yield pa.RecordBatch.from_pydict(out, schema=pa.schema([(k, pa.string()) for k in out]))
+        yield alert_batch(detector, batch)
 
 
 def _context_doc(columns: dict[str, list[Any]], row: int) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Shared fixtures: a local Spark session, and where the shared SigmaHQ snapshot is."""
+"""Shared fixtures: a local Spark session, the dev servers, and where the shared SigmaHQ snapshot is."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
+
+from socpipe.dev.testing import dev_servers, dev_state_dir  # noqa: F401 (fixtures: one server pair per session)
 
 ROOT = Path(__file__).resolve().parents[1]
 SIGMAHQ = ROOT.parent / "shared" / "sigmahq"

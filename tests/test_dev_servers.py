@@ -12,8 +12,6 @@ from opensearchpy import OpenSearch
 
 from socpipe.dev import process, servers
 
-pytest_plugins = ["socpipe.dev.testing"]
-
 
 def test_kafka_round_trip_preserves_bytes(dev_servers: servers.Endpoints) -> None:
     topic = f"raw.test-{uuid.uuid4().hex[:8]}"
@@ -68,3 +66,16 @@ def test_up_then_down_leaves_no_process(tmp_path: Path, monkeypatch: pytest.Monk
     capsys.readouterr()
     assert servers.run("status", state_dir) == 1
     assert capsys.readouterr().out.splitlines() == ["kafka down", "opensearch down"]
+
+
+def test_a_stopped_server_resumes_with_its_data(dev_servers: servers.Endpoints, dev_state_dir: Path) -> None:
+    producer = KafkaProducer(bootstrap_servers=dev_servers.kafka)
+    producer.send("resume-check", b"kept").get(timeout=30)
+    producer.close()
+    servers.stop_server(dev_state_dir, "kafka")
+    assert servers.status(dev_state_dir)["kafka"] is None
+    servers.resume_server(dev_state_dir, "kafka")
+    consumer = KafkaConsumer("resume-check", bootstrap_servers=dev_servers.kafka, auto_offset_reset="earliest",
+                             consumer_timeout_ms=20000)
+    assert [m.value for m in consumer][:1] == [b"kept"]
+    consumer.close()

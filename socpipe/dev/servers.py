@@ -6,6 +6,7 @@ from another shell find what `up` started. Dev data is throw-away: every `up` st
 
 from __future__ import annotations
 
+import json
 import socket
 import sys
 import time
@@ -55,6 +56,7 @@ def up(state_dir: Path, kafka_port: int = 0, opensearch_port: int = 0) -> Endpoi
             else:
                 command, endpoint = opensearch.prepare(directory, port, internal_port), f"http://{HOST}:{port}"
             _endpoint_file(directory).write_text(endpoint + "\n", encoding="utf-8")
+            _command_file(directory).write_text(json.dumps(command), encoding="utf-8")
             process.start(command, _pid_file(directory), directory / f"{name}.log", cwd=directory)
             started.append(name)
         endpoints = Endpoints(*(_endpoint(state_dir / name) for name in NAMES))
@@ -69,6 +71,20 @@ def up(state_dir: Path, kafka_port: int = 0, opensearch_port: int = 0) -> Endpoi
 def down(state_dir: Path) -> dict[str, int | None]:
     """Stop both; returns the pid stopped per server (None: it was not running)."""
     return {name: process.stop(_pid_file(state_dir / name), STOP_TIMEOUT) for name in NAMES}
+
+
+def stop_server(state_dir: Path, name: str) -> int | None:
+    """Stop one server and keep its data, so `resume_server` brings it back as it was (fault tests)."""
+    return process.stop(_pid_file(state_dir / name), STOP_TIMEOUT)
+
+
+def resume_server(state_dir: Path, name: str) -> None:
+    """Start a stopped server again on the same port with the same data, and wait until it answers."""
+    directory = state_dir / name
+    if process.running_pid(_pid_file(directory)) is None:
+        command = json.loads(_command_file(directory).read_text(encoding="utf-8"))
+        process.start(command, _pid_file(directory), directory / f"{name}.log", cwd=directory)
+    _wait_ready(state_dir, Endpoints(*(_endpoint(state_dir / n) for n in NAMES)))
 
 
 def status(state_dir: Path) -> dict[str, str | None]:
@@ -166,6 +182,10 @@ def _pid_file(directory: Path) -> Path:
 
 def _endpoint_file(directory: Path) -> Path:
     return directory / "endpoint"
+
+
+def _command_file(directory: Path) -> Path:
+    return directory / "command.json"
 
 
 def _endpoint(directory: Path) -> str:

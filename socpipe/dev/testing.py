@@ -1,6 +1,6 @@
 """Pytest fixture: the dev servers, started once per test session by the same code as `socpipe dev up`.
 
-Use it from a test module or conftest.py with `pytest_plugins = ["socpipe.dev.testing"]`.
+Import both fixtures into a conftest.py; tests/conftest.py does.
 """
 
 from __future__ import annotations
