@@ -48,10 +48,53 @@ DEFAULTS: dict[str, Any] = {
     "kafka": {
         # Bootstrap servers, host:port[,host:port]; none: no Kafka (`socpipe dev up` writes a ready value).
         "bootstrap_servers": None,
+        # PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.
+        "security_protocol": "PLAINTEXT",
+        # TLS: CA bundle to trust, and a client certificate and key when the brokers ask for one.
+        "ssl_cafile": None,
+        "ssl_certfile": None,
+        "ssl_keyfile": None,
+        # SASL: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512; the password belongs in SOCPIPE__KAFKA__SASL_PASSWORD.
+        "sasl_mechanism": None,
+        "sasl_username": None,
+        "sasl_password": None,
     },
     "opensearch": {
         # Base URL of the search store; none: no search store (`socpipe dev up` writes a ready value).
         "url": None,
+        # Basic-auth user; the password belongs in SOCPIPE__OPENSEARCH__PASSWORD.
+        "username": None,
+        "password": None,
+        # CA bundle for an https URL (none: the system's trust store).
+        "ca_certs": None,
+    },
+    # The Parquet lake of events (date/kind partitions) that `socpipe run` appends to.
+    "lake": {
+        "path": ".socpipe/lake",
+    },
+    "collect": {
+        # This collector's id, stamped on every record (none: the machine's host name).
+        "id": None,
+        # Where offsets of tailed files and the spool live.
+        "state_dir": ".socpipe/collect",
+        # Records waiting on disk while Kafka is unreachable, at most this many bytes; beyond it new
+        # records are dropped and counted, loudly.
+        "spool_max_bytes": 1073741824,
+        # How often a tailed file is checked for new lines and rotation, in seconds.
+        "poll_seconds": 0.5,
+        # Agency hints: [{sender: CIDR, agency: ID}] for syslog senders, [{path: GLOB, agency: ID}] for files.
+        "agency_hints": [],
+    },
+    "run": {
+        # Structured Streaming checkpoints (Kafka offsets and the sink ledger): keep them to resume.
+        "checkpoint_dir": ".socpipe/checkpoints",
+        # Micro-batch interval in seconds.
+        "trigger_seconds": 1.0,
+        # At most this many Kafka records per micro-batch, so a backlog drains in bounded steps.
+        "max_records_per_batch": 50000,
+        # Index name prefixes in OpenSearch: <prefix>-YYYY.MM.DD.
+        "events_index": "events",
+        "alerts_index": "alerts",
     },
     "dev": {
         # `socpipe dev`: where configs, data, logs and pid files of the local servers live.
@@ -67,6 +110,9 @@ DEFAULTS: dict[str, Any] = {
 class Config:
     data: dict[str, Any]
     base_dir: Path
+
+    def __repr__(self) -> str:
+        return f"Config(base_dir={str(self.base_dir)!r})"  # never the values: some are secrets
 
     def get(self, *keys: str) -> Any:
         value: Any = self.data
