@@ -1,4 +1,7 @@
-"""Windows .evtx files read with the evtx library (pyevtx-rs), every damaged part becoming a dead letter.
+"""Windows .evtx files framed with the evtx library (pyevtx-rs), every damaged part becoming a dead letter.
+
+Each record becomes a Frame holding the library's JSON rendering of it (the EVTX JSON shape that
+parse_evtx_json reads), so a collector can send exactly what the batch reader parses.
 
 The library raises one RuntimeError per bad record or chunk and can go on after it, but it silently
 stops at a chunk cut short by truncation. So the file layout is checked here too: an EVTX file is a
@@ -9,7 +12,6 @@ stops at a chunk cut short by truncation. So the file layout is checked here too
 from __future__ import annotations
 
 import io
-import json
 import re
 import struct
 from collections.abc import Callable, Iterator
@@ -17,8 +19,8 @@ from typing import BinaryIO
 
 from evtx import PyEvtxParser
 
-from ingest.parsers import ParseError, windows_fields
-from socpipe.events import WINDOWS, DeadLetter, Event
+from ingest.frame import Frame
+from socpipe.events import DeadLetter
 
 EVTX_MAGIC = b"ElfFile\x00"
 _HEADER_SIZE = 4096
@@ -29,8 +31,8 @@ _RECORD_MIN_SIZE = 28  # magic, size, number, timestamp, trailing size
 _FAILED_AT = re.compile(r"Failed to parse (record|chunk) number (\d+)")
 
 
-def read_evtx(origin: str, open_stream: Callable[[], BinaryIO]) -> Iterator[Event | DeadLetter]:
-    """Events of one EVTX file; open_stream gives a fresh seekable binary stream of its bytes.
+def frame_evtx(origin: str, open_stream: Callable[[], BinaryIO]) -> Iterator[Frame | DeadLetter]:
+    """Records of one EVTX file; open_stream gives a fresh seekable binary stream of its bytes.
 
     Positions are "record N" with N the record number in the file's record header, which is also
     the number in the library's errors; exported files renumber it, so it may differ from the
@@ -59,7 +61,7 @@ def read_evtx(origin: str, open_stream: Callable[[], BinaryIO]) -> Iterator[Even
                              b"")
 
 
-def _read_truncated(origin: str, blob: BinaryIO, start: int) -> Iterator[Event | DeadLetter]:
+def _read_truncated(origin: str, blob: BinaryIO, start: int) -> Iterator[Frame | DeadLetter]:
     """A file whose last chunk is cut: read its complete records (the rest of the chunk zeroed so the
     library stops there instead of skipping the whole chunk), then dead-letter the incomplete bytes."""
     blob.seek(start)
@@ -74,7 +76,7 @@ def _read_truncated(origin: str, blob: BinaryIO, start: int) -> Iterator[Event |
                      f"{len(partial) - keep} bytes of it after the last complete record", partial[keep:])
 
 
-def _records(origin: str, stream: BinaryIO, blob: BinaryIO) -> Iterator[Event | DeadLetter]:
+def _records(origin: str, stream: BinaryIO, blob: BinaryIO) -> Iterator[Frame | DeadLetter]:
     """Parse with the library from stream; blob (another stream of the same bytes) gives raw bytes."""
     last = 0
     try:
@@ -102,12 +104,7 @@ def _records(origin: str, stream: BinaryIO, blob: BinaryIO) -> Iterator[Event | 
             return
         previous_error = ""
         last = record["event_record_id"]
-        try:
-            fields = windows_fields(json.loads(record["data"]))
-        except (ParseError, json.JSONDecodeError) as err:
-            yield DeadLetter(origin, f"record {last}", f"unusable EVTX record: {err}", _record_bytes(blob, last))
-            continue
-        yield Event(fields, WINDOWS, f"{origin}:record {last}")
+        yield Frame("evtx_json", f"record {last}", record["data"].encode())
 
 
 def _failure(origin: str, blob: BinaryIO, message: str, last: int) -> DeadLetter:

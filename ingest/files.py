@@ -1,7 +1,9 @@
 """Reading log files into events: pick the format, frame the records, parse each one.
 
-A record that cannot be parsed becomes a DeadLetter and reading goes on; a file that cannot be read
-any further ends with a DeadLetter saying where. Callers never get an exception for bad data.
+Framing (frame_file, frame_lines, frame_json) is shared with the collectors, which send the frames'
+bytes to Kafka instead of parsing them. A record that cannot be parsed becomes a DeadLetter and reading
+goes on; a file that cannot be read any further ends with a DeadLetter saying where. Callers never get
+an exception for bad data.
 """
 
 from __future__ import annotations
@@ -12,13 +14,13 @@ import json
 import os
 import re
 import zlib
-from collections.abc import Callable, Iterable, Iterator
-from functools import partial
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from ingest.evtxfile import EVTX_MAGIC, read_evtx
-from ingest.parsers import PARSERS, ParseError, flat_fields, kind_of, windows_fields
+from ingest.evtxfile import EVTX_MAGIC, frame_evtx
+from ingest.frame import Frame, parse_frame
+from ingest.parsers import PARSERS, ParseError
 from socpipe.events import DeadLetter, Event
 
 Record = Event | DeadLetter
@@ -32,27 +34,37 @@ _DECODER = json.JSONDecoder()
 
 
 def read_paths(paths: Iterable[Path]) -> Iterator[Record]:
-    """Events of files and directories; directories are read recursively in sorted order,
-    skipping hidden files and directories."""
+    """Events of files and directories (see walk_paths)."""
+    for path in walk_paths(paths):
+        yield from read_file(path)
+
+
+def walk_paths(paths: Iterable[Path]) -> Iterator[Path]:
+    """Files as given, and the files of directories recursively in sorted order, skipping hidden ones."""
     for path in paths:
         if not path.is_dir():
-            yield from read_file(path)
+            yield path
             continue
         for root, dirs, files in os.walk(path):
             dirs[:] = sorted(name for name in dirs if not name.startswith("."))
-            for name in sorted(files):
-                if not name.startswith("."):
-                    yield from read_file(Path(root, name))
+            yield from (Path(root, name) for name in sorted(files) if not name.startswith("."))
 
 
 def read_file(path: Path) -> Iterator[Record]:
     """Events and dead letters of one file (.gz read transparently), format by extension or content."""
     origin = str(path)
+    for item in frame_file(path):
+        yield item if isinstance(item, DeadLetter) else parse_frame(origin, item)
+
+
+def frame_file(path: Path) -> Iterator[Frame | DeadLetter]:
+    """The records of one file, not parsed yet; a file that cannot be read further ends with a dead letter."""
+    origin = str(path)
     position = "byte 0"
     try:
-        for record in _read(path, origin):
-            position = record.position if isinstance(record, DeadLetter) else record.origin[len(origin) + 1 :]
-            yield record
+        for item in _frames(path, origin):
+            position = item.position
+            yield item
     except (OSError, EOFError, zlib.error) as err:
         yield DeadLetter(origin, f"after {position}", f"cannot read the file further: {err}", b"")
 
@@ -61,30 +73,40 @@ def _open(path: Path) -> BinaryIO:
     return gzip.open(path, "rb") if path.suffix == ".gz" else path.open("rb")
 
 
-def _read(path: Path, origin: str) -> Iterator[Record]:
-    suffix = (path.with_suffix("") if path.suffix == ".gz" else path).suffix.lower()
+def _frames(path: Path, origin: str) -> Iterator[Frame | DeadLetter]:
     head = _head(path)
     if not head.strip():
         return  # an empty file holds no records
-    if suffix == ".evtx" or head.startswith(EVTX_MAGIC):
+    kind = sniff_format(path, head)
+    if kind == "evtx":
         if path.suffix == ".gz":
             with _open(path) as file:
                 data = file.read()
-            yield from read_evtx(origin, lambda: io.BytesIO(data))
+            yield from frame_evtx(origin, lambda: io.BytesIO(data))
         else:
-            yield from read_evtx(origin, lambda: path.open("rb"))
+            yield from frame_evtx(origin, lambda: path.open("rb"))
         return
-    if suffix in _JSON_SUFFIXES or head.removeprefix(_BOM).lstrip().startswith(b"{"):
-        with _open(path) as file:
-            yield from _read_json(origin, file)
-        return
-    parser = _sniff_text(head)
-    if parser is None:
-        yield DeadLetter(origin, "byte 0", "unknown format: not EVTX, JSON, syslog or a web access log "
-                         f"(raw holds the first {len(head[:4096])} bytes)", head[:4096])
+    if kind is None:
+        yield unknown_format(origin, head)
         return
     with _open(path) as file:
-        yield from _read_lines(origin, file, parser)
+        yield from frame_json(origin, file) if kind == "json" else frame_lines(file, kind)
+
+
+def sniff_format(path: Path, head: bytes) -> str | None:
+    """"evtx", "json" (the first document picks the parser), "syslog" or "access" by extension or the
+    first bytes; None when the head matches no format."""
+    suffix = (path.with_suffix("") if path.suffix == ".gz" else path).suffix.lower()
+    if suffix == ".evtx" or head.startswith(EVTX_MAGIC):
+        return "evtx"
+    if suffix in _JSON_SUFFIXES or head.removeprefix(_BOM).lstrip().startswith(b"{"):
+        return "json"
+    return _sniff_text(head)
+
+
+def unknown_format(origin: str, head: bytes) -> DeadLetter:
+    return DeadLetter(origin, "byte 0", "unknown format: not EVTX, JSON, syslog or a web access log "
+                      f"(raw holds the first {len(head[:4096])} bytes)", head[:4096])
 
 
 def _head(path: Path) -> bytes:
@@ -112,52 +134,40 @@ def _sniff_text(head: bytes) -> str | None:
     return None
 
 
-def _read_lines(origin: str, file: BinaryIO, parser_name: str) -> Iterator[Record]:
+def frame_lines(lines: Iterable[bytes], parser: str, first_line: int = 1) -> Iterator[Frame]:
     """One record per line, position "line N"; blank lines are not records."""
-    parse = PARSERS[parser_name]
-    for number, line in enumerate(file, 1):
+    for number, line in enumerate(lines, first_line):
         raw = line.rstrip(b"\r\n")
         if raw.strip():
-            yield _event(origin, f"line {number}", raw, parser_name, partial(parse, raw))
-
-
-def _event(origin: str, position: str, raw: bytes, parser_name: str,
-           make_fields: Callable[[], dict[str, str]]) -> Record:
-    """The event, or the dead letter holding raw when the record does not parse."""
-    try:
-        fields = make_fields()
-    except ParseError as err:
-        return DeadLetter(origin, position, err.reason, raw)
-    return Event(fields, kind_of(parser_name, fields), f"{origin}:{position}")
+            yield Frame(parser, f"line {number}", raw)
 
 
 # ---- JSON --------------------------------------------------------------------------------------------
 
-_FIELDS_OF = {"evtx_json": windows_fields, "json": flat_fields}
-
-
-def _read_json(origin: str, file: BinaryIO) -> Iterator[Record]:
+def frame_json(origin: str, lines: Iterable[bytes], first_line: int = 1, first_offset: int = 0,
+               parser: str = "") -> Iterator[Frame | DeadLetter]:
     """JSON objects one per line or pretty-printed and concatenated. The first object decides between
-    the nested Windows form ({"Event": {...}}) and flat Sigma-named objects for the whole file."""
-    parser_name = ""
-    for item in _json_documents(origin, file):
+    the nested Windows form ({"Event": {...}}, parser evtx_json) and flat Sigma-named objects (json)
+    for the whole file, unless `parser` was decided already (a tailed file read on from an offset)."""
+    for item in _json_documents(origin, lines, first_line, first_offset):
         if isinstance(item, DeadLetter):
             yield item
             continue
         line, raw, document = item
-        if not parser_name:
+        if not parser:
             nested = isinstance(document, dict) and isinstance(document.get("Event"), dict)
-            parser_name = "evtx_json" if nested else "json"
-        yield _event(origin, f"line {line}", raw, parser_name, partial(_FIELDS_OF[parser_name], document))
+            parser = "evtx_json" if nested else "json"
+        yield Frame(parser, f"line {line}", raw, document)
 
 
-def _json_documents(origin: str, file: BinaryIO) -> Iterator[tuple[int, bytes, object] | DeadLetter]:
+def _json_documents(origin: str, lines: Iterable[bytes], first_line: int,
+                    first_offset: int) -> Iterator[tuple[int, bytes, object] | DeadLetter]:
     """(line, raw bytes, decoded value) for each JSON value in the file, or a dead letter.
 
     Lines are grouped into blocks that start where a line starts with "{", so a decode error costs
     one block: it becomes a dead letter and decoding resumes at the next line starting with "{".
     """
-    for line, offset, block in _json_blocks(file):
+    for line, offset, block in _json_blocks(lines, first_line, first_offset):
         try:
             text = block.decode("utf-8").rstrip(" \t\r\n")  # so an error at the end points into the record
         except UnicodeDecodeError as err:
@@ -179,16 +189,17 @@ def _json_documents(origin: str, file: BinaryIO) -> Iterator[tuple[int, bytes, o
             index = _JSON_SPACE.match(text, end).end()
 
 
-def _json_blocks(file: BinaryIO) -> Iterator[tuple[int, int, bytes]]:
+def _json_blocks(lines: Iterable[bytes], first_line: int,
+                 first_offset: int) -> Iterator[tuple[int, int, bytes]]:
     """(first line number, byte offset, bytes) of runs of lines, each run starting at a "{" line."""
-    start_line, start_offset, offset, lines = 1, 0, 0, []
-    for number, line in enumerate(file, 1):
+    start_line, start_offset, offset, run = first_line, first_offset, first_offset, []
+    for number, line in enumerate(lines, first_line):
         if number == 1 and line.startswith(_BOM):
             offset, start_offset, line = len(_BOM), len(_BOM), line[len(_BOM) :]
-        if line.startswith(b"{") and lines:
-            yield start_line, start_offset, b"".join(lines)
-            start_line, start_offset, lines = number, offset, []
-        lines.append(line)
+        if line.startswith(b"{") and run:
+            yield start_line, start_offset, b"".join(run)
+            start_line, start_offset, run = number, offset, []
+        run.append(line)
         offset += len(line)
-    if lines:
-        yield start_line, start_offset, b"".join(lines)
+    if run:
+        yield start_line, start_offset, b"".join(run)
