@@ -31,6 +31,20 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--rules", nargs="*", type=Path, default=[], help="more rule files or folders")
     demo.add_argument("--out", type=Path, default=Path("demo-out"))
 
+    collect = commands.add_parser("collect", help="collectors: records to Kafka raw.<source>, unframeable ones "
+                                  "to deadletter").add_subparsers(dest="collect_command", required=True)
+    config_option = argparse.ArgumentParser(add_help=False)  # so `socpipe collect ... --config FILE` works too
+    config_option.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="YAML configuration")
+    syslog = collect.add_parser("syslog", parents=[config_option], help="syslog listener (UDP, TCP, TLS)")
+    syslog.add_argument("--udp", type=int, metavar="PORT", help="UDP port, one message per datagram")
+    syslog.add_argument("--tcp", type=int, metavar="PORT", help="TCP port, newline or octet-counted framing")
+    syslog.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="the TCP listener speaks TLS (PEM files)")
+    syslog.add_argument("--bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    tail = collect.add_parser("file", parents=[config_option], help="tail log files (offsets kept, rotation)")
+    tail.add_argument("paths", nargs="+", type=Path)
+    one_shot = collect.add_parser("import", parents=[config_option], help="send .evtx, JSON and log files once")
+    one_shot.add_argument("paths", nargs="+", type=Path)
+
     dev = commands.add_parser("dev", help="local Kafka and OpenSearch on 127.0.0.1 (Java processes, no Docker)")
     dev.add_argument("dev_command", choices=["up", "down", "status"])
 
@@ -45,6 +59,10 @@ def main(argv: list[str] | None = None) -> int:
         return _check(args, config) if args.rules_command == "check" else _regress(args, config)
     if args.command == "detect":
         return _detect(args, config)
+    if args.command == "collect":
+        from ingest.collect import run as run_collector
+
+        return run_collector(args, config)
     from socpipe.demo import run_demo
 
     return run_demo(config, args.rules, args.out)

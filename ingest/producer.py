@@ -1,0 +1,242 @@
+"""The collectors' Kafka producer: every message goes through the disk spool, in order, at most once per session.
+
+A collector thread appends a message to the spool (ingest.spool) and returns at once; a sender thread
+reads the spool in order and hands messages to kafka-python's idempotent producer (acks=all), and moves
+the spool's cursor when Kafka acknowledges. When Kafka is unreachable nothing is lost and nothing
+reorders: the producer keeps retrying what is in flight (a long delivery timeout, so retries stay
+inside one idempotent session, where the broker drops duplicates), and new messages wait in the spool
+behind it. Only messages whose outcome is truly unknown are sent again: those in flight at a crash or
+at a shutdown while Kafka was down, and those whose delivery timed out. Consumers can drop such
+duplicates by key (the record id).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
+from kafka.future import Future
+
+from ingest.spool import SPOOLED, Message, Position, Spool
+from socpipe.config import Config
+from socpipe.kafka_client import python_options, topic
+
+log = logging.getLogger(__name__)
+
+# Errors that concern one record and will not change on a retry: the record is dropped, loudly.
+_RECORD_ERRORS = (MessageSizeTooLargeError,)
+_PRODUCER_OPTIONS: dict[str, Any] = {
+    "acks": "all",
+    "enable_idempotence": True,
+    "linger_ms": 5,
+    "max_block_ms": 2000,  # send() waits this long for metadata: an unreachable Kafka is noticed fast
+    "delivery_timeout_ms": 600000,  # keep retrying in-session through an outage of up to 10 minutes
+    "reconnect_backoff_max_ms": 1000,  # and reconnect within a second once Kafka is back
+}
+_DROP_LOG_SECONDS = 10.0
+
+
+@dataclass
+class Counts:
+    """What the producer did: acknowledged by Kafka, spooled during an outage, sent from the spool
+    after one (replayed), dropped (spool full, or a record Kafka refuses)."""
+
+    sent: int = 0
+    spooled: int = 0
+    replayed: int = 0
+    dropped: int = 0
+
+    def line(self) -> str:
+        return f"sent {self.sent}, spooled {self.spooled}, replayed {self.replayed}, dropped {self.dropped}"
+
+
+class _InFlight(NamedTuple):
+    future: Future
+    end: Position
+    flags: int
+    since: float
+    key: bytes
+
+
+class Producer:
+    """Thread-safe: send() from any thread; close() once at the end."""
+
+    def __init__(self, config: Config, spool: Spool, window: int = 5000, stall_seconds: float = 2.0) -> None:
+        self.counts = Counts()
+        self._options = {**python_options(config), **_PRODUCER_OPTIONS}
+        self._topic_prefix = topic(config, "")  # kafka.topic_prefix, applied when sending (not in the spool)
+        self._spool = spool
+        self._window = window
+        self._stall_seconds = stall_seconds
+        self._unreachable = False
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._deadline = float("inf")
+        self._last_drop_log = 0.0
+        if spool.pending_records:
+            log.warning("spool %s holds %d records from a previous run (%d bytes): replaying them first",
+                        spool.directory, spool.pending_records, spool.pending_bytes)
+        self._thread = threading.Thread(target=self._run, name="kafka-sender", daemon=True)
+        self._thread.start()
+
+    def room(self) -> int:
+        """Bytes the spool takes before its bound: readers that can wait (file tail, import) check it."""
+        return self._spool.max_bytes - self._spool.pending_bytes
+
+    @property
+    def pending(self) -> int:
+        """Records not yet acknowledged by Kafka."""
+        return self._spool.pending_records
+
+    def send(self, message: Message) -> bool:
+        """Queue one message; False when the spool is full and the message was dropped (logged)."""
+        with self._lock:
+            flags = SPOOLED if self._unreachable else 0
+            if self._spool.append(message, flags):
+                if flags:
+                    self.counts.spooled += 1
+                self._wake.set()
+                return True
+            self.counts.dropped += 1
+            now = time.monotonic()
+            if now - self._last_drop_log >= _DROP_LOG_SECONDS:
+                self._last_drop_log = now
+                log.error("spool full (%d of at most %d bytes waiting for Kafka): %d records dropped so far, "
+                          "latest %s on %s", self._spool.pending_bytes, self._spool.max_bytes,
+                          self.counts.dropped, message.key.decode("utf-8", "replace"), message.topic)
+            return False
+
+    def wait_drained(self, timeout: float) -> bool:
+        """Block until Kafka acknowledged everything queued, or the timeout; True when drained."""
+        deadline = time.monotonic() + timeout
+        while self._spool.pending_records and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return not self._spool.pending_records
+
+    def close(self, timeout: float = 10.0) -> Counts:
+        """Send what Kafka takes within `timeout`; the rest stays in the spool for the next start."""
+        self._deadline = time.monotonic() + timeout
+        self._stop.set()
+        self._wake.set()
+        self._thread.join()
+        self._spool.close()
+        if self._spool.pending_records:
+            log.warning("%d records (%d bytes) stay in the spool %s and are sent on the next start",
+                        self._spool.pending_records, self._spool.pending_bytes, self._spool.directory)
+        if self.counts.dropped:
+            log.error("%d records were dropped (spool full or refused by Kafka)", self.counts.dropped)
+        return self.counts
+
+    # ---- the sender thread -------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        kafka: KafkaProducer | None = None
+        inflight: deque[_InFlight] = deque()
+        read_at = self._spool.cursor
+        failed = False  # a send failed: resend from the cursor once nothing is in flight
+        settled_ahead: dict[Position, BaseException | None] = {}  # settled after a failure: not sent again
+        last_save = time.monotonic()
+        while True:
+            done = not self._spool.pending_records
+            if self._stop.is_set() and (done or time.monotonic() >= self._deadline):
+                break
+            if kafka is None:
+                kafka = self._connect()
+                if kafka is None:
+                    continue
+            # Settle acknowledgements in order; the cursor stops at the first failure.
+            acked_to, acked = None, 0
+            while inflight and inflight[0].future.is_done:
+                item = inflight.popleft()
+                error = item.future.exception
+                final = error is None or isinstance(error, _RECORD_ERRORS)
+                if failed:
+                    if final:  # kept, so the resend after the failure skips it
+                        settled_ahead[item.end] = error
+                    continue
+                if not final:
+                    log.warning("Kafka did not take %s: %s; sending again from the spool",
+                                item.key.decode("utf-8", "replace"), error)
+                    self._set_unreachable()
+                    failed = True
+                    continue
+                if error is None:
+                    self._reachable()
+                    self.counts.sent += 1
+                    if item.flags & SPOOLED or item.end <= self._spool.end_at_open:
+                        self.counts.replayed += 1
+                else:
+                    self._drop_refused(item.key, error)
+                acked_to, acked = item.end, acked + 1
+            if acked_to is not None:
+                self._spool.ack(acked_to, acked)
+            if failed and not inflight:
+                failed, read_at = False, self._spool.cursor
+            if inflight and time.monotonic() - inflight[0].since > self._stall_seconds:
+                self._set_unreachable()
+            if time.monotonic() - last_save > 0.5:
+                self._spool.save_cursor()
+                last_save = time.monotonic()
+            # Send more, in order, within the window.
+            room = 0 if failed else self._window - len(inflight)
+            for entry in self._spool.read(read_at, room) if room > 0 else []:
+                if entry.end in settled_ahead:
+                    error = settled_ahead.pop(entry.end)
+                    future = Future().success(None) if error is None else Future().failure(error)
+                else:
+                    message = entry.message
+                    try:
+                        future = kafka.send(self._topic_prefix + message.topic, value=message.value, key=message.key,
+                                            headers=list(message.headers))
+                    except KafkaTimeoutError:  # no metadata: Kafka unreachable; try again shortly
+                        self._set_unreachable()
+                        break
+                    except _RECORD_ERRORS as error:
+                        future = Future().failure(error)
+                    except Exception as error:  # a producer in a fatal state: start a new session
+                        log.warning("Kafka producer failed (%s); starting a new one", error)
+                        self._set_unreachable()
+                        kafka.close(timeout=0)
+                        kafka, failed = None, True
+                        break
+                    future.add_both(lambda _: self._wake.set())
+                inflight.append(_InFlight(future, entry.end, entry.flags, time.monotonic(), entry.message.key))
+                read_at = entry.end
+            self._wake.wait(0.2)
+            self._wake.clear()
+        if kafka is not None:
+            kafka.close(timeout=max(0.0, min(5.0, self._deadline - time.monotonic())))
+        # Anything still in flight has an unknown outcome: it stays behind the cursor, sent again next start.
+
+    def _connect(self) -> KafkaProducer | None:
+        try:
+            return KafkaProducer(**self._options)
+        except Exception as error:  # NoBrokersAvailable while Kafka is down, or a bad setting
+            self._set_unreachable(f"cannot connect to Kafka: {error}")
+            time.sleep(0.5)
+            return None
+
+    def _set_unreachable(self, why: str = "Kafka does not acknowledge") -> None:
+        with self._lock:
+            if not self._unreachable:
+                self._unreachable = True
+                log.warning("%s: spooling to %s (%d records waiting)", why, self._spool.directory,
+                            self._spool.pending_records)
+
+    def _reachable(self) -> None:
+        if self._unreachable:
+            with self._lock:
+                self._unreachable = False
+            log.warning("Kafka acknowledges again: sending the %d records waiting in the spool",
+                        self._spool.pending_records)
+
+    def _drop_refused(self, key: bytes, error: BaseException) -> None:
+        self.counts.dropped += 1
+        log.error("Kafka refused record %s for good, dropped: %s", key.decode("utf-8", "replace"), error)
