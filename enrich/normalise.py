@@ -40,21 +40,6 @@ class Context:
     system_id: str | None
     system_level: int | None
 
-    def to_doc(self) -> dict[str, object]:
-        """The ECS-named part of event and alert documents."""
-        doc: dict[str, object] = {}
-        if self.host:
-            doc["host"] = {"name": self.host}
-        if self.source_ip:
-            doc["source"] = {"ip": self.source_ip}
-        if self.user:
-            doc["user"] = {"name": self.user}
-        if self.agency_id:
-            doc["agency"] = {"id": self.agency_id}
-        if self.system_id:
-            doc["system"] = {"id": self.system_id, "level": self.system_level}
-        return doc
-
 
 def normalise(event: Event) -> Event:
     """Add the Sysmon names to Security 4688 process-creation events."""

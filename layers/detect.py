@@ -12,7 +12,7 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -163,7 +163,7 @@ def alert_batch(detector: Detector, batch: pa.RecordBatch) -> pa.RecordBatch:
         matched = detector.match(columns["kind"][row], fields)
         if not matched:
             continue
-        ctx = _context_doc(columns, row)
+        ctx = context_doc({column: columns[column][row] for column in _CONTEXT_COLUMNS})
         for i in matched:
             doc = alert_document(detector.rules[i], columns["event_id"][row], columns["kind"][row],
                                  columns["origin"][row], fields, columns["timestamp"][row], ctx)
@@ -181,14 +181,17 @@ def _match_batches(token: str, rules: Broadcast, batches: Iterator[pa.RecordBatc
         yield alert_batch(detector, batch)
 
 
-def _context_doc(columns: dict[str, list[Any]], row: int) -> dict[str, Any]:
+_CONTEXT_COLUMNS = {"host_name": ("host", "name"), "source_ip": ("source", "ip"), "user_name": ("user", "name"),
+                    "agency_id": ("agency", "id"), "system_id": ("system", "id"),
+                    "system_level": ("system", "level")}
+
+
+def context_doc(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The ECS-named context of a lake row, as nested objects for event and alert documents."""
     doc: dict[str, Any] = {}
-    for column, (obj, key) in {"host_name": ("host", "name"), "source_ip": ("source", "ip"),
-                               "user_name": ("user", "name"), "agency_id": ("agency", "id"),
-                               "system_id": ("system", "id"), "system_level": ("system", "level")}.items():
-        value = columns[column][row]
-        if value is not None:
-            doc.setdefault(obj, {})[key] = value
+    for column, (obj, key) in _CONTEXT_COLUMNS.items():
+        if row[column] is not None:
+            doc.setdefault(obj, {})[key] = row[column]
     return doc
 
 

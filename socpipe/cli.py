@@ -1,4 +1,4 @@
-"""socpipe command line: rules check | rules regress | detect | demo | dev up|down|status."""
+"""socpipe command line: rules check | rules regress | detect | run | demo | dev up|down|status."""
 
 from __future__ import annotations
 
@@ -26,6 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     detect.add_argument("--rules", nargs="+", type=Path, help="rule files or folders (default: configured)")
     detect.add_argument("--input", nargs="+", type=Path, required=True, help="log files or folders")
     detect.add_argument("--out", type=Path, required=True, help="output folder")
+
+    run = commands.add_parser("run", help="the streaming job: Kafka raw.* -> detection -> alerts, search store, lake")
+    run.add_argument("--rules", nargs="+", type=Path, help="rule files or folders (default: configured)")
+    run.add_argument("--once", action="store_true", help="process what Kafka holds now, then stop")
 
     demo = commands.add_parser("demo", help="the embedded default: bundled logs, starter rules, report")
     demo.add_argument("--rules", nargs="*", type=Path, default=[], help="more rule files or folders")
@@ -63,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         from ingest.collect import run as run_collector
 
         return run_collector(args, config)
+    if args.command == "run":
+        return _run(args, config)
     from socpipe.demo import run_demo
 
     return run_demo(config, args.rules, args.out)
@@ -116,6 +122,28 @@ def _detect(args: argparse.Namespace, config: Config) -> int:
         summary = detect.run(spark, ruleset, args.input, args.out, Path(lake), registry, config.hints,
                              config.get("detect", "events_per_file"), config.get("detect", "syslog_year"))
     print_summary(summary)
+    return 0
+
+
+def _run(args: argparse.Namespace, config: Config) -> int:
+    import logging
+
+    from layers import stream
+    from rules.compiler import load_rules
+    from socpipe.registry import Registry
+    from socpipe.spark import kafka_connector_jars, session
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ruleset = load_rules(args.rules or config.rule_paths, config.get("rules", "placeholders"))
+    for f in ruleset.failures:
+        print(f"rule failed: {f.id} {f.path}: {f.reason}", file=sys.stderr)
+    print(f"{len(ruleset.rules)} rules loaded, {len(ruleset.failures)} failed", file=sys.stderr)
+    registry_path = config.path("registry")
+    settings = stream.ParseSettings(Registry.load(registry_path) if registry_path else None, config.hints,
+                                   config.get("detect", "syslog_year"), config.get("kafka", "topic_prefix"))
+    spark = session("socpipe-run", master=config.get("spark", "master"),
+                    conf={"spark.jars": kafka_connector_jars(), **config.get("spark", "conf")})
+    stream.run(spark, config, ruleset, settings, once=args.once)
     return 0
 
 

@@ -48,6 +48,8 @@ DEFAULTS: dict[str, Any] = {
     "kafka": {
         # Bootstrap servers, host:port[,host:port]; none: no Kafka (`socpipe dev up` writes a ready value).
         "bootstrap_servers": None,
+        # Prepended to every topic name (raw.*, alerts, deadletter), so several pipelines can share a cluster.
+        "topic_prefix": "",
         # PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.
         "security_protocol": "PLAINTEXT",
         # TLS: CA bundle to trust, and a client certificate and key when the brokers ask for one.
@@ -67,6 +69,8 @@ DEFAULTS: dict[str, Any] = {
         "password": None,
         # CA bundle for an https URL (none: the system's trust store).
         "ca_certs": None,
+        # Replicas of every index: 0 for one node, 1 or more on a cluster.
+        "replicas": 0,
     },
     # The Parquet lake of events (date/kind partitions) that `socpipe run` appends to.
     "lake": {

@@ -23,6 +23,11 @@ def bootstrap(config: Config) -> str:
     return str(servers)
 
 
+def topic(config: Config, name: str) -> str:
+    """The cluster's name of a socpipe topic (raw.syslog, alerts, ...): the configured prefix added."""
+    return f"{config.get('kafka', 'topic_prefix')}{name}"
+
+
 def python_options(config: Config) -> dict[str, Any]:
     """Keyword arguments for kafka-python's KafkaProducer, KafkaConsumer and KafkaAdminClient."""
     k = config.data["kafka"]

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import sys
 
+import pyspark
 from pyspark.sql import SparkSession
+
+from socpipe.dev import jars
 
 DEFAULTS: dict[str, str] = {
     "spark.ui.enabled": "false",
@@ -19,6 +22,22 @@ DEFAULTS: dict[str, str] = {
     "spark.driver.bindAddress": "127.0.0.1",
     "spark.driver.host": "127.0.0.1",
 }
+
+
+# Spark's Kafka source is not in the pyspark wheel: the connector jars for this pyspark, from Maven Central
+# (versions as Spark's own POM pins them; transitive jars left out because pyspark ships them).
+KAFKA_CONNECTOR = jars.JarSet("spark-kafka", pyspark.__version__, (
+    f"org.apache.spark:spark-sql-kafka-0-10_2.13:{pyspark.__version__}",
+    f"org.apache.spark:spark-token-provider-kafka-0-10_2.13:{pyspark.__version__}",
+    "org.apache.kafka:kafka-clients:3.9.2",
+    "org.apache.commons:commons-pool2:2.13.1",
+), exclusions=("*:*",))
+
+
+def kafka_connector_jars() -> str:
+    """The spark.jars value for the Kafka source (resolved by Maven into the cache on first use)."""
+    home = jars.ensure(KAFKA_CONNECTOR)
+    return ",".join(str(p) for p in sorted((home / "lib").glob("*.jar")))
 
 
 def session(app: str = "socpipe", master: str | None = None, conf: dict[str, str] | None = None) -> SparkSession:

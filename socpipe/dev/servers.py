@@ -35,7 +35,11 @@ class Endpoints:
 
     def config_yaml(self, state_dir: Path) -> str:
         """A socpipe configuration naming these servers; the absolute state folder lets `--config` find them."""
+        home = state_dir.resolve().parent  # beside the servers' state: the lake, checkpoints, collector state
         return yaml.safe_dump({"kafka": {"bootstrap_servers": self.kafka}, "opensearch": {"url": self.opensearch},
+                               "lake": {"path": str(home / "lake")},
+                               "run": {"checkpoint_dir": str(home / "checkpoints")},
+                               "collect": {"state_dir": str(home / "collect")},
                                "dev": {"state_dir": str(state_dir.resolve())}}, sort_keys=False)
 
 

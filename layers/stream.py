@@ -1,0 +1,235 @@
+"""Layer 1 on the stream: Kafka raw.* -> parse -> events -> every rule -> alerts, search store, lake.
+
+Spark Structured Streaming reads the raw topics. Each micro-batch is parsed and matched in one pass on
+the executors (mapInArrow, with the parsers, normalisation and Detector of `socpipe detect`), then the
+driver writes the results: the Parquet lake, OpenSearch events-* and alerts-*, Kafka `alerts` and
+`deadletter`. Exactly once, end to end: after a crash Spark replays an unfinished micro-batch with the
+same offsets; its lake files are named after the batch id (rewritten, not added), search documents have
+stable ids (overwritten), and a ledger of finished batches keeps the Kafka sinks from sending twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+from pyspark import Broadcast
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.pandas.types import from_arrow_schema
+
+from enrich.normalise import HostHint
+from ingest.parsers import PARSERS, ParseError, kind_of
+from layers.detect import EVENT_SCHEMA, alert_batch, context_doc, detector_for, event_row, write_lake_part
+from rules.compiler import RuleSet
+from socpipe import kafka_client, search
+from socpipe.config import Config
+from socpipe.envelope import ALERTS_TOPIC, DEADLETTER_TOPIC, PARSER_OF_SOURCE, RAW_TOPICS, Envelope
+from socpipe.events import DeadLetter, Event
+from socpipe.registry import Registry
+
+log = logging.getLogger(__name__)
+
+EVENT, ALERT, DEAD = "event", "alert", "deadletter"
+# One row per event, alert or dead letter of a micro-batch; event rows fill the lake columns too.
+RESULT_SCHEMA = pa.schema([
+    ("row", pa.string()),
+    ("doc_id", pa.string()),  # record id of an event, alert_id of an alert, record id of a dead letter
+    ("index_date", pa.string()),  # YYYY-MM-DD of the daily search index
+    ("document", pa.string()),  # JSON for OpenSearch or Kafka
+    *EVENT_SCHEMA,
+])
+
+
+@dataclass(frozen=True)
+class ParseSettings:
+    """What parsing needs besides the record, shipped once to every executor."""
+
+    registry: Registry | None
+    hints: tuple[HostHint, ...]
+    syslog_year: int | None
+    topic_prefix: str
+
+
+def parse_envelope(envelope: Envelope) -> Event | DeadLetter:
+    """The event of one raw record, parsed by the parser its topic names, or its dead letter."""
+    parser = PARSER_OF_SOURCE.get(envelope.source)
+    if parser is None:
+        return DeadLetter(envelope.origin, envelope.position, f"no parser for topic raw.{envelope.source}",
+                          envelope.raw)
+    try:
+        fields = PARSERS[parser](envelope.raw)
+    except ParseError as err:
+        return DeadLetter(envelope.origin, envelope.position, err.reason, envelope.raw)
+    return Event(fields, kind_of(parser, fields), f"{envelope.origin}:{envelope.position}")
+
+
+def micro_batch_results(detector: Any, settings: ParseSettings, batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Events, their alerts and the dead letters (RESULT_SCHEMA) of a batch of Kafka records."""
+    columns = batch.to_pydict()
+    events: list[dict[str, Any]] = []
+    event_rows: list[dict[str, Any]] = []
+    dead_rows: list[dict[str, Any]] = []
+    for key, value, topic, headers in zip(columns["key"], columns["value"], columns["topic"], columns["headers"],
+                                          strict=True):
+        topic = topic.removeprefix(settings.topic_prefix)
+        envelope = Envelope.from_message(topic, key, value, [(h["key"], h["value"]) for h in headers or ()])
+        received = envelope.received_at or datetime.now(UTC).isoformat()
+        meta = {"record_id": envelope.record_id, "collector": envelope.collector, "received_at": received}
+        record = parse_envelope(envelope)
+        if isinstance(record, DeadLetter):
+            doc = {**record.to_json(), **meta, "topic": topic}
+            dead_rows.append({"row": DEAD, "doc_id": envelope.record_id, "index_date": received[:10],
+                              "document": json.dumps(doc, ensure_ascii=False)})
+            continue
+        row = event_row(record, settings.registry, settings.hints, settings.syslog_year, envelope.agency)
+        events.append(row)
+        doc = {"@timestamp": row["timestamp"].isoformat() if row["timestamp"] else None,
+               "event": dict(row["fields"]),
+               "event_meta": {"id": row["event_id"], "kind": row["kind"], "origin": row["origin"], **meta},
+               **context_doc(row)}
+        event_rows.append({**row, "row": EVENT, "doc_id": envelope.record_id or row["event_id"],
+                           "index_date": row["date"] if row["timestamp"] else received[:10],
+                           "document": json.dumps(doc, ensure_ascii=False)})
+    alerts = alert_batch(detector, pa.RecordBatch.from_pylist(events, schema=EVENT_SCHEMA)).to_pydict()
+    alert_rows = [{"row": ALERT, "doc_id": alert_id, "index_date": (timestamp or datetime.now(UTC).isoformat())[:10],
+                   "agency_id": agency, "document": document}
+                  for alert_id, timestamp, agency, document in zip(alerts["alert_id"], alerts["timestamp"],
+                                                                   alerts["agency_id"], alerts["document"],
+                                                                   strict=True)]
+    return pa.RecordBatch.from_pylist(event_rows + alert_rows + dead_rows, schema=RESULT_SCHEMA)
+
+
+def _results(token: str, rules: Broadcast, settings: Broadcast,
+             batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    detector = detector_for(token, rules)
+    for batch in batches:
+        yield micro_batch_results(detector, settings.value, batch)
+
+
+class Sinks:
+    """The foreachBatch writer: lake, search store and Kafka, each idempotent or guarded by the ledger."""
+
+    def __init__(self, spark: SparkSession, config: Config, ruleset: RuleSet, settings: ParseSettings) -> None:
+        self.rules = spark.sparkContext.broadcast(ruleset.rules)
+        self.settings = spark.sparkContext.broadcast(settings)
+        self.token = uuid.uuid4().hex
+        self.lake = Path(config.path("lake", "path"))
+        self.ledger = Path(config.path("run", "checkpoint_dir")) / "finished-batches"
+        self.ledger.mkdir(parents=True, exist_ok=True)
+        self.prefixes = {"events": config.get("run", "events_index"), "alerts": config.get("run", "alerts_index")}
+        self.search = search.client(config)
+        search.ensure_templates(self.search, self.prefixes, config.get("opensearch", "replicas"))
+        self.topics = kafka_client.topic(config, ALERTS_TOPIC), kafka_client.topic(config, DEADLETTER_TOPIC)
+        self.producer = KafkaProducer(**kafka_client.python_options(config), acks="all", linger_ms=20)
+
+    def __call__(self, raw: DataFrame, batch_id: int) -> None:
+        marker = self.ledger / str(batch_id)
+        if marker.exists():
+            log.info("batch %s was finished before a restart; skipped", batch_id)
+            return
+        started = time.monotonic()
+        token, rules, settings = self.token, self.rules, self.settings
+        table = (raw.select("key", "value", "topic", "headers")
+                 .mapInArrow(lambda batches: _results(token, rules, settings, batches),
+                             from_arrow_schema(RESULT_SCHEMA))
+                 .toArrow())
+        kinds = table.column("row")
+        events, alerts, dead = (table.filter(pc.equal(kinds, name)) for name in (EVENT, ALERT, DEAD))
+        if events.num_rows:
+            write_lake_part(events.select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA), self.lake, f"stream-{batch_id:010d}")
+        rejected = search.write(self.search, [
+            *self._docs(events, self.prefixes["events"]), *self._docs(alerts, self.prefixes["alerts"])])
+        alerts_topic, deadletter_topic = self.topics
+        sends = [self.producer.send(alerts_topic, key=k.encode(), value=v.encode())
+                 for k, v in zip(alerts.column("doc_id").to_pylist(), alerts.column("document").to_pylist(),
+                                 strict=True)]
+        sends += [self.producer.send(deadletter_topic, key=(k or "").encode(), value=v.encode())
+                  for k, v in zip(dead.column("doc_id").to_pylist(), dead.column("document").to_pylist(),
+                                  strict=True)]
+        sends += [self.producer.send(deadletter_topic, key=r.doc_id.encode(), value=json.dumps(
+            {"reason": f"search store refused the document for {r.index}: {r.reason}", "raw": r.source},
+            ensure_ascii=False).encode()) for r in rejected]
+        self.producer.flush()
+        for send in sends:
+            send.get()  # raises if Kafka did not take it: the batch is then redone after restart
+        marker.write_text(f"{events.num_rows} {alerts.num_rows} {dead.num_rows + len(rejected)}\n", encoding="utf-8")
+        log.info("batch %s: %s events, %s alerts, %s dead letters in %.2f s", batch_id, events.num_rows,
+                 alerts.num_rows, dead.num_rows + len(rejected), time.monotonic() - started)
+
+    @staticmethod
+    def _docs(table: pa.Table, prefix: str) -> list[tuple[str, str, str]]:
+        return [(search.index_name(prefix, date), doc_id, document)
+                for date, doc_id, document in zip(table.column("index_date").to_pylist(),
+                                                   table.column("doc_id").to_pylist(),
+                                                   table.column("document").to_pylist(), strict=True)]
+
+
+def ensure_topics(config: Config) -> None:
+    """Create the raw, alerts and dead-letter topics when missing, so the job can subscribe at once."""
+    admin = KafkaAdminClient(**kafka_client.python_options(config))
+    try:
+        existing = set(admin.list_topics())
+        missing = [NewTopic(t, num_partitions=1, replication_factor=1)
+                   for t in _topics(config) if t not in existing]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another job or collector was first
+                admin.create_topics(missing)
+    finally:
+        admin.close()
+
+
+def run(spark: SparkSession, config: Config, ruleset: RuleSet, settings: ParseSettings, once: bool = False) -> None:
+    """Run until stopped (SIGTERM or Ctrl-C); with `once`, process what Kafka holds now and return."""
+    ensure_topics(config)
+    sinks = Sinks(spark, config, ruleset, settings)
+    reader = (spark.readStream.format("kafka").options(**kafka_client.spark_options(config))
+              .option("subscribe", ",".join(_topics(config)[:len(RAW_TOPICS)]))
+              .option("startingOffsets", "earliest")
+              .option("includeHeaders", "true")
+              .option("maxOffsetsPerTrigger", str(config.get("run", "max_records_per_batch")))
+              .option("minPartitions", str(spark.sparkContext.defaultParallelism)))
+    writer = (reader.load().writeStream.foreachBatch(sinks)
+              .option("checkpointLocation", str(Path(config.path("run", "checkpoint_dir")) / "kafka")))
+    writer = writer.trigger(availableNow=True) if once else writer.trigger(
+        processingTime=f"{config.get('run', 'trigger_seconds')} seconds")
+    query = writer.start()
+    log.info("streaming from the raw topics into the lake at %s", sinks.lake)
+    stopping = _stop_requested()
+    try:
+        while not query.awaitTermination(1) and not stopping.is_set():
+            pass
+        if stopping.is_set():
+            log.info("stop requested: stopping the query (an unfinished batch is redone on the next start)")
+            query.stop()
+        query.awaitTermination()
+    finally:
+        sinks.producer.close()
+
+
+def _topics(config: Config) -> list[str]:
+    """The raw topics first, then alerts and dead letters, with the configured prefix."""
+    return [kafka_client.topic(config, t) for t in (*RAW_TOPICS, ALERTS_TOPIC, DEADLETTER_TOPIC)]
+
+
+def _stop_requested() -> threading.Event:
+    """Set by SIGTERM or SIGINT; the main thread then stops the query (py4j must not be re-entered
+    from a signal handler while the main thread waits inside a JVM call)."""
+    stopping = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda signum, frame: stopping.set())
+    return stopping

@@ -1,0 +1,127 @@
+"""The search store (OpenSearch, Elasticsearch-compatible API): index templates and idempotent writes.
+
+Events go to <events>-YYYY.MM.DD and alerts to <alerts>-YYYY.MM.DD (UTC dates of the event's own time).
+Every document has a stable id (the record id of an event, the alert_id of an alert), so writing a
+batch again after a crash or a replay overwrites instead of duplicating. Native event fields vary by
+source and number in the thousands, so they live in one `flat_object` field: searchable by path
+(event.Image, event.EventID) without one mapping entry per field name.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from opensearchpy import OpenSearch
+from opensearchpy.exceptions import ConnectionError as SearchConnectionError
+from opensearchpy.exceptions import ConnectionTimeout, TransportError
+from opensearchpy.helpers import streaming_bulk
+
+from socpipe.config import Config
+
+log = logging.getLogger(__name__)
+
+_KEYWORD = {"type": "keyword"}
+_CONTEXT_MAPPING: dict[str, Any] = {
+    "@timestamp": {"type": "date"},
+    "host": {"properties": {"name": _KEYWORD}},
+    "source": {"properties": {"ip": {"type": "ip", "ignore_malformed": True}}},
+    "user": {"properties": {"name": _KEYWORD}},
+    "agency": {"properties": {"id": _KEYWORD}},
+    "system": {"properties": {"id": _KEYWORD, "level": {"type": "integer"}}},
+    "event": {"type": "flat_object"},
+    "event_meta": {"properties": {"id": _KEYWORD, "kind": _KEYWORD, "origin": _KEYWORD, "record_id": _KEYWORD,
+                                  "collector": _KEYWORD, "received_at": {"type": "date"}}},
+}
+MAPPINGS: dict[str, dict[str, Any]] = {
+    "events": {"dynamic": False, "properties": _CONTEXT_MAPPING},
+    "alerts": {"dynamic": False, "properties": {
+        **_CONTEXT_MAPPING,
+        "alert_id": _KEYWORD,
+        "rule": {"properties": {"id": _KEYWORD, "level": _KEYWORD, "tags": _KEYWORD,
+                                "title": {"type": "text", "fields": {"raw": _KEYWORD}}}},
+    }},
+}
+RETRY_SECONDS = (1, 2, 5, 10)  # back-off while the store is unreachable; the last value repeats
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A document the store refused (not a connection problem): it goes to the dead letters."""
+
+    index: str
+    doc_id: str
+    reason: str
+    source: str
+
+
+def client(config: Config) -> OpenSearch:
+    url = config.get("opensearch", "url")
+    if not url:
+        raise ValueError("opensearch.url is not set (run `socpipe dev up` and pass --config .socpipe/dev.yaml, "
+                         "or set SOCPIPE__OPENSEARCH__URL)")
+    auth = None
+    if config.get("opensearch", "username"):
+        auth = (config.get("opensearch", "username"), config.get("opensearch", "password") or "")
+    ca = config.path("opensearch", "ca_certs") if config.get("opensearch", "ca_certs") else None
+    return OpenSearch(url, http_auth=auth, ca_certs=str(ca) if ca else None, timeout=30)
+
+
+def index_name(prefix: str, date: str) -> str:
+    """prefix-YYYY.MM.DD from an ISO date (YYYY-MM-DD...)."""
+    return f"{prefix}-{date[:10].replace('-', '.')}"
+
+
+def ensure_templates(search: OpenSearch, prefixes: dict[str, str], replicas: int) -> None:
+    """Index templates for events and alerts, so every daily index gets the mappings (retried until up)."""
+    for kind, prefix in prefixes.items():
+        body = {"index_patterns": [f"{prefix}-*"], "priority": 100,
+                "template": {"settings": {"number_of_shards": 1, "number_of_replicas": replicas},
+                             "mappings": MAPPINGS[kind]}}
+        _retrying(lambda name=f"socpipe-{kind}", body=body: search.indices.put_index_template(name=name, body=body),
+                  "put index template")
+
+
+def write(search: OpenSearch, docs: Iterable[tuple[str, str, str]]) -> list[Rejected]:
+    """Index (index, id, JSON source) documents; waits out outages, returns the documents refused."""
+    actions = [{"_op_type": "index", "_index": index, "_id": doc_id, "_source": source}
+               for index, doc_id, source in docs]
+    if not actions:
+        return []
+
+    def attempt() -> list[Rejected]:
+        rejected = []
+        for ok, item in streaming_bulk(search, actions, raise_on_error=False, raise_on_exception=True,
+                                       max_retries=5, initial_backoff=1, chunk_size=2000):
+            if not ok:
+                result = item["index"]
+                error = result.get("error")
+                if result.get("status") == 429:  # throttled: a retry decides, not a rejection
+                    raise ConnectionTimeout("TIMEOUT", "bulk throttled (429)", error)
+                source = next(a["_source"] for a in actions if a["_id"] == result["_id"])
+                rejected.append(Rejected(result["_index"], result["_id"], str(error), source))
+        return rejected
+
+    return _retrying(attempt, f"bulk write of {len(actions)} documents")
+
+
+def _retrying(call: Any, what: str) -> Any:
+    """Call until the store answers: a stopped store delays the pipeline, it never loses data."""
+    for attempt in itertools.count():
+        try:
+            return call()
+        except (SearchConnectionError, ConnectionTimeout) as error:
+            wait = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
+            log.warning("search store unreachable during %s (%s); retrying in %s s", what,
+                        type(error).__name__, wait)
+            time.sleep(wait)
+        except TransportError as error:
+            if not isinstance(error.status_code, int) or error.status_code < 500:
+                raise
+            wait = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
+            log.warning("search store error %s during %s; retrying in %s s", error.status_code, what, wait)
+            time.sleep(wait)
