@@ -29,10 +29,14 @@ def import_paths(paths: Iterable[Path], producer: Producer, collector: str, hint
     queued: Counter[str] = Counter()
     for path in walk_paths(paths):
         path = path.absolute()
-        stat = path.stat()
+        try:
+            stat = path.stat()
+        except OSError:  # gone, or a dangling link: frame_file reports it as a dead letter
+            stat = None
+        identity = f"{stat.st_dev}:{stat.st_ino}" if stat else "-"
         agency = hints.for_path(path)
         for item in frame_file(path):
-            record_id = f"{collector}|{path}|{stat.st_dev}:{stat.st_ino}|{item.position}"
+            record_id = f"{collector}|{path}|{identity}|{item.position}"
             _wait_for_room(producer, len(item.raw))
             if isinstance(item, DeadLetter):
                 log.error("%s %s: %s (sent to the dead-letter topic)", item.origin, item.position, item.reason)

@@ -35,6 +35,7 @@ _PRODUCER_OPTIONS: dict[str, Any] = {
     "acks": "all",
     "enable_idempotence": True,
     "linger_ms": 5,
+    "bootstrap_timeout_ms": 2000,  # a collector started while Kafka is away spools at once, and retries
     "max_block_ms": 2000,  # send() waits this long for metadata: an unreachable Kafka is noticed fast
     "delivery_timeout_ms": 600000,  # keep retrying in-session through an outage of up to 10 minutes
     "reconnect_backoff_max_ms": 1000,  # and reconnect within a second once Kafka is back

@@ -48,9 +48,9 @@ class Consumed(NamedTuple):
     headers: dict[str, str]
 
 
-def make_config(tmp_path: Path, kafka: str, **collect: object) -> Config:
+def make_config(tmp_path: Path, kafka: str, name: str = "", **collect: object) -> Config:
     """A config file as a user writes it: this test's topic prefix, collector id and state folder."""
-    name = f"t{uuid.uuid4().hex[:10]}"
+    name = name or f"t{uuid.uuid4().hex[:10]}"
     data = {"kafka": {"bootstrap_servers": kafka, "topic_prefix": f"{name}."},
             "collect": {"id": name, "state_dir": str(tmp_path / "state"), "poll_seconds": 0.1, **collect}}
     path = tmp_path / "socpipe.yaml"
@@ -140,6 +140,31 @@ def test_stream_framer_octet_counting_and_newlines() -> None:
     assert list(framer.feed(b"ABCDEF")) == [b"<13>four\nABCDEF"]
     cut = list(framer.feed(b"30 <13>cut short")) + list(framer.end())
     assert len(cut) == 1 and cut[0].raw == b"30 <13>cut short" and "13 of 30 bytes" in cut[0].reason
+
+
+def test_spool_bound_while_kafka_is_away_then_replay_on_next_start(dev_servers, tmp_path: Path,
+                                                                   caplog: pytest.LogCaptureFixture) -> None:
+    with socket.socket() as probe:  # a port where nothing listens: connections are refused
+        probe.bind(("127.0.0.1", 0))
+        away = f"127.0.0.1:{probe.getsockname()[1]}"
+    config = make_config(tmp_path, away, spool_max_bytes=20_000)
+    producer = start_producer(config)
+    accepted = [n for n in range(400) if producer.send(message(n))]
+    counts = producer.close(timeout=0.5)
+    assert 0 < len(accepted) < 400 and accepted == list(range(len(accepted)))
+    assert counts.dropped == 400 - len(accepted) and counts.sent == 0
+    assert any(r.levelname == "ERROR" and "records dropped so far" in r.getMessage() for r in caplog.records)
+
+    # The next start, Kafka reachable: what the spool holds goes first, in order, once.
+    config = make_config(tmp_path, dev_servers.kafka, name=config.get("collect", "id"), spool_max_bytes=20_000)
+    producer = start_producer(config)
+    assert producer.wait_drained(30)
+    assert producer.send(message(1000))
+    assert producer.wait_drained(30)
+    counts = producer.close()
+    found = consume(config, ["raw.syslog"], len(accepted) + 1)
+    assert [(r.key, r.value) for r in found] == [(m.key.decode(), m.value) for m in map(message, [*accepted, 1000])]
+    assert (counts.sent, counts.replayed, counts.dropped) == (len(accepted) + 1, len(accepted), 0)
 
 
 # ---- syslog ------------------------------------------------------------------------------------------
@@ -254,21 +279,23 @@ def test_file_tail_restart_and_rotation_lose_and_repeat_nothing(dev_servers, tmp
     err = stop_tail(tail)
     assert "sent 151, spooled 0, replayed 0, dropped 0" in err
 
-    # Restart: more lines appended while it was down, the partial line completed.
+    # While it is down: the partial line completed, more lines, then a rename rotation.
     with auth.open("ab") as log:
         log.write(b"completed\n" + syslog_lines(151, 200))
+    auth.rename(logs / "auth.log.0")
+    auth.write_bytes(syslog_lines(200, 215))
     with events.open("ab") as log:
         log.write(b'{"Event": {"System": {"EventID": 4688, "Channel": "Security"}}}\n')
-    wanted += 51
+    wanted += 66
     tail = start_tail(config, auth, events)
     consume(config, ["raw.syslog", "raw.windows"], wanted, timeout=30)
 
-    # Rename rotation: the last lines of the old file still come, then the new file.
+    # Rename rotation while it runs: the last lines of the old file still come, then the new file.
     with auth.open("ab") as log:
-        log.write(syslog_lines(200, 230))
+        log.write(syslog_lines(215, 230))
     auth.rename(logs / "auth.log.1")
     auth.write_bytes(syslog_lines(230, 260))
-    wanted += 60
+    wanted += 45
     consume(config, ["raw.syslog", "raw.windows"], wanted, timeout=30)
 
     # copytruncate: copy, truncate in place, the writer goes on at the start.
