@@ -82,6 +82,8 @@ def _file(args: argparse.Namespace, producer: Producer, collector: str, hints: A
           stop: threading.Event, config: Config, state_dir: Path) -> int:
     from ingest.tail import FileTailer
 
+    if folders := [str(p) for p in args.paths if p.is_dir()]:
+        raise SystemExit(f"socpipe collect file: give files, not folders: {', '.join(folders)}")
     tailer = FileTailer(args.paths, producer, collector, hints, state_dir)
     try:
         tailer.run(stop, config.get("collect", "poll_seconds"))

@@ -81,6 +81,11 @@ class Producer:
         self._stop = threading.Event()
         self._deadline = float("inf")
         self._last_drop_log = 0.0
+        # The sender thread's own state.
+        self._inflight: deque[_InFlight] = deque()
+        self._read_at = spool.cursor
+        self._failed = False  # a send failed: resend from the cursor once nothing is in flight
+        self._settled_ahead: dict[Position, BaseException | None] = {}  # settled after a failure: not resent
         if spool.pending_records:
             log.warning("spool %s holds %d records from a previous run (%d bytes): replaying them first",
                         spool.directory, spool.pending_records, spool.pending_bytes)
@@ -139,82 +144,87 @@ class Producer:
 
     def _run(self) -> None:
         kafka: KafkaProducer | None = None
-        inflight: deque[_InFlight] = deque()
-        read_at = self._spool.cursor
-        failed = False  # a send failed: resend from the cursor once nothing is in flight
-        settled_ahead: dict[Position, BaseException | None] = {}  # settled after a failure: not sent again
         last_save = time.monotonic()
-        while True:
-            done = not self._spool.pending_records
-            if self._stop.is_set() and (done or time.monotonic() >= self._deadline):
-                break
+        while not (self._stop.is_set() and (not self._spool.pending_records or time.monotonic() >= self._deadline)):
             if kafka is None:
                 kafka = self._connect()
-                if kafka is None:
-                    continue
-            # Settle acknowledgements in order; the cursor stops at the first failure.
-            acked_to, acked = None, 0
-            while inflight and inflight[0].future.is_done:
-                item = inflight.popleft()
-                error = item.future.exception
-                final = error is None or isinstance(error, _RECORD_ERRORS)
-                if failed:
-                    if final:  # kept, so the resend after the failure skips it
-                        settled_ahead[item.end] = error
-                    continue
-                if not final:
-                    log.warning("Kafka did not take %s: %s; sending again from the spool",
-                                item.key.decode("utf-8", "replace"), error)
-                    self._set_unreachable()
-                    failed = True
-                    continue
-                if error is None:
-                    self._reachable()
-                    self.counts.sent += 1
-                    if item.flags & SPOOLED or item.end <= self._spool.end_at_open:
-                        self.counts.replayed += 1
-                else:
-                    self._drop_refused(item.key, error)
-                acked_to, acked = item.end, acked + 1
-            if acked_to is not None:
-                self._spool.ack(acked_to, acked)
-            if failed and not inflight:
-                failed, read_at = False, self._spool.cursor
-            if inflight and time.monotonic() - inflight[0].since > self._stall_seconds:
+                continue
+            self._settle()
+            if self._inflight and time.monotonic() - self._inflight[0].since > self._stall_seconds:
                 self._set_unreachable()
             if time.monotonic() - last_save > 0.5:
                 self._spool.save_cursor()
                 last_save = time.monotonic()
-            # Send more, in order, within the window.
-            room = 0 if failed else self._window - len(inflight)
-            for entry in self._spool.read(read_at, room) if room > 0 else []:
-                if entry.end in settled_ahead:
-                    error = settled_ahead.pop(entry.end)
-                    future = Future().success(None) if error is None else Future().failure(error)
-                else:
-                    message = entry.message
-                    try:
-                        future = kafka.send(self._topic_prefix + message.topic, value=message.value, key=message.key,
-                                            headers=list(message.headers))
-                    except KafkaTimeoutError:  # no metadata: Kafka unreachable; try again shortly
-                        self._set_unreachable()
-                        break
-                    except _RECORD_ERRORS as error:
-                        future = Future().failure(error)
-                    except Exception as error:  # a producer in a fatal state: start a new session
-                        log.warning("Kafka producer failed (%s); starting a new one", error)
-                        self._set_unreachable()
-                        kafka.close(timeout=0)
-                        kafka, failed = None, True
-                        break
-                    future.add_both(lambda _: self._wake.set())
-                inflight.append(_InFlight(future, entry.end, entry.flags, time.monotonic(), entry.message.key))
-                read_at = entry.end
+            if not self._send_more(kafka):
+                kafka.close(timeout=0)
+                kafka = None
+                self._inflight.clear()  # their outcome is unknown: sent again (consumers dedup by key)
+                self._settled_ahead.clear()
+                self._failed, self._read_at = False, self._spool.cursor
             self._wake.wait(0.2)
             self._wake.clear()
         if kafka is not None:
             kafka.close(timeout=max(0.0, min(5.0, self._deadline - time.monotonic())))
+            self._settle()  # what Kafka took while closing is not sent again
         # Anything still in flight has an unknown outcome: it stays behind the cursor, sent again next start.
+
+    def _settle(self) -> None:
+        """Acknowledge finished sends in order; the cursor stops at a failure, and once nothing is in
+        flight any more, sending resumes from there (skipping what was acknowledged meanwhile)."""
+        acked_to, acked = None, 0
+        while self._inflight and self._inflight[0].future.is_done:
+            item = self._inflight.popleft()
+            error = item.future.exception
+            final = error is None or isinstance(error, _RECORD_ERRORS)
+            if self._failed:
+                if final:
+                    self._settled_ahead[item.end] = error
+                continue
+            if not final:
+                log.warning("Kafka did not take %s: %s; sending again from the spool",
+                            item.key.decode("utf-8", "replace"), error)
+                self._set_unreachable()
+                self._failed = True
+                continue
+            if error is None:
+                self._reachable()
+                self.counts.sent += 1
+                if item.flags & SPOOLED or item.end <= self._spool.end_at_open:
+                    self.counts.replayed += 1
+            else:
+                self._drop_refused(item.key, error)
+            acked_to, acked = item.end, acked + 1
+        if acked_to is not None:
+            self._spool.ack(acked_to, acked)
+        if self._failed and not self._inflight:
+            self._failed, self._read_at = False, self._spool.cursor
+
+    def _send_more(self, kafka: KafkaProducer) -> bool:
+        """Hand the next spooled messages to Kafka, in order, within the window; False when the producer
+        is broken and a new one is needed."""
+        room = 0 if self._failed else self._window - len(self._inflight)
+        for entry in self._spool.read(self._read_at, room) if room > 0 else []:
+            if entry.end in self._settled_ahead:
+                error = self._settled_ahead.pop(entry.end)
+                future = Future().success(None) if error is None else Future().failure(error)
+            else:
+                message = entry.message
+                try:
+                    future = kafka.send(self._topic_prefix + message.topic, value=message.value, key=message.key,
+                                        headers=list(message.headers))
+                except KafkaTimeoutError:  # no metadata: Kafka unreachable; try again shortly
+                    self._set_unreachable()
+                    return True
+                except _RECORD_ERRORS as error:
+                    future = Future().failure(error)
+                except Exception as error:  # a producer in a fatal state: start a new session
+                    log.warning("Kafka producer failed (%s); starting a new one", error)
+                    self._set_unreachable()
+                    return False
+                future.add_both(lambda _: self._wake.set())
+            self._inflight.append(_InFlight(future, entry.end, entry.flags, time.monotonic(), entry.message.key))
+            self._read_at = entry.end
+        return True
 
     def _connect(self) -> KafkaProducer | None:
         try:

@@ -52,6 +52,7 @@ class TailedFile:
         self.path, self.state, self._tailer = path, state, tailer
         self._file: io.BufferedReader | None = None
         self._stopped_generation = -1  # a generation that cannot be tailed (unknown format, EVTX)
+        self.last_error = ""  # logged once, not at every poll
 
     def poll(self) -> bool:
         """Read what is new; True when the state changed."""
@@ -199,8 +200,12 @@ class FileTailer:
             try:
                 changed = tailed.poll() or changed
             except OSError as err:
-                log.error("%s: %s (tried again at the next poll)", tailed.path, err)
+                if str(err) != tailed.last_error:
+                    log.error("%s: %s (tried again at every poll)", tailed.path, err)
+                tailed.last_error = str(err)
                 tailed.close()
+            else:
+                tailed.last_error = ""
         if changed:
             self.save()
 
