@@ -8,8 +8,11 @@ a restart of OpenSearch.
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from collections import Counter
 
+from conftest import ROOT, SIGMAHQ
 from kafka import KafkaConsumer
 from stream_harness import (
     envelopes,
@@ -103,3 +106,32 @@ def test_search_store_restart_while_alerts_flow(dev_servers, dev_state_dir, tmp_
     finally:
         stop(job)
     _assert_exactly(pipe, items, expected_alert_ids(items))
+
+
+def test_stream_equals_batch(dev_servers, tmp_path):
+    """The same files through `collect import` + `run` and through `detect` give the same alert ids."""
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    for sample in sorted((ROOT / "socpipe" / "demo" / "samples").glob("*.[lj]*")):
+        shutil.copy(sample, inputs / sample.name)
+    regression = SIGMAHQ / "regression_data" / "rules" / "windows"
+    for n, sample in enumerate(sorted(regression.glob("process_creation/*/*.evtx"))[:25]):
+        shutil.copy(sample, inputs / f"{n:02d}-{sample.name}")
+    (inputs / "broken.jsonl").write_bytes(b'{"EventID": 1, "Image": "C:\\\\x.exe"}\n{"EventID": \n')
+    rules = [str(ROOT / "rules" / "starter"), str(SIGMAHQ / "rules" / "windows" / "process_creation")]
+    pipe = pipeline(dev_servers, tmp_path / "pipe")
+
+    batch = pipe.socpipe("detect", "--rules", *rules, "--input", str(inputs), "--out", str(tmp_path / "batch"))
+    assert batch.returncode == 0, batch.stderr[-3000:]
+    imported = pipe.socpipe("collect", "import", str(inputs))
+    assert imported.returncode == 0, imported.stderr[-3000:]
+    streamed = pipe.socpipe("run", "--once", "--rules", *rules)
+    assert streamed.returncode == 0, streamed.stderr[-3000:]
+
+    batch_alerts = {json.loads(line)["alert_id"] for line in (tmp_path / "batch" / "alerts.jsonl").open()}
+    assert len(batch_alerts) > 700
+    assert set(pipe.search_ids("alerts")) == batch_alerts
+    batch_events = int(re.search(r"events read\s+([\d,]+)", batch.stdout).group(1).replace(",", ""))
+    assert len(pipe.lake_origins()) == len(pipe.search_ids("events")) == batch_events
+    batch_dead = (tmp_path / "batch" / "deadletter.jsonl").read_text().splitlines()
+    assert len(batch_dead) == len(pipe.kafka_keys("deadletter")) >= 1
