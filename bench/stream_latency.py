@@ -1,0 +1,206 @@
+"""End-to-end latency of the streaming spine: collector -> Kafka -> Spark -> OpenSearch, on real servers.
+
+Starts its own dev servers (Kafka, OpenSearch), `socpipe run` and `socpipe collect syslog --tcp`, then
+sends auth.log lines over TCP at a steady rate; every tenth line is a failed SSH login that the starter
+pack alerts on. Each alert's id is known before it is sent (rule id + event content), so a poller
+asks OpenSearch for the pending ids and notes when each becomes searchable. Latency = searchable time
+- send time (the collector stamps received_at on arrival, so this is "event received -> alert
+searchable" plus the loopback hop). A rate is sustained when nothing is missing and latency does not
+grow from the first fifth of the run to the last (no growing backlog).
+
+    python -m bench.stream_latency --rates 2000 --seconds 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import yaml
+from opensearchpy import OpenSearch
+
+from alerting.alerts import alert_id
+from ingest.parsers import parse_syslog
+from layers.detect import event_row
+from rules.compiler import load_rules
+from socpipe.config import STARTER_PACK
+from socpipe.dev import servers
+from socpipe.events import SYSLOG, Event
+
+ROOT = Path(__file__).resolve().parents[1]
+ALERT_EVERY = 10
+TICK = 0.01  # the sender paces itself in 10 ms steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rates", default="2000", help="events/s to try, comma-separated, in order")
+    parser.add_argument("--seconds", type=float, default=60.0, help="sending time per rate")
+    parser.add_argument("--drain-seconds", type=float, default=120.0, help="wait for late alerts at most this long")
+    args = parser.parse_args()
+    rule_id = next(r.id for r in load_rules([STARTER_PACK]).rules if r.title.startswith("SSH Authentication"))
+    with tempfile.TemporaryDirectory(prefix="socpipe-latency-") as tmp:
+        home = Path(tmp)
+        endpoints = servers.up(home / "dev")
+        jobs: list[subprocess.Popen[bytes]] = []
+        try:
+            config, name, port = _config(home, endpoints)
+            jobs.append(_start(config, home / "run.log", "run"))
+            jobs.append(_start(config, home / "collect.log", "collect", "syslog", "--tcp", str(port)))
+            search = OpenSearch(endpoints.opensearch, timeout=30)
+            sustained = 0
+            with socket.create_connection(_wait_port(port), timeout=30) as conn:
+                print("warming up (Spark start, rule compilation) ...", flush=True)
+                _measure(conn, search, name, rule_id, 50, 5.0, 240.0, first=0)
+                for n, rate in enumerate(int(r) for r in args.rates.split(",")):
+                    ok = _measure(conn, search, name, rule_id, rate, args.seconds, args.drain_seconds,
+                                  first=(n + 1) * 10_000_000)
+                    sustained = max(sustained, rate) if ok else sustained
+                    if not ok:
+                        break
+            batches = [line for line in (home / "run.log").read_text(errors="replace").splitlines()
+                       if "layers.stream: batch" in line]
+            print("last micro-batches of the job:", *batches[-4:], sep="\n  ")
+            print(f"highest rate sustained: {sustained} events/s" if sustained else "no rate sustained")
+        finally:
+            for job in reversed(jobs):
+                job.send_signal(signal.SIGTERM)
+                try:
+                    job.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    os.killpg(job.pid, signal.SIGKILL)
+            servers.down(home / "dev")
+
+
+def _measure(conn: socket.socket, search: OpenSearch, name: str, rule_id: str, rate: int, seconds: float,
+             drain: float, first: int) -> bool:
+    """Send `rate` lines/s for `seconds`; returns whether the rate was sustained (and prints figures)."""
+    total = int(rate * seconds)
+    lines = [_line(first + i) for i in range(total)]
+    expected = {alert_id(rule_id, _event_id(lines[i])): i for i in range(0, total, ALERT_EVERY)}
+    sent_at: dict[int, float] = {}
+    seen_at: dict[str, float] = {}
+    done = threading.Event()
+    poller = threading.Thread(target=_poll, args=(search, name, expected, seen_at, done), daemon=True)
+    poller.start()
+    started = time.monotonic()
+    per_tick = rate * TICK
+    sent = 0
+    while sent < total:
+        due = min(total, int((time.monotonic() - started) / TICK * per_tick) + 1)
+        if due > sent:
+            now = time.monotonic()
+            conn.sendall(b"".join(line + b"\n" for line in lines[sent:due]))
+            for i in range(sent - sent % ALERT_EVERY, due, ALERT_EVERY):
+                if i >= sent:
+                    sent_at[i] = now
+            sent = due
+        time.sleep(TICK / 2)
+    send_seconds = time.monotonic() - started
+    deadline = time.monotonic() + drain
+    while len(seen_at) < len(expected) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    done.set()
+    poller.join()
+    latencies = sorted(seen_at[a] - sent_at[i] for a, i in expected.items() if a in seen_at)
+    missing = len(expected) - len(latencies)
+    if rate <= 50:  # the warm-up
+        return True
+    fifth = max(1, len(expected) // 5)
+    order = sorted(expected.items(), key=lambda item: item[1])
+    early = sorted(seen_at[a] - sent_at[i] for a, i in order[:fifth] if a in seen_at)
+    late = sorted(seen_at[a] - sent_at[i] for a, i in order[-fifth:] if a in seen_at)
+    growing = bool(early and late) and _pct(late, 50) > 1.5 * _pct(early, 50) + 1.0
+    print(f"rate {rate} events/s: sent {total} lines in {send_seconds:.1f} s ({total / send_seconds:.0f}/s), "
+          f"{len(expected)} alerts expected, {missing} missing")
+    if latencies:
+        print(f"  latency received -> alert searchable: p50 {_pct(latencies, 50):.2f} s, "
+              f"p95 {_pct(latencies, 95):.2f} s, p99 {_pct(latencies, 99):.2f} s, max {latencies[-1]:.2f} s")
+        print(f"  p50 first fifth {_pct(early, 50):.2f} s, last fifth {_pct(late, 50):.2f} s"
+              f"{' (growing backlog)' if growing else ''}")
+    return not missing and not growing
+
+
+def _poll(search: OpenSearch, name: str, expected: dict[str, int], seen_at: dict[str, float],
+          done: threading.Event) -> None:
+    """Ask for the pending alert ids every 200 ms and note when each first becomes searchable."""
+    while not done.is_set():
+        pending = [a for a in expected if a not in seen_at]
+        for chunk in range(0, len(pending), 5000):
+            ids = pending[chunk:chunk + 5000]
+            try:
+                found = search.search(index=f"{name}-alerts-*", body={"query": {"ids": {"values": ids}}},
+                                      params={"size": len(ids), "_source": "false",
+                                              "ignore_unavailable": "true", "allow_no_indices": "true"})
+            except Exception as error:  # the store is busy; ask again next round
+                print(f"  poll: {type(error).__name__}", file=sys.stderr)
+                continue
+            now = time.monotonic()
+            for hit in found["hits"]["hits"]:
+                seen_at.setdefault(hit["_id"], now)
+        time.sleep(0.2)
+
+
+def _line(i: int) -> bytes:
+    clock = f"{(i // 3600) % 24:02d}:{(i // 60) % 60:02d}:{i % 60:02d}"
+    if i % ALERT_EVERY == 0:
+        text = f"Failed password for invalid user b{i} from 198.51.100.{i % 250} port {1024 + i % 60000} ssh2"
+    else:
+        text = f"Accepted publickey for svc{i} from 10.30.{i % 200}.{i % 250} port {1024 + i % 60000} ssh2"
+    return f"Nov 30 {clock} bench-web01 sshd[{1000 + i % 30000}]: {text}".encode()
+
+
+def _event_id(line: bytes) -> str:
+    return event_row(Event(parse_syslog(line), SYSLOG), None, (), None)["event_id"]
+
+
+def _pct(values: list[float], pct: int) -> float:
+    return values[min(len(values) - 1, int(len(values) * pct / 100))] if values else float("nan")
+
+
+def _config(home: Path, endpoints: servers.Endpoints) -> tuple[Path, str, int]:
+    name = f"bench{uuid.uuid4().hex[:6]}"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = {
+        "kafka": {"bootstrap_servers": endpoints.kafka},
+        "opensearch": {"url": endpoints.opensearch},
+        "lake": {"path": str(home / "lake")},
+        "run": {"checkpoint_dir": str(home / "checkpoints"), "trigger_seconds": 0.5,
+                "events_index": f"{name}-events", "alerts_index": f"{name}-alerts"},
+        "collect": {"state_dir": str(home / "collect"), "id": name},
+        "spark": {"master": "local[2]"},
+    }
+    path = home / "socpipe.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    return path, name, port
+
+
+def _start(config: Path, log: Path, *command: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "socpipe.cli", "--config", str(config), *command], cwd=ROOT,
+                            stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _wait_port(port: int, timeout: float = 60.0) -> tuple[str, int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return "127.0.0.1", port
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"collector not listening on {port}")
+
+
+if __name__ == "__main__":
+    main()
