@@ -33,7 +33,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.pandas.types import from_arrow_schema
 
 from enrich.normalise import HostHint
-from ingest.parsers import PARSERS, ParseError, kind_of
+from ingest.frame import Frame, parse_frame
 from layers.detect import EVENT_SCHEMA, alert_batch, context_doc, detector_for, event_row, write_lake_part
 from rules.compiler import RuleSet
 from socpipe import kafka_client, search
@@ -66,16 +66,13 @@ class ParseSettings:
 
 
 def parse_envelope(envelope: Envelope) -> Event | DeadLetter:
-    """The event of one raw record, parsed by the parser its topic names, or its dead letter."""
+    """The event of one raw record, parsed by the parser its topic names (as batch reading parses the
+    same frame), or its dead letter."""
     parser = PARSER_OF_SOURCE.get(envelope.source)
     if parser is None:
         return DeadLetter(envelope.origin, envelope.position, f"no parser for topic raw.{envelope.source}",
                           envelope.raw)
-    try:
-        fields = PARSERS[parser](envelope.raw)
-    except ParseError as err:
-        return DeadLetter(envelope.origin, envelope.position, err.reason, envelope.raw)
-    return Event(fields, kind_of(parser, fields), f"{envelope.origin}:{envelope.position}")
+    return parse_frame(envelope.origin, Frame(parser, envelope.position, envelope.raw))
 
 
 def micro_batch_results(detector: Any, settings: ParseSettings, batch: pa.RecordBatch) -> pa.RecordBatch:
