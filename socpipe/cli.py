@@ -9,7 +9,8 @@ from pathlib import Path
 from socpipe.config import Config, load_config
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line (also parsed by tests, e.g. the commands of docker-compose.yml)."""
     parser = argparse.ArgumentParser(prog="socpipe", description=__doc__)
     parser.add_argument("--config", type=Path, help="YAML configuration (SOCPIPE__* variables override it)")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -51,8 +52,11 @@ def main(argv: list[str] | None = None) -> int:
 
     dev = commands.add_parser("dev", help="local Kafka and OpenSearch on 127.0.0.1 (Java processes, no Docker)")
     dev.add_argument("dev_command", choices=["up", "down", "status"])
+    return parser
 
-    args = parser.parse_args(argv)
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     config = load_config(args.config)
     if args.command == "dev":
         from socpipe.dev.servers import run as run_dev
