@@ -1,8 +1,8 @@
 """One YAML configuration, every knob named and defaulted here, overridable from the environment.
 
 Environment overrides use SOCPIPE__<SECTION>__<KEY> (double underscores separate levels; the value is
-read as YAML), e.g. SOCPIPE__SPARK__MASTER=local[2]. Secrets belong in the environment, never in files
-under version control, and are never printed.
+read as YAML, except passwords, which are taken as they are), e.g. SOCPIPE__SPARK__MASTER=local[2].
+Secrets belong in the environment, never in files under version control, and are never printed.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ import yaml
 from enrich.normalise import HostHint
 
 ENV_PREFIX = "SOCPIPE__"
+# Settings taken from the environment verbatim: "0123", "yes" or "*x" stay the strings they are.
+SECRET_KEYS = frozenset({"password", "sasl_password"})
 
 DEFAULTS: dict[str, Any] = {
     "rules": {
@@ -157,7 +159,8 @@ def load_config(path: Path | None = None, environ: dict[str, str] | None = None)
     for name, raw in (os.environ if environ is None else environ).items():
         if name.startswith(ENV_PREFIX):
             keys = name[len(ENV_PREFIX):].lower().split("__")
-            _merge(data, _nest(keys, yaml.safe_load(raw)), where=f"environment {name}")
+            value = raw if keys[-1] in SECRET_KEYS else yaml.safe_load(raw)  # a password is never reinterpreted
+            _merge(data, _nest(keys, value), where=f"environment {name}")
     return Config(data, base_dir)
 
 

@@ -44,3 +44,12 @@ def test_tls_and_sasl_from_file_and_environment(tmp_path):
 def test_missing_bootstrap_servers_says_how_to_set_them():
     with pytest.raises(ValueError, match="socpipe dev up"):
         kafka_client.python_options(load_config(None, environ={}))
+
+
+def test_passwords_from_the_environment_are_taken_verbatim():
+    config = load_config(None, environ={"SOCPIPE__KAFKA__SASL_PASSWORD": "0123",
+                                        "SOCPIPE__OPENSEARCH__PASSWORD": "*p: w",
+                                        "SOCPIPE__RUN__TRIGGER_SECONDS": "2"})
+    assert config.get("kafka", "sasl_password") == "0123"
+    assert config.get("opensearch", "password") == "*p: w"
+    assert config.get("run", "trigger_seconds") == 2  # other settings are still YAML
