@@ -75,11 +75,11 @@ class Summary:
         return self.events / self.seconds if self.seconds else 0.0
 
 
-def write_lake_part(table: pa.Table, lake: Path, name: str) -> None:
-    """One batch of events (EVENT_SCHEMA) into the lake, partitioned by date and kind. Files are named
-    after `name`, so writing the same batch again replaces its files instead of adding copies."""
+def write_lake_part(table: pa.Table, lake: Path, name: str, partitioning: tuple[str, ...] = ("date", "kind")) -> None:
+    """One batch of rows (events: EVENT_SCHEMA) into a lake table, partitioned by date and kind. Files
+    are named after `name`, so writing the same batch again replaces its files instead of adding copies."""
     ds.write_dataset(
-        table, lake, format="parquet", partitioning=["date", "kind"], partitioning_flavor="hive",
+        table, lake, format="parquet", partitioning=list(partitioning), partitioning_flavor="hive",
         basename_template=f"{name}-{{i}}.parquet", existing_data_behavior="overwrite_or_ignore",
     )
 

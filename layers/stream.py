@@ -2,10 +2,11 @@
 
 Spark Structured Streaming reads the raw topics. Each micro-batch is parsed and matched in one pass on
 the executors (mapInArrow, with the parsers, normalisation and Detector of `socpipe detect`), then the
-driver writes the results: the Parquet lake, OpenSearch events-* and alerts-*, Kafka `alerts` and
-`deadletter`. Exactly once, end to end: after a crash Spark replays an unfinished micro-batch with the
-same offsets; its lake files are named after the batch id (rewritten, not added), search documents have
-stable ids (overwritten), and a ledger of finished batches keeps the Kafka sinks from sending twice.
+driver writes the results: the Parquet lake (lake/events and lake/alerts), OpenSearch events-* and
+alerts-*, Kafka `alerts` and `deadletter`. Exactly once, end to end: after a crash Spark replays an
+unfinished micro-batch with the same offsets; its lake files are named after the batch id (rewritten,
+not added), search documents have stable ids (overwritten), and a ledger of finished batches keeps the
+Kafka sinks from sending twice.
 """
 
 from __future__ import annotations
@@ -51,8 +52,13 @@ RESULT_SCHEMA = pa.schema([
     ("doc_id", pa.string()),  # record id of an event, alert_id of an alert, record id of a dead letter
     ("index_date", pa.string()),  # YYYY-MM-DD of the daily search index
     ("document", pa.string()),  # JSON for OpenSearch or Kafka
+    ("level", pa.string()),  # of an alert
     *EVENT_SCHEMA,
 ])
+# The lake's alerts table (lake/alerts), beside its events table (lake/events).
+ALERT_LAKE_SCHEMA = pa.schema([("alert_id", pa.string()), ("timestamp", pa.timestamp("us", tz="UTC")),
+                               ("level", pa.string()), ("agency_id", pa.string()), ("document", pa.string()),
+                               ("date", pa.string())])
 
 
 @dataclass(frozen=True)
@@ -104,10 +110,11 @@ def micro_batch_results(detector: Any, settings: ParseSettings, batch: pa.Record
                            "document": json.dumps(doc, ensure_ascii=False)})
     alerts = alert_batch(detector, pa.RecordBatch.from_pylist(events, schema=EVENT_SCHEMA)).to_pydict()
     alert_rows = [{"row": ALERT, "doc_id": alert_id, "index_date": (timestamp or datetime.now(UTC).isoformat())[:10],
+                   "timestamp": datetime.fromisoformat(timestamp) if timestamp else None, "level": level,
                    "agency_id": agency, "document": document}
-                  for alert_id, timestamp, agency, document in zip(alerts["alert_id"], alerts["timestamp"],
-                                                                   alerts["agency_id"], alerts["document"],
-                                                                   strict=True)]
+                  for alert_id, timestamp, level, agency, document in zip(
+                      alerts["alert_id"], alerts["timestamp"], alerts["level"], alerts["agency_id"],
+                      alerts["document"], strict=True)]
     return pa.RecordBatch.from_pylist(event_rows + alert_rows + dead_rows, schema=RESULT_SCHEMA)
 
 
@@ -151,8 +158,13 @@ class Sinks:
         # Kafka sends are queued first and run in the producer's thread while the lake and search writes go.
         alerts_topic, deadletter_topic = self.topics
         sends = [self._send(alerts_topic, alerts), self._send(deadletter_topic, dead)]
+        name = f"stream-{batch_id:010d}"
         if events.num_rows:
-            write_lake_part(events.select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA), self.lake, f"stream-{batch_id:010d}")
+            write_lake_part(events.select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA), self.lake / "events", name)
+        if alerts.num_rows:
+            alert_table = alerts.select(["doc_id", "timestamp", "level", "agency_id", "document", "index_date"])
+            write_lake_part(alert_table.rename_columns(ALERT_LAKE_SCHEMA.names).cast(ALERT_LAKE_SCHEMA),
+                            self.lake / "alerts", name, partitioning=("date",))
         stored = time.monotonic()
         rejected = search.write(self.search, [
             *self._docs(events, self.prefixes["events"]), *self._docs(alerts, self.prefixes["alerts"])])

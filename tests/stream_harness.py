@@ -90,11 +90,12 @@ class Pipeline:
         return [hit["_id"] for hit in scan(client, index=pattern, query={"query": {"match_all": {}}},
                                            _source=False, ignore_unavailable=True)]
 
-    def lake_origins(self) -> list[str]:
-        if not self.lake.is_dir():
+    def lake_column(self, table: str, column: str) -> list[str]:
+        """One column of the lake's events or alerts table."""
+        if not (self.lake / table).is_dir():
             return []
-        return ds.dataset(self.lake, format="parquet", partitioning="hive").to_table(
-            columns=["origin"]).column("origin").to_pylist()
+        return ds.dataset(self.lake / table, format="parquet", partitioning="hive").to_table(
+            columns=[column]).column(column).to_pylist()
 
     def kafka_keys(self, topic: str) -> list[str]:
         consumer = KafkaConsumer(self.topic(topic), bootstrap_servers=self.servers.kafka,

@@ -28,12 +28,14 @@ from socpipe.dev import servers
 
 
 def _assert_exactly(pipe, items, alert_ids) -> None:
-    origins = pipe.lake_origins()
+    origins = pipe.lake_column("events", "origin")
     assert len(origins) == len(items), Counter(origins).most_common(3)
     assert set(origins) == {f"{e.origin}:{e.position}" for e in items}
     event_ids = pipe.search_ids("events")
     assert sorted(event_ids) == sorted(e.record_id for e in items)
     assert set(pipe.search_ids("alerts")) == alert_ids
+    lake_alerts = pipe.lake_column("alerts", "alert_id")
+    assert len(lake_alerts) == len(alert_ids) and set(lake_alerts) == alert_ids
     keys = pipe.kafka_keys("alerts")
     assert len(keys) == len(alert_ids) and set(keys) == alert_ids  # the alerts topic: each alert once
 
@@ -132,6 +134,6 @@ def test_stream_equals_batch(dev_servers, tmp_path):
     assert len(batch_alerts) > 700
     assert set(pipe.search_ids("alerts")) == batch_alerts
     batch_events = int(re.search(r"events read\s+([\d,]+)", batch.stdout).group(1).replace(",", ""))
-    assert len(pipe.lake_origins()) == len(pipe.search_ids("events")) == batch_events
+    assert len(pipe.lake_column("events", "origin")) == len(pipe.search_ids("events")) == batch_events
     batch_dead = (tmp_path / "batch" / "deadletter.jsonl").read_text().splitlines()
     assert len(batch_dead) == len(pipe.kafka_keys("deadletter")) >= 1
