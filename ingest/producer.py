@@ -212,8 +212,9 @@ class Producer:
                 try:
                     future = kafka.send(self._topic_prefix + message.topic, value=message.value, key=message.key,
                                         headers=list(message.headers))
-                except KafkaTimeoutError:  # no metadata: Kafka unreachable; try again shortly
-                    self._set_unreachable()
+                except KafkaTimeoutError as error:  # no metadata: Kafka unreachable; try again shortly
+                    self._set_unreachable(f"no metadata for topic {self._topic_prefix + message.topic} (Kafka "
+                                          f"unreachable, or the topic missing where auto-creation is off): {error}")
                     return True
                 except _RECORD_ERRORS as error:
                     future = Future().failure(error)

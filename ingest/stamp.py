@@ -63,7 +63,7 @@ class AgencyHints:
         return cls(tuple(networks), tuple(globs))
 
     def for_sender(self, address: str) -> str | None:
-        ip = ipaddress.ip_address(address)
+        ip = ipaddress.ip_address(address.partition("%")[0])  # without an IPv6 zone (fe80::1%eth0)
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:  # an IPv4 sender on a dual-stack socket
             ip = ip.ipv4_mapped
         return next((agency for network, agency in self.networks if ip in network), None)

@@ -122,8 +122,9 @@ class SyslogListener:
 
     def stop(self) -> None:
         self._stop.set()
-        for thread in self._threads:
-            thread.join()
+        while alive := [t for t in self._threads if t.is_alive()]:  # connections accepted meanwhile too
+            for thread in alive:
+                thread.join()
         for sock in (self.udp, self.tcp):
             if sock is not None:
                 sock.close()
@@ -158,14 +159,15 @@ class SyslogListener:
     def _serve_connection(self, connection: socket.socket, sender: tuple) -> None:
         scheme = "tls" if self._tls else "tcp"
         framer = StreamFramer()
-        with connection:
+        if self._tls:
             connection.settimeout(10.0)
-            if self._tls:
-                try:
-                    connection = self._tls.wrap_socket(connection, server_side=True)
-                except (OSError, ssl.SSLError) as err:
-                    log.warning("TLS handshake with %s failed: %s", _origin(scheme, sender), err)
-                    return
+            try:
+                connection = self._tls.wrap_socket(connection, server_side=True)
+            except (OSError, ssl.SSLError) as err:
+                log.warning("TLS handshake with %s failed: %s", _origin(scheme, sender), err)
+                connection.close()
+                return
+        with connection:
             connection.settimeout(_POLL)
             while True:
                 if self._stop.is_set():
