@@ -919,7 +919,7 @@ def write_lake(n: int, seed: int, path: Path, rows_per_file: int = 50_000) -> No
 
     def flush() -> None:
         nonlocal part
-        write_lake_part(_table(rows, part * rows_per_file, EVENT_SCHEMA), path, f"part-{part:05d}")
+        write_lake_part(lake_table(rows, part * rows_per_file, EVENT_SCHEMA), path, f"part-{part:05d}")
         part += 1
         rows.clear()
 
@@ -931,8 +931,9 @@ def write_lake(n: int, seed: int, path: Path, rows_per_file: int = 50_000) -> No
         flush()
 
 
-def _table(rows: list[dict[str, str]], first: int, schema: pa.Schema) -> pa.Table:
-    """One batch of events as an Arrow table; the map column is built from flat arrays, not per row."""
+def lake_table(rows: list[dict[str, str]], first: int, schema: pa.Schema) -> pa.Table:
+    """Corpus events `first`, `first + 1`, ... as lake rows (`schema`: EVENT_SCHEMA); the map column is built
+    from flat arrays, not per row."""
     offsets, keys, values = [0], [], []
     for fields in rows:
         keys.extend(fields)

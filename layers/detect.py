@@ -157,20 +157,19 @@ def detector_for(token: str, rules: Broadcast) -> Detector:
 def alert_batch(detector: Detector, batch: pa.RecordBatch) -> pa.RecordBatch:
     """The alerts (ALERT_SCHEMA) of one batch of lake rows (EVENT_SCHEMA)."""
     out: dict[str, list[Any]] = {name: [] for name in ALERT_ARROW_SCHEMA.names}
-    columns = batch.to_pydict()
-    for row in range(batch.num_rows):
-        fields = dict(columns["fields"][row])
-        matched = detector.match(columns["kind"][row], fields)
-        if not matched:
-            continue
-        ctx = context_doc({column: columns[column][row] for column in _CONTEXT_COLUMNS})
+    matches = detector.match_batch(batch.column("kind"), batch.column("fields"))
+    # Only the rows that matched become Python objects.
+    rows = pa.array([row for row, _, _ in matches], type=pa.int64())  # typed: take() refuses an empty null array
+    columns = batch.drop_columns(["fields"]).take(rows).to_pydict()
+    for j, (_, fields, matched) in enumerate(matches):
+        ctx = context_doc({column: columns[column][j] for column in _CONTEXT_COLUMNS})
         for i in matched:
-            doc = alert_document(detector.rules[i], columns["event_id"][row], columns["kind"][row],
-                                 columns["origin"][row], fields, columns["timestamp"][row], ctx)
+            doc = alert_document(detector.rules[i], columns["event_id"][j], columns["kind"][j],
+                                 columns["origin"][j], fields, columns["timestamp"][j], ctx)
             out["alert_id"].append(doc["alert_id"])
             out["timestamp"].append(doc["@timestamp"] or "")
             out["level"].append(doc["rule"]["level"])
-            out["agency_id"].append(columns["agency_id"][row])
+            out["agency_id"].append(columns["agency_id"][j])
             out["document"].append(json.dumps(doc, ensure_ascii=False, sort_keys=True))
     return pa.RecordBatch.from_pydict(out, schema=ALERT_ARROW_SCHEMA)
 

@@ -127,7 +127,7 @@ class PythonCode:
             case ir.Str(field, ir.EQ, "", cased):
                 return f"(f.get({field!r}) == '')"
             case ir.Str(field, _, _, cased):
-                return self._string(f"f.get({field!r}, '')" if cased else f"l[{field!r}]", node)
+                return self._string(self._value(field, cased), node)
             case ir.Regex(None, _, _):
                 return f"any(_search({self._compiled(node)}, x) for x in e.f.values())"
             case ir.Regex(field, _, _):
@@ -147,13 +147,27 @@ class PythonCode:
         raise TypeError(f"unknown IR node {node!r}")
 
     def _or_terms(self, args: tuple[ir.Node, ...]) -> list[str]:
-        """OR terms, with equalities on one field folded into one set lookup."""
+        """OR terms, with equalities on one field folded into one set lookup, and prefixes (suffixes) of
+        one field into one startswith (endswith) call with a tuple: same truth value, one C call."""
         groups, rest = ir.equality_sets(args)
         terms = []
         for (field, cased), values in groups.items():
-            f = f"f.get({field!r}, '')" if cased else f"l[{field!r}]"
-            terms.append(f"{f} in {self.constant(frozenset(values))}")
-        return terms + [self.render(a) for a in rest]
+            terms.append(f"{self._value(field, cased)} in {self.constant(frozenset(values))}")
+        affixes: dict[tuple[str, str, bool], list[str]] = {}
+        others = []
+        for a in rest:
+            if isinstance(a, ir.Str) and a.op in (ir.PREFIX, ir.SUFFIX) and a.field is not None:
+                affixes.setdefault((a.op, a.field, a.cased), []).append(a.value)
+            else:
+                others.append(a)
+        for (op, field, cased), values in affixes.items():
+            method = "startswith" if op == ir.PREFIX else "endswith"
+            terms.append(f"{self._value(field, cased)}.{method}({tuple(values)!r})")
+        return terms + [self.render(a) for a in others]
+
+    @staticmethod
+    def _value(field: str, cased: bool) -> str:
+        return f"f.get({field!r}, '')" if cased else f"l[{field!r}]"
 
     def _string(self, f: str, node: ir.Str) -> str:
         if node.op == ir.LIKE:
