@@ -22,7 +22,7 @@ from pyspark.sql import SparkSession
 
 from bench import sqlite_baseline
 from bench.corpus import generate, write_lake
-from layers.detect import match_lake
+from layers.detect import match_lake, match_lake_files
 from layers.engine import fallback_count
 from rules.compiler import CompiledRule, load_rules
 from socpipe.spark import session
@@ -73,10 +73,10 @@ def main(argv: list[str] | None = None) -> None:
         print(f"machine: {os.cpu_count()} CPUs, 1-min load average {os.getloadavg()[0]:.2f} before the socpipe run "
               "(this process included: well above 1 means other work competes for the CPUs)")
         try:
-            ours = _run_socpipe(spark, lake, rules, k)
+            ours = _run_socpipe(spark, lake, rules, k, args.spark_reader)
         finally:
             spark.stop()
-    _report_socpipe(ours, n)
+    _report_socpipe(ours, n, args.spark_reader)
 
     baseline = _run_baseline(args, k)
     result = baseline.result
@@ -105,9 +105,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"socpipe {socpipe_rate:.0f} events/s, baseline {baseline_rate:.0f} events/s, ratio {ratio:.2f}")
 
 
-def _report_socpipe(ours: SocpipeRun, n: int) -> None:
+def _report_socpipe(ours: SocpipeRun, n: int, spark_reader: bool) -> None:
+    reader = "spark.read.parquet" if spark_reader else "Parquet files read by the Python workers (match_lake_files)"
     print(f"socpipe: {n:,} events in {ours.seconds:.1f} s = {n / ours.seconds:,.0f} events/s (Spark local[2], "
-          f"{ours.partitions} input partitions; spark.read.parquet to alerts collected, Detector build included)")
+          f"{ours.partitions} input partitions; {reader} to alerts collected, Detector build included)")
     cpu = sum(ours.cpu_seconds.values())
     print(f"socpipe: CPU {cpu:.1f} s (" + ", ".join(f"{g} {s:.1f} s" for g, s in ours.cpu_seconds.items())
           + f") = {n / cpu:,.0f} events per CPU-second")
@@ -135,18 +136,26 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="rule files or folders (default: every rule folder of the SigmaHQ snapshot)")
     parser.add_argument("--baseline-events", type=int, default=None,
                         help="run the baseline on the first K events only (default: all); it is slow")
+    parser.add_argument("--spark-reader", action="store_true",
+                        help="read the lake with spark.read.parquet (match_lake) instead of in the Python workers")
     args = parser.parse_args(argv)
     if args.events < 1 or (args.baseline_events is not None and args.baseline_events < 1):
         parser.error("--events and --baseline-events must be positive")
     return args
 
 
-def _run_socpipe(spark: SparkSession, lake: Path, rules: list[CompiledRule], head: int) -> SocpipeRun:
+def _run_socpipe(spark: SparkSession, lake: Path, rules: list[CompiledRule], head: int,
+                 spark_reader: bool) -> SocpipeRun:
     """Time the lake -> alerts job; count alerts per rule on the events the baseline also sees."""
     cpu_before = _cpu_split(_descendants())
     started = time.monotonic()
-    events = spark.read.parquet(str(lake))
-    rows = match_lake(spark, events, rules).collect()
+    if spark_reader:
+        events = spark.read.parquet(str(lake))
+        partitions = events.rdd.getNumPartitions()
+        rows = match_lake(spark, events, rules).collect()
+    else:
+        partitions = len(list(lake.rglob("*.parquet")))
+        rows = match_lake_files(spark, lake, rules).collect()
     seconds = time.monotonic() - started
     processes = _descendants()
     cpu = {group: spent - cpu_before.get(group, 0.0) for group, spent in _cpu_split(processes).items()}
@@ -157,7 +166,7 @@ def _run_socpipe(spark: SparkSession, lake: Path, rules: list[CompiledRule], hea
         fired.add(doc["rule"]["id"])
         if int(doc["event_meta"]["origin"].removeprefix("bench:")) < head:
             per_rule[doc["rule"]["id"]] += 1
-    return SocpipeRun(seconds, cpu, events.rdd.getNumPartitions(), len(rows), len(fired), per_rule, processes)
+    return SocpipeRun(seconds, cpu, partitions, len(rows), len(fired), per_rule, processes)
 
 
 def _cpu_split(processes: list[Process]) -> dict[str, float]:

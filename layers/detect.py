@@ -201,6 +201,32 @@ def match_lake(spark: SparkSession, events: DataFrame, rules: list[CompiledRule]
     return events.mapInArrow(lambda batches: _match_batches(token, broadcast, batches), ALERT_SCHEMA)
 
 
+LAKE_PARTITIONING = ds.partitioning(pa.schema([("date", pa.string()), ("kind", pa.string())]), flavor="hive")
+
+
+def match_lake_files(spark: SparkSession, lake: Path, rules: list[CompiledRule]) -> DataFrame:
+    """The alerts of match_lake for every event of the lake, its Parquet files read by the Python workers.
+
+    Spark's JVM hands a map column to Python row by row (~25 us of CPU an event, about half of what
+    detection costs); pyarrow reads the same files in ~4 us an event. Spark still runs one task per file
+    and gathers the alerts."""
+    files = sorted(str(p) for p in lake.rglob("*.parquet"))
+    broadcast = spark.sparkContext.broadcast(rules)
+    token = uuid.uuid4().hex
+    paths = spark.createDataFrame(spark.sparkContext.parallelize([(f,) for f in files], max(len(files), 1)),
+                                  "path string")
+    return paths.mapInArrow(lambda batches: _match_files(token, broadcast, str(lake), batches), ALERT_SCHEMA)
+
+
+def _match_files(token: str, rules: Broadcast, lake: str, paths: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    detector = detector_for(token, rules)
+    for batch in paths:
+        files = ds.dataset(batch.column("path").to_pylist(), format="parquet", partitioning=LAKE_PARTITIONING,
+                           partition_base_dir=lake)
+        for events in files.to_batches(batch_size=10_000, use_threads=False):
+            yield alert_batch(detector, events)
+
+
 def run(
     spark: SparkSession,
     ruleset: RuleSet,

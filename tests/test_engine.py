@@ -12,10 +12,10 @@ import pytest
 from conftest import SIGMAHQ
 
 from alerting.alerts import alert_id
-from bench.corpus import generate, lake_table
+from bench.corpus import generate, lake_table, write_lake
 from enrich.normalise import normalise
 from ingest import read_paths
-from layers.detect import EVENT_SCHEMA, alert_batch
+from layers.detect import EVENT_SCHEMA, alert_batch, match_lake, match_lake_files
 from layers.engine import Detector
 from layers.plain_path import PlainMatcher
 from layers.prefilter import ANY_FIELD, MIN_LITERAL, NON_ASCII, Literal, regex_literals, required_literals
@@ -140,3 +140,13 @@ def test_required_literals(node, expected):
 def test_regex_literals(pattern, expected):
     got = regex_literals(pattern)
     assert (None if got is None else set(got)) == expected
+
+
+def test_lake_read_by_python_workers_equals_spark_reader(spark, tmp_path):
+    """match_lake_files (pyarrow reads the Parquet files) gives the alerts of match_lake (Spark reads them)."""
+    rules = [r for r in sigmahq_rules() if r.logsource[0] == "windows"]
+    write_lake(20_000, 0, tmp_path, rows_per_file=5_000)
+    by_spark = {r.alert_id for r in match_lake(spark, spark.read.parquet(str(tmp_path)), rules).collect()}
+    by_python = {r.alert_id for r in match_lake_files(spark, tmp_path, rules).collect()}
+    assert len(by_spark) >= 50
+    assert by_python == by_spark
