@@ -105,7 +105,7 @@ def micro_batch_results(detector: Any, settings: ParseSettings, batch: pa.Record
                "event": dict(row["fields"]),
                "event_meta": {"id": row["event_id"], "kind": row["kind"], "origin": row["origin"], **meta},
                **context_doc(row)}
-        event_rows.append({**row, "row": EVENT, "doc_id": envelope.record_id or row["event_id"],
+        event_rows.append({**row, "row": EVENT, "doc_id": search.document_id(envelope.record_id or row["event_id"]),
                            "index_date": row["date"] if row["timestamp"] else received[:10],
                            "document": json.dumps(doc, ensure_ascii=False)})
     alerts = alert_batch(detector, pa.RecordBatch.from_pylist(events, schema=EVENT_SCHEMA)).to_pydict()

@@ -1,4 +1,4 @@
-"""socpipe command line: rules check | rules regress | detect | run | demo | dev up|down|status."""
+"""socpipe command line: rules check | rules regress | detect | collect | run | demo | dev up|down|status."""
 
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ source and number in the thousands, so they live in one `flat_object` field: sea
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import time
@@ -46,6 +47,7 @@ MAPPINGS: dict[str, dict[str, Any]] = {
                                 "title": {"type": "text", "fields": {"raw": _KEYWORD}}}},
     }},
 }
+MAX_ID_BYTES = 512
 RETRY_SECONDS = (1, 2, 5, 10)  # back-off while the store is unreachable; the last value repeats
 
 
@@ -69,6 +71,13 @@ def client(config: Config) -> OpenSearch:
         auth = (config.get("opensearch", "username"), config.get("opensearch", "password") or "")
     ca = config.path("opensearch", "ca_certs") if config.get("opensearch", "ca_certs") else None
     return OpenSearch(url, http_auth=auth, ca_certs=str(ca) if ca else None, timeout=30)
+
+
+def document_id(record_id: str) -> str:
+    """The record id itself (searchable as it is), or its hash when it passes the store's 512-byte limit."""
+    if len(record_id.encode()) <= MAX_ID_BYTES:
+        return record_id
+    return "sha256:" + hashlib.sha256(record_id.encode()).hexdigest()
 
 
 def index_name(prefix: str, date: str) -> str:

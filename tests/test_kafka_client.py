@@ -53,3 +53,4 @@ def test_passwords_from_the_environment_are_taken_verbatim():
     assert config.get("kafka", "sasl_password") == "0123"
     assert config.get("opensearch", "password") == "*p: w"
     assert config.get("run", "trigger_seconds") == 2  # other settings are still YAML
+

@@ -25,6 +25,7 @@ from stream_harness import (
 )
 
 from socpipe.dev import servers
+from socpipe.search import document_id
 
 
 def _assert_exactly(pipe, items, alert_ids) -> None:
@@ -137,3 +138,10 @@ def test_stream_equals_batch(dev_servers, tmp_path):
     assert len(pipe.lake_column("events", "origin")) == len(pipe.search_ids("events")) == batch_events
     batch_dead = (tmp_path / "batch" / "deadletter.jsonl").read_text().splitlines()
     assert len(batch_dead) == len(pipe.kafka_keys("deadletter")) >= 1
+
+
+def test_long_record_ids_become_hashed_document_ids():
+    assert document_id("c|/var/log/auth.log|1:2|0|line 7") == "c|/var/log/auth.log|1:2|0|line 7"
+    long = "c|/" + "very-deep/" * 60 + "a.log|1:2|0|line 7"
+    assert document_id(long).startswith("sha256:") and document_id(long) == document_id(long)
+    assert document_id(long) != document_id(long + "8")
