@@ -19,6 +19,7 @@ from ingest.spool import Message
 from socpipe.config import Config
 from socpipe.envelope import DEADLETTER_TOPIC, Envelope
 from socpipe.events import DeadLetter
+from socpipe.registry import Registry
 
 
 def collector_id(config: Config) -> str:
@@ -48,11 +49,17 @@ class AgencyHints:
 
     @classmethod
     def from_config(cls, config: Config) -> AgencyHints:
+        """The hints, checked: each names a network or a glob, and an agency of the registry if one is set."""
+        registry_path = config.path("registry")
+        known = set(Registry.load(registry_path).agencies) if registry_path else None
         networks, globs = [], []
         for number, hint in enumerate(config.get("collect", "agency_hints"), 1):
             if not isinstance(hint, dict) or "agency" not in hint or ("sender" in hint) == ("path" in hint):
                 raise ValueError(f"collect.agency_hints item {number}: expected {{sender: CIDR, agency: ID}} "
                                  f"or {{path: GLOB, agency: ID}}, got {hint!r}")
+            if known is not None and str(hint["agency"]) not in known:
+                raise ValueError(f"collect.agency_hints item {number}: agency {hint['agency']!r} is not in the "
+                                 f"registry {registry_path}")
             if "sender" in hint:
                 try:
                     networks.append((ipaddress.ip_network(str(hint["sender"]), strict=False), str(hint["agency"])))

@@ -34,3 +34,13 @@ def test_example_configuration_loads():
     config = load_config(ROOT / "socpipe.example.yaml", environ={})
     assert config.path("registry") == (ROOT / "socpipe/demo/registry.yaml").resolve()
     assert config.get("rules", "placeholders")["Administrators"]
+
+
+def test_agency_hints_must_name_registry_agencies(tmp_path):
+    from ingest.stamp import AgencyHints
+
+    good = load_config(ROOT / "socpipe.example.yaml", environ={})
+    assert AgencyHints.from_config(good).for_sender("10.20.3.4") == "skhcn"
+    with pytest.raises(ValueError, match="agency 'nope' is not in the registry"):
+        AgencyHints.from_config(load_config(ROOT / "socpipe.example.yaml", environ={
+            "SOCPIPE__COLLECT__AGENCY_HINTS": "[{sender: 10.0.0.0/8, agency: nope}]"}))
