@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 from layers.fieldbatch import FieldBatch
 from rules import ir
 
-MIN_LITERAL = 3  # shorter literals hit nearly every event and would only cost time
+MIN_LITERAL = 3  # shorter literals hit many events: a rule gets them only when it offers nothing longer
 ANY_FIELD = ""  # the field of keyword literals: they may occur in any value
 NON_ASCII = "\x00non-ascii"  # a short non-ASCII literal: all it proves is a non-ASCII value (emoji rules)
 # Every occurrence (overlapping ones too), with a DFA: the fastest scan for a few thousand literals.
@@ -59,7 +59,7 @@ def required_literals(node: ir.Node) -> Requirement | None:
             text = _longest_run(value) if op == ir.LIKE else value.lower()
             if len(text) < MIN_LITERAL and not text.isascii():
                 text = NON_ASCII
-            return frozenset({Literal(field or ANY_FIELD, text)}) if len(text) >= MIN_LITERAL else None
+            return frozenset({Literal(field or ANY_FIELD, text)}) if text else None
         case ir.Regex(field, pattern, _):
             texts = regex_literals(pattern)
             return frozenset(Literal(field or ANY_FIELD, t, True) for t in texts) if texts else None
@@ -103,7 +103,7 @@ def _sequence(items: list) -> frozenset[str] | None:
     run: list[str] = []
 
     def end_run() -> None:
-        if len(run) >= MIN_LITERAL:
+        if run:
             options.append(frozenset({"".join(run)}))
         run.clear()
 
@@ -126,7 +126,7 @@ def _sequence(items: list) -> frozenset[str] | None:
         else:
             end_run()
     end_run()
-    return _best([o for o in options if o and min(len(t) for t in o) >= MIN_LITERAL], text=str)
+    return _best([o for o in options if o], text=str)
 
 
 class Prefilter:

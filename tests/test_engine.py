@@ -106,7 +106,7 @@ def test_fast_engine_equals_plain_spark_sql_path(spark):
 
 @pytest.mark.parametrize(("node", "expected"), [
     (ir.Str("Image", ir.SUFFIX, "\\cmd.exe"), {Literal("Image", "\\cmd.exe")}),
-    (ir.Str("Image", ir.SUFFIX, "ab"), None),
+    (ir.Str("Image", ir.SUFFIX, "ab"), {Literal("Image", "ab")}),  # short: the rule offers nothing longer
     (ir.Str("Image", ir.LIKE, "*\\\\temp\\\\*.ps?1"), {Literal("Image", "\\temp\\")}),
     (ir.Str("Image", ir.EQ, "CMD.EXE", cased=True), {Literal("Image", "cmd.exe")}),
     (ir.Str("Image", ir.EQ, "TÀI", cased=True), None),
@@ -118,7 +118,9 @@ def test_fast_engine_equals_plain_spark_sql_path(spark):
     (ir.Or((ir.Str("A", ir.EQ, "abcd"), ir.Exists("B"))), None),
     (ir.And((ir.Str("A", ir.EQ, "abc"), ir.Str("B", ir.CONTAINS, "longer literal"))),
      {Literal("B", "longer literal")}),
-    (ir.And((ir.Regex("A", "x.y"), ir.Compare("B", ir.GT, 3.0))), None),
+    (ir.And((ir.Regex("A", "x.y"), ir.Compare("B", ir.GT, 3.0))), {Literal("A", "x", True)}),
+    (ir.Str("Image", ir.EQ, ""), None),
+    (ir.And((ir.Exists("A"), ir.Compare("B", ir.GT, 3.0))), None),
     (ir.Regex("A", "Invoke-(Mimikatz|Kerberoast)"), {Literal("A", "mimikatz", True), Literal("A", "kerberoast", True)}),
 ])
 def test_required_literals(node, expected):
@@ -130,11 +132,11 @@ def test_required_literals(node, expected):
 @pytest.mark.parametrize(("pattern", "expected"), [
     (r"\\AppData\\Roaming\\[a-z]+\.exe", {"\\appdata\\roaming\\"}),
     (r"(?i)(mimikatz|kerberoast)\.exe", {"mimikatz", "kerberoast"}),
-    (r"abc|de", None),
+    (r"abc|de", {"abc", "de"}),
     (r"^C:\\Win(dows)?\\.{3,}\.dll$", {"c:\\win"}),
     (r"(ab)+cdef", {"cdef"}),
-    (r"x(?=abcd)", None),
-    (r"a[bc]d", None),
+    (r"x(?=abcd)", {"x"}),
+    (r"a[bc]d", {"a"}),
     (r"(", None),
 ])
 def test_regex_literals(pattern, expected):
