@@ -213,18 +213,19 @@ def match_lake_files(spark: SparkSession, lake: Path, rules: list[CompiledRule])
     files = sorted(str(p) for p in lake.rglob("*.parquet"))
     broadcast = spark.sparkContext.broadcast(rules)
     token = uuid.uuid4().hex
-    paths = spark.createDataFrame(spark.sparkContext.parallelize([(f,) for f in files], max(len(files), 1)),
-                                  "path string")
-    return paths.mapInArrow(lambda batches: _match_files(token, broadcast, str(lake), batches), ALERT_SCHEMA)
+    # File numbers from spark.range, so no Python worker runs but the detecting ones.
+    numbers = spark.range(len(files), numPartitions=max(len(files), 1))
+    return numbers.mapInArrow(lambda batches: _match_files(token, broadcast, str(lake), files, batches), ALERT_SCHEMA)
 
 
-def _match_files(token: str, rules: Broadcast, lake: str, paths: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+def _match_files(token: str, rules: Broadcast, lake: str, files: list[str],
+                 numbers: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     detector = detector_for(token, rules)
-    for batch in paths:
-        files = ds.dataset(batch.column("path").to_pylist(), format="parquet", partitioning=LAKE_PARTITIONING,
-                           partition_base_dir=lake)
-        for events in files.to_batches(batch_size=10_000, use_threads=False):
-            yield alert_batch(detector, events)
+    for batch in numbers:
+        events = ds.dataset([files[i] for i in batch.column("id").to_pylist()], format="parquet",
+                            partitioning=LAKE_PARTITIONING, partition_base_dir=lake)
+        for rows in events.to_batches(batch_size=10_000, use_threads=False):
+            yield alert_batch(detector, rows)
 
 
 def run(
