@@ -159,7 +159,8 @@ def load_config(path: Path | None = None, environ: dict[str, str] | None = None)
     for name, raw in (os.environ if environ is None else environ).items():
         if name.startswith(ENV_PREFIX):
             keys = name[len(ENV_PREFIX):].lower().split("__")
-            value = raw if keys[-1] in SECRET_KEYS else yaml.safe_load(raw)  # a password is never reinterpreted
+            # A password is never reinterpreted; an empty one (`${VAR:-}` in compose files) means none.
+            value = (raw or None) if keys[-1] in SECRET_KEYS else yaml.safe_load(raw)
             _merge(data, _nest(keys, value), where=f"environment {name}")
     return Config(data, base_dir)
 
