@@ -166,8 +166,9 @@ class Sinks:
             write_lake_part(alert_table.rename_columns(ALERT_LAKE_SCHEMA.names).cast(ALERT_LAKE_SCHEMA),
                             self.lake / "alerts", name, partitioning=("date",))
         stored = time.monotonic()
+        # Alerts first: people wait for them; the batch's events follow in the same call.
         rejected = search.write(self.search, [
-            *self._docs(events, self.prefixes["events"]), *self._docs(alerts, self.prefixes["alerts"])])
+            *self._docs(alerts, self.prefixes["alerts"]), *self._docs(events, self.prefixes["events"])])
         indexed = time.monotonic()
         sends.append([self.producer.send(deadletter_topic, key=r.doc_id.encode(), value=json.dumps(
             {"reason": f"search store refused the document for {r.index}: {r.reason}", "raw": r.source},

@@ -67,6 +67,9 @@ class Ownership:
     level: int
 
 
+LOCATE_CACHE = 100_000
+
+
 class Registry:
     """Validated agencies and systems, with look-ups by host name and IP address."""
 
@@ -82,6 +85,7 @@ class Registry:
         # Longest suffix / longest prefix first, so the first match is the most specific one.
         self._wildcards.sort(key=lambda item: -len(item[0]))
         self._networks.sort(key=lambda item: -item[0].prefixlen)
+        self._located: dict[tuple[str | None, str | None], Ownership | None] = {}
 
     @classmethod
     def load(cls, path: Path | str) -> Registry:
@@ -100,7 +104,17 @@ class Registry:
         return cls(agencies, systems)
 
     def locate(self, host: str | None, ip: str | None) -> Ownership | None:
-        """The owner of a host or address: a host match wins over an IP match; the longest prefix wins."""
+        """The owner of a host or address: a host match wins over an IP match; the longest prefix wins.
+        Answers are remembered (a source sends many events), up to LOCATE_CACHE pairs."""
+        key = (host, ip)
+        if key in self._located:
+            return self._located[key]
+        if len(self._located) >= LOCATE_CACHE:
+            self._located.clear()
+        owner = self._located[key] = self._locate(host, ip)
+        return owner
+
+    def _locate(self, host: str | None, ip: str | None) -> Ownership | None:
         system = self._by_host(host) if host else None
         if system is None and ip:
             system = self._by_ip(ip)
