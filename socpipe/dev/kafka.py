@@ -61,8 +61,9 @@ def prepare(directory: Path, port: int, controller_port: int) -> list[str]:
     base = [java(), f"-Xms{HEAP}", f"-Xmx{HEAP}", f"-Dlog4j2.configurationFile={log_config.resolve()}",
             "-cp", jars.classpath(home)]
     # --standalone goes with controller.quorum.bootstrap.servers (StorageTool refuses it with the older voters).
-    format_storage = [*base, "kafka.tools.StorageTool", "format", "-t", _cluster_id(), "-c", str(config.resolve()),
-                      "--standalone"]
+    # The id is passed as --cluster-id=ID: a random id may start with "-", which would read as an option.
+    format_storage = [*base, "kafka.tools.StorageTool", "format", f"--cluster-id={_cluster_id()}",
+                      "-c", str(config.resolve()), "--standalone"]
     done = subprocess.run(format_storage, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"kafka storage format failed:\n{done.stdout}{done.stderr}")
