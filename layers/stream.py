@@ -30,8 +30,10 @@ from kafka import KafkaAdminClient, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 from pyspark import Broadcast
+from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.pandas.types import from_arrow_schema
+from pyspark.sql.streaming import StreamingQuery
 
 from enrich.normalise import HostHint
 from ingest.frame import Frame, parse_frame
@@ -210,9 +212,38 @@ def ensure_topics(config: Config) -> None:
 
 
 def run(spark: SparkSession, config: Config, ruleset: RuleSet, settings: ParseSettings, once: bool = False) -> None:
-    """Run until stopped (SIGTERM or Ctrl-C); with `once`, process what Kafka holds now and return."""
+    """Run until stopped (SIGTERM or Ctrl-C); with `once`, process what Kafka holds now and return.
+
+    A query that fails (Kafka or the search store away longer than their clients wait, a broken batch)
+    is logged and started again from its checkpoint after run.restart_seconds: the batch it was on is
+    redone, nothing is skipped. With `once` a failure ends the run with the error instead."""
     ensure_topics(config)
     sinks = Sinks(spark, config, ruleset, settings)
+    stopping = _stop_requested()
+    try:
+        while not stopping.is_set():
+            query = _start_query(spark, config, sinks, once)
+            try:
+                while not query.awaitTermination(1) and not stopping.is_set():
+                    pass
+            except StreamingQueryException as error:
+                if once:
+                    raise
+                wait = config.get("run", "restart_seconds")
+                log.error("the streaming query failed; restarting from its checkpoint in %s s: %s", wait,
+                          str(error).splitlines()[0])
+                stopping.wait(wait)
+                continue
+            if stopping.is_set():
+                log.info("stop requested: stopping the query (an unfinished batch is redone on the next start)")
+                query.stop()
+            query.awaitTermination()
+            return
+    finally:
+        sinks.producer.close()
+
+
+def _start_query(spark: SparkSession, config: Config, sinks: Sinks, once: bool) -> StreamingQuery:
     reader = (spark.readStream.format("kafka").options(**kafka_client.spark_options(config))
               .option("subscribe", ",".join(_topics(config)[:len(RAW_TOPICS)]))
               .option("startingOffsets", "earliest")
@@ -225,16 +256,7 @@ def run(spark: SparkSession, config: Config, ruleset: RuleSet, settings: ParseSe
         processingTime=f"{config.get('run', 'trigger_seconds')} seconds")
     query = writer.start()
     log.info("streaming from the raw topics into the lake at %s", sinks.lake)
-    stopping = _stop_requested()
-    try:
-        while not query.awaitTermination(1) and not stopping.is_set():
-            pass
-        if stopping.is_set():
-            log.info("stop requested: stopping the query (an unfinished batch is redone on the next start)")
-            query.stop()
-        query.awaitTermination()
-    finally:
-        sinks.producer.close()
+    return query
 
 
 def _topics(config: Config) -> list[str]:

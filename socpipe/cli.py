@@ -138,6 +138,10 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     from socpipe.spark import kafka_connector_jars, session
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Refused connections while Kafka is away are expected; a send that fails fails its batch, which
+    # layers.stream logs. The search client's per-request lines are noise beside the batch lines.
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+    logging.getLogger("opensearch").setLevel(logging.WARNING)
     ruleset = load_rules(args.rules or config.rule_paths, config.get("rules", "placeholders"))
     for f in ruleset.failures:
         print(f"rule failed: {f.id} {f.path}: {f.reason}", file=sys.stderr)

@@ -96,6 +96,9 @@ DEFAULTS: dict[str, Any] = {
         "checkpoint_dir": ".socpipe/checkpoints",
         # Micro-batch interval in seconds.
         "trigger_seconds": 1.0,
+        # A failed query (e.g. Kafka away longer than its clients wait) starts again from its checkpoint
+        # after this many seconds.
+        "restart_seconds": 10.0,
         # At most this many Kafka records per micro-batch, so a backlog drains in bounded steps.
         "max_records_per_batch": 50000,
         # Index name prefixes in OpenSearch: <prefix>-YYYY.MM.DD.

@@ -68,10 +68,11 @@ class Pipeline:
         return subprocess.run([sys.executable, "-m", "socpipe.cli", "--config", str(self.config), *args],
                               cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
 
-    def start(self) -> subprocess.Popen[bytes]:
-        """`socpipe run` in its own process group (so a SIGKILL takes its Spark JVM too)."""
-        log = (self.home / "run.log").open("ab")
-        return subprocess.Popen([sys.executable, "-m", "socpipe.cli", "--config", str(self.config), "run"],
+    def start(self, *command: str) -> subprocess.Popen[bytes]:
+        """`socpipe run` (or another command) in its own process group, so a SIGKILL takes its JVM too."""
+        command = command or ("run",)
+        log = (self.home / f"{command[0]}.log").open("ab")
+        return subprocess.Popen([sys.executable, "-m", "socpipe.cli", "--config", str(self.config), *command],
                                 cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
     def log_tail(self) -> str:
@@ -106,7 +107,7 @@ class Pipeline:
             consumer.close()
 
 
-def pipeline(servers: Endpoints, home: Path, batch_records: int = 50000) -> Pipeline:
+def pipeline(servers: Endpoints, home: Path, batch_records: int = 50000, restart_seconds: float = 10.0) -> Pipeline:
     name = f"t{uuid.uuid4().hex[:8]}"
     home.mkdir(parents=True, exist_ok=True)
     config = {
@@ -114,7 +115,7 @@ def pipeline(servers: Endpoints, home: Path, batch_records: int = 50000) -> Pipe
         "opensearch": {"url": servers.opensearch},
         "lake": {"path": str(home / "lake")},
         "run": {"checkpoint_dir": str(home / "checkpoints"), "trigger_seconds": 0.5,
-                "max_records_per_batch": batch_records,
+                "max_records_per_batch": batch_records, "restart_seconds": restart_seconds,
                 "events_index": f"{name}-events", "alerts_index": f"{name}-alerts"},
         "collect": {"state_dir": str(home / "collect"), "id": name},
         "registry": str(ROOT / "socpipe" / "demo" / "registry.yaml"),

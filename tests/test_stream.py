@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import socket
+import time
 from collections import Counter
 
 from conftest import ROOT, SIGMAHQ
@@ -138,6 +140,55 @@ def test_stream_equals_batch(dev_servers, tmp_path):
     assert len(pipe.lake_column("events", "origin")) == len(pipe.search_ids("events")) == batch_events
     batch_dead = (tmp_path / "batch" / "deadletter.jsonl").read_text().splitlines()
     assert len(batch_dead) == len(pipe.kafka_keys("deadletter")) >= 1
+
+
+def test_kafka_restart_while_a_collector_sends_and_the_job_runs(dev_servers, dev_state_dir, tmp_path):
+    """Fault (a) end to end: Kafka stops and comes back while a syslog collector receives lines and the
+    job runs; the collector spools, the job's query restarts from its checkpoint, and every store ends
+    with every event and alert exactly once."""
+    pipe = pipeline(dev_servers, tmp_path, restart_seconds=2)
+    lines = ssh_lines(20000, 3000)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    collector = pipe.start("collect", "syslog", "--tcp", str(port))
+    job = pipe.start()
+    try:
+        wait_for(lambda: _listening(port), "the collector", 60, pipe)
+        with socket.create_connection(("127.0.0.1", port)) as connection:
+            for part, (first, last) in enumerate(((0, 1000), (1000, 2000), (2000, 3000))):
+                for line in lines[first:last]:
+                    connection.sendall(line + b"\n")
+                    time.sleep(0.001)
+                if part == 0:
+                    wait_for(lambda: len(pipe.search_ids("events")) > 0, "first events", 180, pipe)
+                    servers.stop_server(dev_state_dir, "kafka")
+                elif part == 1:
+                    time.sleep(3)  # the collector spools, the job's query fails and waits
+                    servers.resume_server(dev_state_dir, "kafka")
+        wait_for(lambda: len(pipe.search_ids("events")) == len(lines), "every event searchable", 300, pipe)
+    finally:
+        stop(collector)
+        stop(job)
+    messages = pipe.lake_column("events", "origin")
+    assert len(messages) == len(set(messages)) == len(lines)  # "tcp://...:message N", each once
+    alert_ids = expected_alert_ids(envelopes(lines, "any"))
+    assert len(alert_ids) == 1000
+    assert set(pipe.search_ids("alerts")) == alert_ids
+    lake_alerts = pipe.lake_column("alerts", "alert_id")
+    assert len(lake_alerts) == len(alert_ids) and set(lake_alerts) == alert_ids
+    keys = pipe.kafka_keys("alerts")
+    assert len(keys) == len(alert_ids) and set(keys) == alert_ids
+    print(f"kafka restart: {len(lines)} events, {len(alert_ids)} alerts, each once in every store; "
+          + (tmp_path / "collect.log").read_text().strip().splitlines()[-1].split(": ", 1)[-1])
+
+
+def _listening(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
 
 
 def test_long_record_ids_become_hashed_document_ids():
