@@ -41,6 +41,8 @@ def _assert_exactly(pipe, items, alert_ids) -> None:
     assert len(lake_alerts) == len(alert_ids) and set(lake_alerts) == alert_ids
     keys = pipe.kafka_keys("alerts")
     assert len(keys) == len(alert_ids) and set(keys) == alert_ids  # the alerts topic: each alert once
+    print(f"{len(items)} events and {len(alert_ids)} alerts, each exactly once in the lake, OpenSearch and "
+          "Kafka alerts")
 
 
 def test_stream_writes_events_alerts_and_dead_letters(dev_servers, tmp_path):
@@ -140,6 +142,7 @@ def test_stream_equals_batch(dev_servers, tmp_path):
     assert len(pipe.lake_column("events", "origin")) == len(pipe.search_ids("events")) == batch_events
     batch_dead = (tmp_path / "batch" / "deadletter.jsonl").read_text().splitlines()
     assert len(batch_dead) == len(pipe.kafka_keys("deadletter")) >= 1
+    print(f"stream equals batch: {batch_events} events, {len(batch_alerts)} alert ids, {len(batch_dead)} dead letters")
 
 
 def test_kafka_restart_while_a_collector_sends_and_the_job_runs(dev_servers, dev_state_dir, tmp_path):
