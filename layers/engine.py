@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from layers.fieldbatch import FieldBatch
-from layers.prefilter import Prefilter, required_literals
+from layers.fieldbatch import FieldBatch, distinct
+from layers.prefilter import Prefilter, required_clauses
 from rules import ir
 from rules.compiler import CompiledRule, load_rules
 from rules.logsources import Source
@@ -28,9 +28,9 @@ class Detector:
     def __init__(self, rules: list[CompiledRule]):
         self.rules = rules
         self.predicates = [compile_predicate(r.condition) for r in rules]
-        literals = [required_literals(r.condition) for r in rules]
-        self._always = np.array([lit is None for lit in literals])  # checked on every event of their source
-        self._prefilter = Prefilter({i: lit for i, lit in enumerate(literals) if lit is not None})
+        clauses = [required_clauses(r.condition) for r in rules]
+        self._always = np.array([not c for c in clauses])  # checked on every event of their source
+        self._prefilter = Prefilter({i: c for i, c in enumerate(clauses) if c})
         sources = {s for r in rules for s in r.sources}
         self._source_tests = {s: compile_predicate(ir.and_(s.condition())) for s in sources}
         self._routes: dict[tuple[str | None, ...], int] = {}
@@ -53,7 +53,7 @@ class Detector:
             if always.size:
                 members = np.flatnonzero(routes == route)
                 pairs.append((members[:, None] * len(self.rules) + always).ravel())
-        pairs = np.unique(np.concatenate(pairs))
+        pairs = distinct(np.concatenate(pairs))
         candidate_rows, firsts = np.unique(pairs // len(self.rules), return_index=True)
         candidate_rules = (pairs % len(self.rules)).tolist()
         bounds = [*firsts.tolist(), len(pairs)]
@@ -124,7 +124,7 @@ def _decided(leaf: ir.Node, probe: dict[str, str]) -> ir.Const:
 
 def fallback_count(rules: list[CompiledRule]) -> int:
     """Rules the prefilter cannot narrow down: checked on every event of their log source."""
-    return sum(1 for r in rules if required_literals(r.condition) is None)
+    return sum(1 for r in rules if not required_clauses(r.condition))
 
 
 def match_events(rule_paths: list[Path], events: Iterable[Event]) -> list[set[str]]:

@@ -60,3 +60,10 @@ class FieldBatch:
             keys, values = self._names[self._codes[flat]].tolist(), self.values.take(flat).to_pylist()
         bounds = np.concatenate(([0], np.cumsum(counts))).tolist()
         return [dict(zip(keys[a:b], values[a:b], strict=True)) for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
+def distinct(values: np.ndarray) -> np.ndarray:
+    """The sorted distinct values of an int64 array, by sorting: np.unique (numpy 2.4) hashes them
+    instead, some 50 times slower on the (event, rule) keys of a batch."""
+    ordered = np.sort(values)
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if ordered.size else ordered

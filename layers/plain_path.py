@@ -1,8 +1,9 @@
 """The plain compiled path: for each event, the compiled predicate of every rule of its log source.
 
-No route cache, no literal prefilter, no columnar work: the same compiler's Python output applied the
-obvious way, one event at a time. It is the reference the Detector is held to on large corpora (the
-Spark SQL path in layers/sql_path.py is the other reference, affordable on small samples only).
+No route cache, no literal prefilter, no columnar work, no substring guards before regexes: the same
+compiler's Python output applied the obvious way, one event at a time. It is the reference the Detector is
+held to on large corpora (the Spark SQL path in layers/sql_path.py is the other reference, affordable on
+small samples only).
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ class PlainMatcher:
         by_sources: dict[tuple[Source, ...], list[int]] = defaultdict(list)
         for i, r in enumerate(rules):
             by_sources[r.sources].append(i)
-        tests = {s: compile_predicate(ir.and_(s.condition())) for s in {s for r in rules for s in r.sources}}
+        all_sources = {s for r in rules for s in r.sources}
+        tests = {s: compile_predicate(ir.and_(s.condition()), guards=False) for s in all_sources}
         self._groups: list[tuple[list[tuple[str, Predicate]], list[tuple[int, Predicate]]]] = [
-            ([(s.kind, tests[s]) for s in sources], [(i, compile_predicate(rules[i].condition)) for i in members])
+            ([(s.kind, tests[s]) for s in sources],
+             [(i, compile_predicate(rules[i].condition, guards=False)) for i in members])
             for sources, members in by_sources.items()
         ]
 

@@ -1,8 +1,10 @@
 """Literal prefilter: which rules could possibly match an event, found with Aho-Corasick scans.
 
 For each rule we derive a set of literals such that the rule can only be true when at least one of
-them occurs, lowercased, in its field (or, for keywords, in any field). Rules with no such set are
-checked on every event of their log source. The exact compiled predicate always decides: the
+them occurs, lowercased, in its field (or, for keywords, in any field); for a rule that is an AND, up
+to MAX_CLAUSES such sets from different arguments, all of which must be met (the longest literal is not
+always the rarest: "microsoft corporation" is in most Company fields, "\\csi.exe" in few Images).
+Rules with no such set are checked on every event of their log source. The exact compiled predicate always decides: the
 prefilter only skips rules that cannot match, so it never changes a result.
 """
 
@@ -23,9 +25,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from layers.fieldbatch import FieldBatch
+from layers.fieldbatch import FieldBatch, distinct
 from rules import ir
 
+MAX_CLAUSES = 2  # more clauses drop a few more candidates but cost scanning and counting
 MIN_LITERAL = 3  # shorter literals hit many events: a rule gets them only when it offers nothing longer
 ANY_FIELD = ""  # the field of keyword literals: they may occur in any value
 NON_ASCII = "\x00non-ascii"  # a short non-ASCII literal: all it proves is a non-ASCII value (emoji rules)
@@ -76,11 +79,23 @@ def required_literals(node: ir.Node) -> Requirement | None:
     return None
 
 
+def required_clauses(node: ir.Node) -> list[Requirement]:
+    """Requirements that must all be met if `node` is true (empty when there is none): the best few of
+    an AND's arguments, the requirement of anything else."""
+    options = [required_literals(a) for a in node.args] if isinstance(node, ir.And) else [required_literals(node)]
+    found = dict.fromkeys(o for o in options if o)  # in argument order: ties sort the same in every process
+    return sorted(found, key=_rank, reverse=True)[:MAX_CLAUSES]
+
+
 def _best(options: list[frozenset | None], text: Callable[[Any], str] = attrgetter("text")) -> frozenset | None:
-    """Of several sufficient requirements, the one most likely to rule an event out: prefer sets whose
-    shortest literal is long (rare), then sets with fewer literals."""
+    """Of several sufficient requirements, the one most likely to rule an event out."""
     found = [o for o in options if o]
-    return max(found, key=lambda o: (min(len(text(x)) for x in o), -len(o))) if found else None
+    return max(found, key=lambda o: _rank(o, text)) if found else None
+
+
+def _rank(option: frozenset, text: Callable[[Any], str] = attrgetter("text")) -> tuple[int, int]:
+    """Prefer sets whose shortest literal is long (rare), then sets with fewer literals."""
+    return min(len(text(x)) for x in option), -len(option)
 
 
 def _longest_run(pattern: str) -> str:
@@ -131,21 +146,28 @@ def _sequence(items: list) -> frozenset[str] | None:
 
 class Prefilter:
     """Automata over the literals of a set of rules (indices into the caller's rule list), scanning a
-    field of all events of a batch in one pass."""
+    field of all events of a batch in one pass. Each literal stands for clauses (a rule's requirements,
+    numbered across rules): a rule is a candidate when every one of its clauses has a literal found."""
 
-    def __init__(self, requirements: dict[int, Requirement]):
+    def __init__(self, requirements: dict[int, list[Requirement]]):
+        clauses = [(rule, clause) for rule, required in requirements.items() for clause in required]
+        self._rule_of = np.array([rule for rule, _ in clauses], dtype=np.int64)
+        self._num_rules = max(requirements, default=-1) + 1
+        self._needed = np.zeros(self._num_rules, dtype=np.int64)  # clauses per rule
+        for rule, required in requirements.items():
+            self._needed[rule] = len(required)
         by_field: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
         # Rules to take whenever the field's value is not ASCII: regex literals, and NON_ASCII itself.
         non_ascii: dict[str, set[int]] = defaultdict(set)
-        for rule, literals in requirements.items():
+        for clause, (_, literals) in enumerate(clauses):
             for lit in literals:
                 if lit.text != NON_ASCII:
-                    by_field[lit.field][lit.text].add(rule)
+                    by_field[lit.field][lit.text].add(clause)
                 if lit.from_regex or lit.text == NON_ASCII:
-                    non_ascii[lit.field].add(rule)
-        # Literal k stands for the rules _rules[_first[k]:_first[k + 1]].
+                    non_ascii[lit.field].add(clause)
+        # Literal k stands for the clauses _clauses[_first[k]:_first[k + 1]].
         rules_of: list[list[int]] = []
-        # (field, (automaton, index of its first literal) or None, rules taken for a non-ASCII value)
+        # (field, (automaton, index of its first literal) or None, clauses met by a non-ASCII value)
         self.automata: list[tuple[str, tuple[ahocorasick_rs.BytesAhoCorasick, int] | None, np.ndarray]] = []
         for field in sorted(by_field.keys() | non_ascii.keys()):
             automaton = None
@@ -156,12 +178,12 @@ class Prefilter:
                 automaton = (ahocorasick_rs.BytesAhoCorasick([t.encode() for t in texts], **_SCAN), first)
             self.automata.append((field, automaton, np.array(sorted(non_ascii[field]), dtype=np.int64)))
         self._first = np.concatenate(([0], np.cumsum([len(r) for r in rules_of]))).astype(np.int64)
-        self._rules = np.array([i for r in rules_of for i in r], dtype=np.int64)
+        self._clauses = np.array([i for r in rules_of for i in r], dtype=np.int64)
 
     def candidates(self, batch: FieldBatch) -> tuple[np.ndarray, np.ndarray]:
-        """(event, rule) pairs, possibly repeated: the rules with at least one literal found in the event."""
+        """(event, rule) pairs, each once: the rules with a literal of each of their clauses found in the event."""
         rows: list[np.ndarray] = []
-        rules: list[np.ndarray] = []
+        clauses: list[np.ndarray] = []
         for field, automaton, non_ascii in self.automata:
             positions = None if field == ANY_FIELD else batch.positions(field)
             if positions is not None and not positions.size:
@@ -170,18 +192,26 @@ class Prefilter:
             entry_rows = batch.row_of if positions is None else batch.row_of[positions]
             if non_ascii.size:
                 outside = np.flatnonzero(~pc.string_is_ascii(lowered).to_numpy(zero_copy_only=False))
-                hit_rows = np.unique(entry_rows[outside])
+                hit_rows = distinct(entry_rows[outside])
                 rows.append(np.repeat(hit_rows, non_ascii.size))
-                rules.append(np.tile(non_ascii, hit_rows.size))
+                clauses.append(np.tile(non_ascii, hit_rows.size))
             if automaton is not None:
                 hit_rows, literals = self._scan(automaton, lowered, entry_rows)
                 counts = self._first[literals + 1] - self._first[literals]
                 rows.append(np.repeat(hit_rows, counts))
-                rules.append(self._rules[np.repeat(self._first[literals] - np.cumsum(counts) + counts, counts)
+                clauses.append(self._clauses[np.repeat(self._first[literals] - np.cumsum(counts) + counts, counts)
                                          + np.arange(counts.sum())])
         if not rows:
             return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-        return np.concatenate(rows), np.concatenate(rules)
+        return self._met(np.concatenate(rows), np.concatenate(clauses))
+
+    def _met(self, rows: np.ndarray, clauses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The (event, rule) pairs of the (event, clause) pairs (repeats allowed) that meet all the rule's clauses."""
+        met = distinct(rows * len(self._rule_of) + clauses)
+        pairs, counts = np.unique(met // len(self._rule_of) * self._num_rules + self._rule_of[met % len(self._rule_of)],
+                                  return_counts=True)
+        pairs = pairs[counts == self._needed[pairs % self._num_rules]]
+        return pairs // self._num_rules, pairs % self._num_rules
 
     def _scan(self, automaton: tuple[ahocorasick_rs.BytesAhoCorasick, int], lowered: pa.StringArray,
               entry_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -198,5 +228,5 @@ class Prefilter:
         literals, starts, ends = hits[:, 0] + first, hits[:, 1] + offsets[0], hits[:, 2] + offsets[0]
         entries = np.searchsorted(offsets, starts, side="right") - 1
         inside = ends <= offsets[entries + 1]
-        pairs = np.unique(entry_rows[entries[inside]] * len(self._first) + literals[inside])
+        pairs = distinct(entry_rows[entries[inside]] * len(self._first) + literals[inside])
         return pairs // len(self._first), pairs % len(self._first)

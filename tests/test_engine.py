@@ -7,6 +7,7 @@ import multiprocessing
 from collections.abc import Iterable
 from functools import cache
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from conftest import SIGMAHQ
@@ -17,8 +18,19 @@ from enrich.normalise import normalise
 from ingest import read_paths
 from layers.detect import EVENT_SCHEMA, alert_batch, match_lake, match_lake_files
 from layers.engine import Detector
+from layers.fieldbatch import FieldBatch, distinct
 from layers.plain_path import PlainMatcher
-from layers.prefilter import ANY_FIELD, MIN_LITERAL, NON_ASCII, Literal, regex_literals, required_literals
+from layers.prefilter import (
+    ANY_FIELD,
+    MAX_CLAUSES,
+    MIN_LITERAL,
+    NON_ASCII,
+    Literal,
+    Prefilter,
+    regex_literals,
+    required_clauses,
+    required_literals,
+)
 from layers.sql_path import match_sql
 from rules import ir
 from rules.compiler import CompiledRule, load_rules
@@ -127,6 +139,30 @@ def test_required_literals(node, expected):
     got = required_literals(node)
     assert (None if got is None else set(got)) == expected
     assert MIN_LITERAL == 3
+
+
+def test_required_clauses_keep_the_best_arguments_of_an_and():
+    a, b, c = ir.Str("A", ir.EQ, "abcd"), ir.Str("B", ir.CONTAINS, "longer literal"), ir.Str("C", ir.EQ, "wxyz")
+    assert required_clauses(ir.And((a, ir.Exists("D"), b, c))) == [{Literal("B", "longer literal")},
+                                                                   {Literal("A", "abcd")}]
+    assert required_clauses(b) == [{Literal("B", "longer literal")}]
+    assert required_clauses(ir.Not(a)) == []
+    assert MAX_CLAUSES == 2
+
+
+def test_prefilter_takes_a_rule_only_when_each_clause_is_met():
+    rules = {0: required_clauses(ir.And((ir.Str("A", ir.EQ, "abcd"), ir.Str("B", ir.SUFFIX, "\\x.exe")))),
+             1: required_clauses(ir.Str("A", ir.CONTAINS, "bc"))}
+    events = [{"A": "ABCD", "B": "c:\\x.exe"}, {"A": "abcd", "B": "y.exe"}, {"B": "\\x.exe", "C": "abcd"}]
+    fields = pa.array([list(e.items()) for e in events], pa.map_(pa.string(), pa.string()))
+    rows, rules_ = Prefilter(rules).candidates(FieldBatch(fields))
+    assert sorted(zip(rows.tolist(), rules_.tolist(), strict=True)) == [(0, 0), (0, 1), (1, 1)]
+
+
+def test_distinct_is_sorted_unique():
+    values = np.array([5, 3, 5, 1, 3, 9], dtype=np.int64)
+    assert distinct(values).tolist() == [1, 3, 5, 9]
+    assert distinct(np.empty(0, dtype=np.int64)).tolist() == []
 
 
 @pytest.mark.parametrize(("pattern", "expected"), [
