@@ -1,11 +1,11 @@
-"""Literal prefilter: which rules could possibly match an event, found with Aho-Corasick scans.
+"""Literal prefilter: which rules could possibly match an event, found with Aho-Corasick and byte scans.
 
 For each rule we derive a set of literals such that the rule can only be true when at least one of
 them occurs, lowercased, in its field (or, for keywords, in any field); for a rule that is an AND, up
 to MAX_CLAUSES such sets from different arguments, all of which must be met (the longest literal is not
 always the rarest: "microsoft corporation" is in most Company fields, "\\csi.exe" in few Images).
-Rules with no such set are checked on every event of their log source. The exact compiled predicate always decides: the
-prefilter only skips rules that cannot match, so it never changes a result.
+Rules with no such set are checked on every event of their log source. The exact compiled predicate
+always decides: the prefilter only skips rules that cannot match, so it never changes a result.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import re
 import re._constants as sre
 import re._parser as sre_parse
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import chain
 from operator import attrgetter
@@ -144,9 +144,22 @@ def _sequence(items: list) -> frozenset[str] | None:
     return _best([o for o in options if o], text=str)
 
 
+@dataclass(frozen=True, slots=True)
+class FieldScan:
+    """The literals to look for in one field, numbered from `first`: single bytes with numpy (a byte like
+    `\\` occurs many times a value, and numpy finds the events holding it far cheaper than an automaton
+    reports each occurrence), then those of two bytes or more with an automaton."""
+
+    field: str
+    automaton: ahocorasick_rs.BytesAhoCorasick | None
+    first: int
+    single_bytes: np.ndarray  # uint8: literal first + j is single_bytes[j]
+    non_ascii: np.ndarray  # the clauses a non-ASCII value meets
+
+
 class Prefilter:
-    """Automata over the literals of a set of rules (indices into the caller's rule list), scanning a
-    field of all events of a batch in one pass. Each literal stands for clauses (a rule's requirements,
+    """Scans over the literals of a set of rules (indices into the caller's rule list), each through one
+    field of all events of a batch at once. Each literal stands for clauses (a rule's requirements,
     numbered across rules): a rule is a candidate when every one of its clauses has a literal found."""
 
     def __init__(self, requirements: dict[int, list[Requirement]]):
@@ -157,7 +170,7 @@ class Prefilter:
         for rule, required in requirements.items():
             self._needed[rule] = len(required)
         by_field: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
-        # Rules to take whenever the field's value is not ASCII: regex literals, and NON_ASCII itself.
+        # Clauses met whenever the field's value is not ASCII: regex literals, and NON_ASCII itself.
         non_ascii: dict[str, set[int]] = defaultdict(set)
         for clause, (_, literals) in enumerate(clauses):
             for lit in literals:
@@ -167,16 +180,15 @@ class Prefilter:
                     non_ascii[lit.field].add(clause)
         # Literal k stands for the clauses _clauses[_first[k]:_first[k + 1]].
         rules_of: list[list[int]] = []
-        # (field, (automaton, index of its first literal) or None, clauses met by a non-ASCII value)
-        self.automata: list[tuple[str, tuple[ahocorasick_rs.BytesAhoCorasick, int] | None, np.ndarray]] = []
+        self.scans: list[FieldScan] = []
         for field in sorted(by_field.keys() | non_ascii.keys()):
-            automaton = None
-            if by_field[field]:
-                first = len(rules_of)
-                texts = sorted(by_field[field])
-                rules_of.extend(sorted(by_field[field][t]) for t in texts)
-                automaton = (ahocorasick_rs.BytesAhoCorasick([t.encode() for t in texts], **_SCAN), first)
-            self.automata.append((field, automaton, np.array(sorted(non_ascii[field]), dtype=np.int64)))
+            texts = sorted(by_field[field], key=lambda t: (len(t.encode()) > 1, t))
+            single_bytes = np.array([ord(t) for t in texts if len(t.encode()) == 1], dtype=np.uint8)
+            longer = [t.encode() for t in texts[single_bytes.size:]]
+            automaton = ahocorasick_rs.BytesAhoCorasick(longer, **_SCAN) if longer else None
+            self.scans.append(FieldScan(field, automaton, len(rules_of), single_bytes,
+                                        np.array(sorted(non_ascii[field]), dtype=np.int64)))
+            rules_of.extend(sorted(by_field[field][t]) for t in texts)
         self._first = np.concatenate(([0], np.cumsum([len(r) for r in rules_of]))).astype(np.int64)
         self._clauses = np.array([i for r in rules_of for i in r], dtype=np.int64)
 
@@ -184,19 +196,18 @@ class Prefilter:
         """(event, rule) pairs, each once: the rules with a literal of each of their clauses found in the event."""
         rows: list[np.ndarray] = []
         clauses: list[np.ndarray] = []
-        for field, automaton, non_ascii in self.automata:
-            positions = None if field == ANY_FIELD else batch.positions(field)
+        for scan in self.scans:
+            positions = None if scan.field == ANY_FIELD else batch.positions(scan.field)
             if positions is not None and not positions.size:
                 continue
             lowered = batch.lowered if positions is None else batch.lowered.take(positions)
             entry_rows = batch.row_of if positions is None else batch.row_of[positions]
-            if non_ascii.size:
+            if scan.non_ascii.size:
                 outside = np.flatnonzero(~pc.string_is_ascii(lowered).to_numpy(zero_copy_only=False))
                 hit_rows = distinct(entry_rows[outside])
-                rows.append(np.repeat(hit_rows, non_ascii.size))
-                clauses.append(np.tile(non_ascii, hit_rows.size))
-            if automaton is not None:
-                hit_rows, literals = self._scan(automaton, lowered, entry_rows)
+                rows.append(np.repeat(hit_rows, scan.non_ascii.size))
+                clauses.append(np.tile(scan.non_ascii, hit_rows.size))
+            for hit_rows, literals in self._scan(scan, lowered, entry_rows):
                 counts = self._first[literals + 1] - self._first[literals]
                 rows.append(np.repeat(hit_rows, counts))
                 clauses.append(self._clauses[np.repeat(self._first[literals] - np.cumsum(counts) + counts, counts)
@@ -213,20 +224,26 @@ class Prefilter:
         pairs = pairs[counts == self._needed[pairs % self._num_rules]]
         return pairs // self._num_rules, pairs % self._num_rules
 
-    def _scan(self, automaton: tuple[ahocorasick_rs.BytesAhoCorasick, int], lowered: pa.StringArray,
-              entry_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _scan(self, scan: FieldScan, lowered: pa.StringArray,
+              entry_rows: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """(event, literal) once per literal found inside one entry. The entries' UTF-8 bytes are scanned as
         one text (a UTF-8 literal only matches on character boundaries); a hit spanning two entries is dropped."""
         _, offsets_buffer, data = lowered.buffers()
         offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[lowered.offset:lowered.offset + len(lowered) + 1]
         if data is None or offsets[-1] == offsets[0]:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-        scanner, first = automaton
+            return
         text = memoryview(data).cast("B")[offsets[0]:offsets[-1]]
-        hits = np.fromiter(chain.from_iterable(scanner.find_matches_as_indexes(text, overlapping=True)),
-                           dtype=np.int64).reshape(-1, 3)
-        literals, starts, ends = hits[:, 0] + first, hits[:, 1] + offsets[0], hits[:, 2] + offsets[0]
-        entries = np.searchsorted(offsets, starts, side="right") - 1
-        inside = ends <= offsets[entries + 1]
-        pairs = distinct(entry_rows[entries[inside]] * len(self._first) + literals[inside])
-        return pairs // len(self._first), pairs % len(self._first)
+        data_bytes = np.frombuffer(text, dtype=np.uint8)
+        for j, byte in enumerate(scan.single_bytes):
+            entries = np.searchsorted(offsets, np.flatnonzero(data_bytes == byte) + offsets[0], side="right") - 1
+            hit_rows = distinct(entry_rows[entries])
+            yield hit_rows, np.full(hit_rows.size, scan.first + j, dtype=np.int64)
+        if scan.automaton is not None:
+            hits = np.fromiter(chain.from_iterable(scan.automaton.find_matches_as_indexes(text, overlapping=True)),
+                               dtype=np.int64).reshape(-1, 3)
+            literals = hits[:, 0] + scan.first + scan.single_bytes.size
+            starts, ends = hits[:, 1] + offsets[0], hits[:, 2] + offsets[0]
+            entries = np.searchsorted(offsets, starts, side="right") - 1
+            inside = ends <= offsets[entries + 1]
+            pairs = distinct(entry_rows[entries[inside]] * len(self._first) + literals[inside])
+            yield pairs // len(self._first), pairs % len(self._first)

@@ -159,6 +159,15 @@ def test_prefilter_takes_a_rule_only_when_each_clause_is_met():
     assert sorted(zip(rows.tolist(), rules_.tolist(), strict=True)) == [(0, 0), (0, 1), (1, 1)]
 
 
+def test_prefilter_finds_single_bytes_in_their_field_only():
+    rules = {0: [frozenset({Literal("A", "\\")})], 1: [frozenset({Literal("A", "-")})],
+             2: [frozenset({Literal("A", "-"), Literal("A", "ab")})]}
+    events = [{"A": "C:\\x"}, {"A": "xy", "B": "-\\"}, {"A": "a-b\\"}, {"A": "AB"}]
+    fields = pa.array([list(e.items()) for e in events], pa.map_(pa.string(), pa.string()))
+    rows, rules_ = Prefilter(rules).candidates(FieldBatch(fields))
+    assert sorted(zip(rows.tolist(), rules_.tolist(), strict=True)) == [(0, 0), (2, 0), (2, 1), (2, 2), (3, 2)]
+
+
 def test_distinct_is_sorted_unique():
     values = np.array([5, 3, 5, 1, 3, 9], dtype=np.int64)
     assert distinct(values).tolist() == [1, 3, 5, 9]
