@@ -89,11 +89,13 @@ def micro_batch_results(detector: Any, settings: ParseSettings, batch: pa.Record
     events: list[dict[str, Any]] = []
     event_rows: list[dict[str, Any]] = []
     dead_rows: list[dict[str, Any]] = []
-    for key, value, topic, headers in zip(columns["key"], columns["value"], columns["topic"], columns["headers"],
-                                          strict=True):
+    index_dates: dict[str, str] = {}  # event id -> its index date, for alerts of events without a time
+    for key, value, topic, headers, appended in zip(columns["key"], columns["value"], columns["topic"],
+                                                    columns["headers"], columns["timestamp"], strict=True):
         topic = topic.removeprefix(settings.topic_prefix)
         envelope = Envelope.from_message(topic, key, value, [(h["key"], h["value"]) for h in headers or ()])
-        received = envelope.received_at or datetime.now(UTC).isoformat()
+        # Without a collector's stamp, Kafka's append time: a replay must land in the same daily index.
+        received = envelope.received_at or appended.astimezone(UTC).isoformat()
         meta = {"record_id": envelope.record_id, "collector": envelope.collector, "received_at": received}
         record = parse_envelope(envelope)
         if isinstance(record, DeadLetter):
@@ -107,11 +109,12 @@ def micro_batch_results(detector: Any, settings: ParseSettings, batch: pa.Record
                "event": dict(row["fields"]),
                "event_meta": {"id": row["event_id"], "kind": row["kind"], "origin": row["origin"], **meta},
                **context_doc(row)}
+        index_dates[row["event_id"]] = row["date"] if row["timestamp"] else received[:10]
         event_rows.append({**row, "row": EVENT, "doc_id": search.document_id(envelope.record_id or row["event_id"]),
-                           "index_date": row["date"] if row["timestamp"] else received[:10],
-                           "document": json.dumps(doc, ensure_ascii=False)})
+                           "index_date": index_dates[row["event_id"]], "document": json.dumps(doc, ensure_ascii=False)})
     alerts = alert_batch(detector, pa.RecordBatch.from_pylist(events, schema=EVENT_SCHEMA)).to_pydict()
-    alert_rows = [{"row": ALERT, "doc_id": alert_id, "index_date": (timestamp or datetime.now(UTC).isoformat())[:10],
+    alert_rows = [{"row": ALERT, "doc_id": alert_id,
+                   "index_date": timestamp[:10] if timestamp else index_dates[json.loads(document)["event_meta"]["id"]],
                    "timestamp": datetime.fromisoformat(timestamp) if timestamp else None, "level": level,
                    "agency_id": agency, "document": document}
                   for alert_id, timestamp, level, agency, document in zip(
@@ -150,7 +153,7 @@ class Sinks:
             return
         started = time.monotonic()
         token, rules, settings = self.token, self.rules, self.settings
-        table = (raw.select("key", "value", "topic", "headers")
+        table = (raw.select("key", "value", "topic", "headers", "timestamp")
                  .mapInArrow(lambda batches: _results(token, rules, settings, batches),
                              from_arrow_schema(RESULT_SCHEMA))
                  .toArrow())
