@@ -10,7 +10,7 @@ RUN mkdir -p /usr/share/man/man1 \
     && apt-get install -y --no-install-recommends openjdk-17-jre-headless maven \
     && rm -rf /var/lib/apt/lists/*
 
-# SOCPIPE_CACHE: where socpipe keeps jar sets resolved from Maven Central (socpipe/dev/jars.py reads it).
+# SOCPIPE_CACHE: where socpipe keeps jar sets resolved from Maven Central (socpipe/jars.py reads it).
 ENV PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \

@@ -8,7 +8,7 @@ import sys
 import pyspark
 from pyspark.sql import SparkSession
 
-from socpipe.dev import jars
+from socpipe import jars
 
 DEFAULTS: dict[str, str] = {
     "spark.ui.enabled": "false",

@@ -9,7 +9,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
-from socpipe.dev import jars
+from socpipe import jars
 from socpipe.dev.process import LOG4J2_CONSOLE, java
 
 VERSION = "4.4.0"

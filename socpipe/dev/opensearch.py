@@ -11,7 +11,7 @@ import shutil
 import urllib.request
 from pathlib import Path
 
-from socpipe.dev import jars
+from socpipe import jars
 from socpipe.dev.process import LOG4J2_CONSOLE, java
 
 VERSION = "2.19.6"

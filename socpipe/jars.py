@@ -1,7 +1,8 @@
 """Runnable jar sets from Maven Central, resolved once into the user's cache.
 
-Maven does the resolution (it honours the machine's settings and mirrors); the result is copied into
-~/.cache/socpipe/<name>-<version>/lib so later `dev up` runs start without touching the network.
+The dev servers and the streaming job's Kafka connector both need them. Maven does the resolution (it
+honours the machine's settings and mirrors); the result is copied into ~/.cache/socpipe/<name>-<version>/lib
+so later runs start without touching the network.
 """
 
 from __future__ import annotations
