@@ -22,7 +22,7 @@ from pyspark.sql import SparkSession
 
 from bench import sqlite_baseline
 from bench.corpus import generate, write_lake
-from layers.detect import match_lake, match_lake_files
+from layers.detect import match_lake
 from layers.engine import fallback_count
 from rules.compiler import CompiledRule, load_rules
 from socpipe.spark import session
@@ -69,14 +69,14 @@ def main(argv: list[str] | None = None) -> None:
         print(f"rules: {len(ruleset.rules):,} loaded, {len(ruleset.failures):,} failed; {len(rules):,} with product "
               f"{PRODUCT!r} kept: {len(rules) - fallback:,} on the prefilter fast path, {fallback:,} on the fallback")
 
-        spark = session("socpipe-bench", master="local[2]", conf={"spark.ui.showConsoleProgress": "false"})
+        spark = session("socpipe-bench", master="local[2]", conf={"spark.ui.showConsoleProgress": "false"}, batch=True)
         print(f"machine: {os.cpu_count()} CPUs, 1-min load average {os.getloadavg()[0]:.2f} before the socpipe run "
               "(this process included: well above 1 means other work competes for the CPUs)")
         try:
-            ours = _run_socpipe(spark, lake, rules, k, args.spark_reader)
+            ours = _run_socpipe(spark, lake, rules, k)
         finally:
             spark.stop()
-    _report_socpipe(ours, n, args.spark_reader)
+    _report_socpipe(ours, n)
 
     baseline = _run_baseline(args, k)
     result = baseline.result
@@ -105,10 +105,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"socpipe {socpipe_rate:.0f} events/s, baseline {baseline_rate:.0f} events/s, ratio {ratio:.2f}")
 
 
-def _report_socpipe(ours: SocpipeRun, n: int, spark_reader: bool) -> None:
-    reader = "spark.read.parquet" if spark_reader else "Parquet files read by the Python workers (match_lake_files)"
+def _report_socpipe(ours: SocpipeRun, n: int) -> None:
     print(f"socpipe: {n:,} events in {ours.seconds:.1f} s = {n / ours.seconds:,.0f} events/s (Spark local[2], "
-          f"{ours.partitions} input partitions; {reader} to alerts collected, Detector build included)")
+          f"{ours.partitions} lake files read by the Python workers to alerts collected, Detector build included)")
     cpu = sum(ours.cpu_seconds.values())
     print(f"socpipe: CPU {cpu:.1f} s (" + ", ".join(f"{g} {s:.1f} s" for g, s in ours.cpu_seconds.items())
           + f") = {n / cpu:,.0f} events per CPU-second")
@@ -136,26 +135,18 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="rule files or folders (default: every rule folder of the SigmaHQ snapshot)")
     parser.add_argument("--baseline-events", type=int, default=None,
                         help="run the baseline on the first K events only (default: all); it is slow")
-    parser.add_argument("--spark-reader", action="store_true",
-                        help="read the lake with spark.read.parquet (match_lake) instead of in the Python workers")
     args = parser.parse_args(argv)
     if args.events < 1 or (args.baseline_events is not None and args.baseline_events < 1):
         parser.error("--events and --baseline-events must be positive")
     return args
 
 
-def _run_socpipe(spark: SparkSession, lake: Path, rules: list[CompiledRule], head: int,
-                 spark_reader: bool) -> SocpipeRun:
+def _run_socpipe(spark: SparkSession, lake: Path, rules: list[CompiledRule], head: int) -> SocpipeRun:
     """Time the lake -> alerts job; count alerts per rule on the events the baseline also sees."""
     cpu_before = _cpu_split(_descendants())
     started = time.monotonic()
-    if spark_reader:
-        events = spark.read.parquet(str(lake))
-        partitions = events.rdd.getNumPartitions()
-        rows = match_lake(spark, events, rules).collect()
-    else:
-        partitions = len(list(lake.rglob("*.parquet")))
-        rows = match_lake_files(spark, lake, rules).collect()
+    partitions = len(list(lake.rglob("*.parquet")))
+    rows = match_lake(spark, lake, rules).collect()
     seconds = time.monotonic() - started
     processes = _descendants()
     cpu = {group: spent - cpu_before.get(group, 0.0) for group, spent in _cpu_split(processes).items()}

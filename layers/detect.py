@@ -1,9 +1,9 @@
 """Batch detection on Spark: files -> events lake (Parquet) -> every rule in one pass -> alerts.
 
 Stage 1 reads, normalises and enriches on the driver and stages events as a Parquet lake partitioned
-by date and kind; unreadable records go to the dead-letter file with their original bytes. Stage 2
-reads the lake in Spark and runs the Detector in mapInArrow: one pass per event over all rules of its
-log source, in Python workers that build the Detector once and reuse it.
+by date and kind; unreadable records go to the dead-letter file with their original bytes. Stage 2 runs
+one Spark task per lake file: a Python worker reads the file and runs the Detector on it in batches of
+LAKE_BATCH_ROWS events, building the Detector once and reusing it.
 """
 
 from __future__ import annotations
@@ -47,6 +47,9 @@ EVENT_SCHEMA = pa.schema([
 ALERT_ARROW_SCHEMA = pa.schema([(name, pa.string()) for name in ("alert_id", "timestamp", "level", "agency_id",
                                                                   "document")])
 ALERT_SCHEMA = ", ".join(f"{name} string" for name in ALERT_ARROW_SCHEMA.names)  # the same, as Spark DDL
+# Events per lake file and per batch the detector takes: the detector's work goes by distinct values, and
+# values repeat more often in a larger batch.
+LAKE_BATCH_ROWS = 50_000
 
 
 @dataclass
@@ -81,6 +84,9 @@ def write_lake_part(table: pa.Table, lake: Path, name: str, partitioning: tuple[
     ds.write_dataset(
         table, lake, format="parquet", partitioning=list(partitioning), partitioning_flavor="hive",
         basename_template=f"{name}-{{i}}.parquet", existing_data_behavior="overwrite_or_ignore",
+        # One row group per file (Arrow would cut one per 32,768-row chunk): detection reads a file as one
+        # batch, and values repeat more often in a larger batch.
+        min_rows_per_group=LAKE_BATCH_ROWS, max_rows_per_group=LAKE_BATCH_ROWS,
     )
 
 
@@ -90,7 +96,7 @@ def stage_events(
     deadletters: IO[str],
     registry: Registry | None = None,
     hints: tuple[HostHint, ...] = (),
-    events_per_file: int = 50000,
+    events_per_file: int = LAKE_BATCH_ROWS,
     syslog_year: int | None = None,
 ) -> StageResult:
     """Write events to the Parquet lake and dead letters (one JSON object a line) to `deadletters`."""
@@ -174,12 +180,6 @@ def alert_batch(detector: Detector, batch: pa.RecordBatch) -> pa.RecordBatch:
     return pa.RecordBatch.from_pydict(out, schema=ALERT_ARROW_SCHEMA)
 
 
-def _match_batches(token: str, rules: Broadcast, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    detector = detector_for(token, rules)
-    for batch in batches:
-        yield alert_batch(detector, batch)
-
-
 _CONTEXT_COLUMNS = {"host_name": ("host", "name"), "source_ip": ("source", "ip"), "user_name": ("user", "name"),
                     "agency_id": ("agency", "id"), "system_id": ("system", "id"),
                     "system_level": ("system", "level")}
@@ -194,22 +194,20 @@ def context_doc(row: Mapping[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def match_lake(spark: SparkSession, events: DataFrame, rules: list[CompiledRule]) -> DataFrame:
-    """Alerts (alert_id, timestamp, level, agency_id, document JSON) for every rule match on `events`."""
-    broadcast = spark.sparkContext.broadcast(rules)
-    token = uuid.uuid4().hex
-    return events.mapInArrow(lambda batches: _match_batches(token, broadcast, batches), ALERT_SCHEMA)
-
-
+# Field names read as Parquet stored them, a dictionary of names and a code per entry, which the detector
+# would otherwise compute.
+LAKE_FORMAT = ds.ParquetFileFormat(read_options=ds.ParquetReadOptions(dictionary_columns=["fields.key_value.key"]))
 LAKE_PARTITIONING = ds.partitioning(pa.schema([("date", pa.string()), ("kind", pa.string())]), flavor="hive")
 
 
-def match_lake_files(spark: SparkSession, lake: Path, rules: list[CompiledRule]) -> DataFrame:
-    """The alerts of match_lake for every event of the lake, its Parquet files read by the Python workers.
+def match_lake(spark: SparkSession, lake: Path, rules: list[CompiledRule]) -> DataFrame:
+    """Alerts (alert_id, timestamp, level, agency_id, document JSON) for every rule match on the events of
+    the lake, its Parquet files read by the Python workers (so the lake must be where they can read it, as
+    Spark's own reader would need too).
 
-    Spark's JVM hands a map column to Python row by row (~25 us of CPU an event, about half of what
-    detection costs); pyarrow reads the same files in ~4 us an event. Spark still runs one task per file
-    and gathers the alerts."""
+    Spark's reader would hand the map column to Python row by row (~25 us of CPU an event, more than
+    detection costs); pyarrow reads the same files in ~4 us an event. Spark runs one task per file and
+    gathers the alerts."""
     files = sorted(str(p) for p in lake.rglob("*.parquet"))
     broadcast = spark.sparkContext.broadcast(rules)
     token = uuid.uuid4().hex
@@ -222,9 +220,9 @@ def _match_files(token: str, rules: Broadcast, lake: str, files: list[str],
                  numbers: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     detector = detector_for(token, rules)
     for batch in numbers:
-        events = ds.dataset([files[i] for i in batch.column("id").to_pylist()], format="parquet",
+        events = ds.dataset([files[i] for i in batch.column("id").to_pylist()], format=LAKE_FORMAT,
                             partitioning=LAKE_PARTITIONING, partition_base_dir=lake)
-        for rows in events.to_batches(batch_size=10_000, use_threads=False):
+        for rows in events.to_batches(batch_size=LAKE_BATCH_ROWS, use_threads=False):
             yield alert_batch(detector, rows)
 
 
@@ -236,7 +234,7 @@ def run(
     lake: Path,
     registry: Registry | None = None,
     hints: tuple[HostHint, ...] = (),
-    events_per_file: int = 50000,
+    events_per_file: int = LAKE_BATCH_ROWS,
     syslog_year: int | None = None,
 ) -> Summary:
     """The whole batch job; writes DIR/alerts.jsonl and DIR/deadletter.jsonl."""
@@ -249,7 +247,7 @@ def run(
                       fallback_count(ruleset.rules))
     rows = []
     if staged.events:
-        rows = match_lake(spark, spark.read.parquet(str(lake)), ruleset.rules).collect()
+        rows = match_lake(spark, lake, ruleset.rules).collect()
     rows.sort(key=lambda r: (r.timestamp, r.alert_id))
     with (out_dir / "alerts.jsonl").open("w", encoding="utf-8") as alerts:
         for r in rows:

@@ -1,8 +1,11 @@
-"""Layer 1 matching: every rule of an event's log source, in one pass over the event.
+"""Layer 1 matching: every rule of an event's log source, over a batch of events at once.
 
-An event is routed once to the rules of its log source (cached by kind, Channel, EventID, program,
-facility), the literal prefilter drops the rules that cannot match, and the compiled predicate of each
-remaining rule decides. The same Detector runs inside Spark (layers/detect.py) and in plain Python.
+Each event is routed to the rules of its log source (cached by kind, Channel, EventID, program,
+facility); the literal prefilter drops the rules that cannot match; the compiled predicate of each
+remaining rule decides. Work goes by distinct values, since log values repeat: a rule's predicate runs
+once per distinct combination of the values it reads among its candidate events, after gates (the parts of
+the rule that read one field) have dropped events by one field's values. The same Detector runs inside
+Spark (layers/detect.py) and in plain Python; layers/plain_path.py is the reference it is tested against.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from layers.fieldbatch import FieldBatch, distinct
+from layers.fieldbatch import FieldBatch, distinct, group
+from layers.plain_path import Predicate
 from layers.prefilter import Prefilter, required_clauses
 from rules import ir
 from rules.compiler import CompiledRule, load_rules
@@ -27,7 +32,9 @@ ROUTING_FIELDS = ("Channel", "EventID", "program", "facility")
 class Detector:
     def __init__(self, rules: list[CompiledRule]):
         self.rules = rules
-        self.predicates = [compile_predicate(r.condition) for r in rules]
+        # Compiled on first use: a batch of events meets a few hundred rules of thousands.
+        self._predicates: dict[int, Predicate] = {}
+        self._gates: dict[int, tuple[tuple[str, Predicate], ...]] = {}
         clauses = [required_clauses(r.condition) for r in rules]
         self._always = np.array([not c for c in clauses])  # checked on every event of their source
         self._prefilter = Prefilter({i: c for i, c in enumerate(clauses) if c})
@@ -35,6 +42,9 @@ class Detector:
         self._source_tests = {s: compile_predicate(ir.and_(s.condition())) for s in sources}
         self._routes: dict[tuple[str | None, ...], int] = {}
         self._members = np.zeros((0, len(rules)), dtype=bool)  # route -> the rules of its log sources
+        # The fields each rule reads; None for keyword rules, which read every value.
+        self._reads = [None if ir.has_keywords(r.condition) else tuple(sorted(ir.fields_of(r.condition)))
+                       for r in rules]
 
     def match(self, kind: str, fields: dict[str, str]) -> list[int]:
         """Indices (into `rules`) of the rules that match this event, in rule order."""
@@ -44,42 +54,75 @@ class Detector:
     def match_batch(self, kinds: pa.Array, fields: pa.MapArray) -> list[tuple[int, dict[str, str], list[int]]]:
         """(row, its fields, indices of the rules that match it in rule order) for each matching row."""
         batch = FieldBatch(fields)
-        routes = self._route_rows(kinds.to_pylist(), batch)
+        bits = batch.num_rows.bit_length()  # (rule, row) pairs as one int64: rule << bits | row
+        routes = self._route_rows(kinds, batch)
         rows, rules = self._prefilter.candidates(batch)
         keep = self._members[routes[rows], rules]
-        pairs = [rows[keep] * len(self.rules) + rules[keep]]
-        for route in np.unique(routes):
+        pairs = [rules[keep] << bits | rows[keep]]
+        for route in distinct(routes):
             always = np.flatnonzero(self._members[route] & self._always)
             if always.size:
                 members = np.flatnonzero(routes == route)
-                pairs.append((members[:, None] * len(self.rules) + always).ravel())
-        pairs = distinct(np.concatenate(pairs))
-        candidate_rows, firsts = np.unique(pairs // len(self.rules), return_index=True)
-        candidate_rules = (pairs % len(self.rules)).tolist()
-        bounds = [*firsts.tolist(), len(pairs)]
-        predicates = self.predicates
-        matched = []
-        for k, (row, fields_) in enumerate(zip(candidate_rows.tolist(), batch.records(candidate_rows), strict=True)):
-            view = EventView(fields_)
-            lowered = view.l
-            hits = [i for i in candidate_rules[bounds[k]:bounds[k + 1]] if predicates[i](fields_, lowered, view)]
-            if hits:
-                matched.append((row, fields_, hits))
-        return matched
+                pairs.append((always[:, None] << bits | members).ravel())
+        pairs = distinct(np.concatenate(pairs))  # by rule, then row
+        rules, rows = pairs >> bits, pairs & ((1 << bits) - 1)
+        bounds = np.flatnonzero(np.diff(rules)) + 1
+        views = Views(batch)
+        matched = [(self._check(int(rules[a]), rows[a:b], views), int(rules[a]))
+                   for a, b in zip([0, *bounds.tolist()], [*bounds.tolist(), pairs.size], strict=True) if b > a]
+        found = np.sort(np.concatenate([np.empty(0, dtype=np.int64),
+                                        *(hits * len(self.rules) + rule for hits, rule in matched)]))  # by row, rule
+        if not found.size:
+            return []
+        hit_rows, hit_rules = found // len(self.rules), (found % len(self.rules)).tolist()
+        firsts = np.flatnonzero(np.concatenate(([True], hit_rows[1:] != hit_rows[:-1])))
+        ends = [*firsts[1:].tolist(), found.size]
+        return [(row, fields_, hit_rules[a:b]) for row, fields_, a, b in
+                zip(hit_rows[firsts].tolist(), batch.records(hit_rows[firsts]), firsts.tolist(), ends, strict=True)]
 
-    def _route_rows(self, kinds: list[str], batch: FieldBatch) -> np.ndarray:
+    def _check(self, rule: int, rows: np.ndarray, views: Views) -> np.ndarray:
+        """The rows of `rows` (candidates for `rule`) that match it. Gates, parts of the rule that read one
+        field, first drop rows by that field's distinct values (few: Image, EventID, ports); then the
+        predicate runs once per distinct combination of the values the rule reads."""
+        if rule not in self._predicates:
+            condition, names = self.rules[rule].condition, self._reads[rule]
+            self._predicates[rule] = compile_predicate(condition)
+            self._gates[rule] = gates(condition) if names and len(names) > 1 else ()
+        predicate, names, batch = self._predicates[rule], self._reads[rule], views.batch
+        if names is None:  # keywords: every value of the event
+            return rows[[predicate(f, (view := EventView(f)).l, view) for f in batch.records(rows)]]
+        for name, gate in sorted(self._gates[rule], key=lambda g: len(batch.column(g[0]).distinct)):
+            numbers, firsts = group(batch.column(name).codes[rows])
+            if firsts.size * 2 > rows.size:
+                continue  # about one value per row: cheaper to decide with the whole predicate
+            seen = [views.one(name, code) for code in batch.column(name).codes[rows[firsts]].tolist()]
+            rows = rows[np.array([gate(v.f, v.l, v) for v in seen], dtype=bool)[numbers]]
+            if not rows.size:
+                return rows
+        columns = [batch.column(name) for name in names]
+        codes = [column.codes[rows] for column in columns]
+        keys, firsts = _combinations(codes, [len(c.distinct) for c in columns], rows.size)
+        if len(names) == 1:
+            seen = [views.one(names[0], code) for code in codes[0][firsts].tolist()]
+        else:
+            seen = [views.of(names, combination) for combination in zip(*(c[firsts].tolist() for c in codes),
+                                                                         strict=True)]
+        return rows[np.array([predicate(v.f, v.l, v) for v in seen], dtype=bool)[keys]]
+
+    def _route_rows(self, kinds: pa.Array, batch: FieldBatch) -> np.ndarray:
         """The route of each row: its kind and routing fields (a repeated field counts with its last value)."""
-        columns: list[list[str | None]] = []
-        for name in ROUTING_FIELDS:
-            column: list[str | None] = [None] * batch.num_rows
-            positions = batch.positions(name)
-            for row, value in zip(batch.row_of[positions].tolist(), batch.values.take(positions).to_pylist(),
-                                  strict=True):
-                column[row] = value
-            columns.append(column)
+        kind = pc.dictionary_encode(kinds)
+        columns = [batch.column(name) for name in ROUTING_FIELDS]
+        codes = [kind.indices.to_numpy(zero_copy_only=False).astype(np.int64), *(c.codes for c in columns)]
+        keys, firsts = _combinations(codes, [len(kind.dictionary), *(len(c.distinct) for c in columns)],
+                                     batch.num_rows)
+        values = [kind.dictionary.to_pylist(), *(c.values for c in columns)]
         routes = self._routes
-        return np.array([routes[key] if key in routes else self._add_route(key)
-                         for key in zip(kinds, *columns, strict=True)], dtype=np.int64)
+        found = []
+        for first in firsts.tolist():
+            key = tuple(v[c[first]] if c[first] >= 0 else None for v, c in zip(values, codes, strict=True))
+            found.append(routes[key] if key in routes else self._add_route(key))
+        return np.array(found, dtype=np.int64)[keys]
 
     def _add_route(self, key: tuple[str | None, ...]) -> int:
         kind = key[0]
@@ -96,6 +139,58 @@ class Detector:
 
     def _applies(self, source: Source, kind: str, probe: dict[str, str], view: EventView) -> bool:
         return source.kind == kind and self._source_tests[source](probe, view.l, view)
+
+
+class Views:
+    """Events as compiled rules see them, built from a batch's value codes (-1: without the field) with the
+    values lowercased once per batch; one-field views are shared by every rule reading only that field."""
+
+    def __init__(self, batch: FieldBatch):
+        self.batch = batch
+        self._one: dict[tuple[str, int], EventView] = {}
+
+    def one(self, name: str, code: int) -> EventView:
+        view = self._one.get((name, code))
+        if view is None:
+            view = self._one[name, code] = self.of((name,), (code,))
+        return view
+
+    def of(self, names: tuple[str, ...], codes: tuple[int, ...]) -> EventView:
+        f, lowered = {}, {}
+        for name, code in zip(names, codes, strict=True):
+            if code >= 0:
+                column = self.batch.column(name)
+                f[name], lowered[name] = column.values[code], column.lowered_values[code]
+        view = EventView(f)
+        view.l.update(lowered)
+        return view
+
+
+def gates(node: ir.Node) -> tuple[tuple[str, Predicate], ...]:
+    """For each field that arguments of the rule's top AND read alone, those arguments as a predicate:
+    false on an event's value of the field, the rule is false on the event."""
+    by_field: dict[str, list[ir.Node]] = {}
+    for arg in node.args if isinstance(node, ir.And) else (node,):
+        names = ir.fields_of(arg)
+        if len(names) == 1 and not ir.has_keywords(arg):
+            by_field.setdefault(next(iter(names)), []).append(arg)
+    return tuple((name, compile_predicate(ir.and_(args))) for name, args in sorted(by_field.items()))
+
+
+def _combinations(codes: list[np.ndarray], sizes: list[int], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Number the distinct rows of an n-row table of value codes (column j: -1 missing, else below
+    sizes[j]): (the number of each row, a row of each number)."""
+    keys = np.zeros(n, dtype=np.int64)
+    radix = 1
+    for c, size in zip(codes, sizes, strict=True):
+        if radix * (size + 1) >= 1 << 62:  # renumber densely before the key would overflow
+            keys, firsts = group(keys)
+            radix = firsts.size
+        keys = keys * (size + 1) + c + 1
+        radix *= size + 1
+    if n == 1 or not codes:
+        return np.zeros(n, dtype=np.int64), np.zeros(min(n, 1), dtype=np.int64)
+    return group(keys)
 
 
 def fold_routing(node: ir.Node, probe: dict[str, str]) -> ir.Node:

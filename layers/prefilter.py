@@ -23,17 +23,19 @@ from typing import Any
 import ahocorasick_rs
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from layers.fieldbatch import FieldBatch, distinct
+from layers.fieldbatch import Column, FieldBatch, distinct, utf8_buffer
 from rules import ir
 
 MAX_CLAUSES = 2  # more clauses drop a few more candidates but cost scanning and counting
 MIN_LITERAL = 3  # shorter literals hit many events: a rule gets them only when it offers nothing longer
 ANY_FIELD = ""  # the field of keyword literals: they may occur in any value
 NON_ASCII = "\x00non-ascii"  # a short non-ASCII literal: all it proves is a non-ASCII value (emoji rules)
-# Every occurrence (overlapping ones too), with a DFA: the fastest scan for a few thousand literals.
-_SCAN = {"matchkind": ahocorasick_rs.MatchKind.Standard, "implementation": ahocorasick_rs.Implementation.DFA}
+# Every occurrence (overlapping ones too). A DFA scans 3x faster than an NFA but takes 3x longer to build:
+# worth it for keywords, scanned through every value of a batch; the distinct values of one field are few
+# enough that both scan them in about the same time, so those automata are NFAs, built in a third the time.
+_MATCH = ahocorasick_rs.MatchKind.Standard
+_BUILD = {ANY_FIELD: ahocorasick_rs.Implementation.DFA}
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,8 +160,8 @@ class FieldScan:
 
 
 class Prefilter:
-    """Scans over the literals of a set of rules (indices into the caller's rule list), each through one
-    field of all events of a batch at once. Each literal stands for clauses (a rule's requirements,
+    """Scans over the literals of a set of rules (indices into the caller's rule list), each through the
+    distinct values of one field in a batch. Each literal stands for clauses (a rule's requirements,
     numbered across rules): a rule is a candidate when every one of its clauses has a literal found."""
 
     def __init__(self, requirements: dict[int, list[Requirement]]):
@@ -185,65 +187,119 @@ class Prefilter:
             texts = sorted(by_field[field], key=lambda t: (len(t.encode()) > 1, t))
             single_bytes = np.array([ord(t) for t in texts if len(t.encode()) == 1], dtype=np.uint8)
             longer = [t.encode() for t in texts[single_bytes.size:]]
-            automaton = ahocorasick_rs.BytesAhoCorasick(longer, **_SCAN) if longer else None
+            implementation = _BUILD.get(field, ahocorasick_rs.Implementation.ContiguousNFA)
+            automaton = ahocorasick_rs.BytesAhoCorasick(longer, _MATCH, implementation) if longer else None
             self.scans.append(FieldScan(field, automaton, len(rules_of), single_bytes,
                                         np.array(sorted(non_ascii[field]), dtype=np.int64)))
             rules_of.extend(sorted(by_field[field][t]) for t in texts)
         self._first = np.concatenate(([0], np.cumsum([len(r) for r in rules_of]))).astype(np.int64)
         self._clauses = np.array([i for r in rules_of for i in r], dtype=np.int64)
+        # An event meets a clause at most once per field scan; one with literals in several fields (or in
+        # any field, where an event has many values) can be met twice and needs deduplicating.
+        self._repeatable = np.array([len({lit.field for lit in literals}) > 1
+                                     or next(iter(literals)).field == ANY_FIELD for _, literals in clauses], dtype=bool)
+        # The other clause of a two-clause rule (-1: none), and where each clause's literals are: a clause in
+        # named fields only can be checked for one event by looking its values up.
+        self._partner = np.full(len(clauses), -1, dtype=np.int64)
+        for a, b in (np.flatnonzero(self._rule_of == rule) for rule in requirements if len(requirements[rule]) == 2):
+            self._partner[a], self._partner[b] = b, a
+        self._in_field: dict[str, np.ndarray] = defaultdict(lambda: np.zeros(len(clauses), dtype=bool))
+        for clause, (_, literals) in enumerate(clauses):
+            for lit in literals:
+                self._in_field[lit.field][clause] = True
+        self._named = ~self._in_field[ANY_FIELD]
+        self._clause_bits = max(len(clauses), 1).bit_length()
+        self._rule_bits = max(self._num_rules, 1).bit_length()
 
     def candidates(self, batch: FieldBatch) -> tuple[np.ndarray, np.ndarray]:
-        """(event, rule) pairs, each once: the rules with a literal of each of their clauses found in the event."""
-        rows: list[np.ndarray] = []
-        clauses: list[np.ndarray] = []
-        for scan in self.scans:
-            positions = None if scan.field == ANY_FIELD else batch.positions(scan.field)
-            if positions is not None and not positions.size:
-                continue
-            lowered = batch.lowered if positions is None else batch.lowered.take(positions)
-            entry_rows = batch.row_of if positions is None else batch.row_of[positions]
-            if scan.non_ascii.size:
-                outside = np.flatnonzero(~pc.string_is_ascii(lowered).to_numpy(zero_copy_only=False))
-                hit_rows = distinct(entry_rows[outside])
-                rows.append(np.repeat(hit_rows, scan.non_ascii.size))
-                clauses.append(np.tile(scan.non_ascii, hit_rows.size))
-            for hit_rows, literals in self._scan(scan, lowered, entry_rows):
+        """(event, rule) pairs, each once: the rules with a literal of each of their clauses found in the event.
+
+        Literals are found per distinct value: (value, clause) pairs. A one-clause rule's events are those
+        with a hit value. For a two-clause rule, only the clause met by fewer events of the batch is spread
+        to its events, which then look the other clause up by their values: spreading both and counting
+        (what a clause in no named field still needs) costs some ten times more pairs."""
+        found = {scan.field: self._found(scan, batch) for scan in self.scans}
+        found = {field: hits for field, hits in found.items() if hits[1].size}
+        mask = (1 << self._clause_bits) - 1
+        weight = np.zeros(len(self._rule_of))  # events meeting each clause, summed over its fields
+        for column, keys in found.values():
+            weight += np.bincount(keys & mask, weights=column.counts[keys >> self._clause_bits], minlength=weight.size)
+        partner = self._partner
+        clause = np.arange(partner.size)
+        lighter = (weight < weight[partner]) | ((weight == weight[partner]) & (clause < partner))
+        spread = (partner < 0) | ~self._named | (self._named[partner] & lighter)
+        rows_: list[np.ndarray] = [np.empty(0, dtype=np.int64)]
+        clauses_: list[np.ndarray] = [np.empty(0, dtype=np.int64)]
+        for column, keys in found.values():
+            keys = keys[spread[keys & mask]]
+            hit_rows, hit_clauses = column.rows_with(keys >> self._clause_bits, keys & mask)
+            rows_.append(hit_rows)
+            clauses_.append(hit_clauses)
+        rows, clauses = np.concatenate(rows_), np.concatenate(clauses_)
+        repeatable = self._repeatable[clauses]
+        if repeatable.any():
+            once = distinct(rows[repeatable] << self._clause_bits | clauses[repeatable])
+            rows = np.concatenate((rows[~repeatable], once >> self._clause_bits))
+            clauses = np.concatenate((clauses[~repeatable], once & mask))
+        other = partner[clauses]
+        single = other < 0
+        looked_up = ~single & self._named[other]
+        counted = ~single & ~looked_up
+        met = self._look_up(rows[looked_up], other[looked_up], found)
+        pairs = [rows[single] << self._rule_bits | self._rule_of[clauses[single]],
+                 rows[looked_up][met] << self._rule_bits | self._rule_of[clauses[looked_up][met]]]
+        if counted.any():  # both clauses spread: the events that met both
+            both = np.sort(rows[counted] << self._rule_bits | self._rule_of[clauses[counted]])
+            pairs.append(both[1:][both[1:] == both[:-1]])
+        pairs = distinct(np.concatenate(pairs))
+        return pairs >> self._rule_bits, pairs & ((1 << self._rule_bits) - 1)
+
+    def _found(self, scan: FieldScan, batch: FieldBatch) -> tuple[Column, np.ndarray]:
+        """The column scanned and its (value, clause) hits, as sorted distinct `value << bits | clause`."""
+        column = batch.every_value if scan.field == ANY_FIELD else batch.column(scan.field)
+        found_values: list[np.ndarray] = [np.empty(0, dtype=np.int64)]
+        found_clauses: list[np.ndarray] = [np.empty(0, dtype=np.int64)]
+        if not len(column.distinct):
+            return column, found_values[0]
+        if scan.non_ascii.size:  # lowercasing never makes ASCII text non-ASCII: the raw values tell
+            found_values.append(np.repeat(column.non_ascii, scan.non_ascii.size))
+            found_clauses.append(np.tile(scan.non_ascii, column.non_ascii.size))
+        for text, indices in column.texts:
+            for values, literals in self._scan(scan, text):
                 counts = self._first[literals + 1] - self._first[literals]
-                rows.append(np.repeat(hit_rows, counts))
-                clauses.append(self._clauses[np.repeat(self._first[literals] - np.cumsum(counts) + counts, counts)
-                                         + np.arange(counts.sum())])
-        if not rows:
-            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-        return self._met(np.concatenate(rows), np.concatenate(clauses))
+                found_values.append(np.repeat(values if indices is None else indices[values], counts))
+                found_clauses.append(self._clauses[np.repeat(self._first[literals] - np.cumsum(counts) + counts,
+                                                             counts) + np.arange(counts.sum())])
+        return column, distinct(np.concatenate(found_values) << self._clause_bits | np.concatenate(found_clauses))
 
-    def _met(self, rows: np.ndarray, clauses: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The (event, rule) pairs of the (event, clause) pairs (repeats allowed) that meet all the rule's clauses."""
-        met = distinct(rows * len(self._rule_of) + clauses)
-        pairs, counts = np.unique(met // len(self._rule_of) * self._num_rules + self._rule_of[met % len(self._rule_of)],
-                                  return_counts=True)
-        pairs = pairs[counts == self._needed[pairs % self._num_rules]]
-        return pairs // self._num_rules, pairs % self._num_rules
+    def _look_up(self, rows: np.ndarray, clauses: np.ndarray,
+                 found: dict[str, tuple[Column, np.ndarray]]) -> np.ndarray:
+        """Whether each event meets its clause (one in named fields only), by its values' hits."""
+        met = np.zeros(rows.size, dtype=bool)
+        for field, (column, keys) in found.items():
+            if field == ANY_FIELD:
+                continue
+            ask = np.flatnonzero(self._in_field[field][clauses])
+            wanted = column.codes[rows[ask]] << self._clause_bits | clauses[ask]
+            at = np.minimum(np.searchsorted(keys, wanted), keys.size - 1)
+            met[ask] |= keys[at] == wanted
+        return met
 
-    def _scan(self, scan: FieldScan, lowered: pa.StringArray,
-              entry_rows: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """(event, literal) once per literal found inside one entry. The entries' UTF-8 bytes are scanned as
-        one text (a UTF-8 literal only matches on character boundaries); a hit spanning two entries is dropped."""
-        _, offsets_buffer, data = lowered.buffers()
-        offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[lowered.offset:lowered.offset + len(lowered) + 1]
-        if data is None or offsets[-1] == offsets[0]:
+    def _scan(self, scan: FieldScan, lowered: pa.StringArray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(value, literal) once per literal found inside a value. The values' UTF-8 bytes are scanned as one
+        text (a UTF-8 literal only matches on character boundaries); a hit spanning two values is dropped."""
+        offsets, text = utf8_buffer(lowered)
+        if not text.size:
             return
-        text = memoryview(data).cast("B")[offsets[0]:offsets[-1]]
-        data_bytes = np.frombuffer(text, dtype=np.uint8)
         for j, byte in enumerate(scan.single_bytes):
-            entries = np.searchsorted(offsets, np.flatnonzero(data_bytes == byte) + offsets[0], side="right") - 1
-            hit_rows = distinct(entry_rows[entries])
-            yield hit_rows, np.full(hit_rows.size, scan.first + j, dtype=np.int64)
+            values = distinct(np.searchsorted(offsets, np.flatnonzero(text == byte), side="right") - 1)
+            yield values, np.full(values.size, scan.first + j, dtype=np.int64)
         if scan.automaton is not None:
             hits = np.fromiter(chain.from_iterable(scan.automaton.find_matches_as_indexes(text, overlapping=True)),
                                dtype=np.int64).reshape(-1, 3)
             literals = hits[:, 0] + scan.first + scan.single_bytes.size
-            starts, ends = hits[:, 1] + offsets[0], hits[:, 2] + offsets[0]
-            entries = np.searchsorted(offsets, starts, side="right") - 1
-            inside = ends <= offsets[entries + 1]
-            pairs = distinct(entry_rows[entries[inside]] * len(self._first) + literals[inside])
+            starts, ends = hits[:, 1], hits[:, 2]
+            values = np.searchsorted(offsets, starts, side="right") - 1
+            inside = ends <= offsets[values + 1]
+            pairs = distinct(values[inside] * len(self._first) + literals[inside])
             yield pairs // len(self._first), pairs % len(self._first)

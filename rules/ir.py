@@ -226,3 +226,12 @@ def fields_of(node: Node) -> set[str]:
         return {node.field, node.other}
     field = getattr(node, "field", None)
     return {field} if field else set()
+
+
+def has_keywords(node: Node) -> bool:
+    """Whether a tree has a keyword leaf (a Str or Regex on every field)."""
+    if isinstance(node, (And, Or)):
+        return any(has_keywords(a) for a in node.args)
+    if isinstance(node, Not):
+        return has_keywords(node.arg)
+    return isinstance(node, (Str, Regex)) and node.field is None

@@ -121,7 +121,7 @@ def _detect(args: argparse.Namespace, config: Config) -> int:
         print(f"rule failed: {f.id} {f.path}: {f.reason}", file=sys.stderr)
     registry_path = config.path("registry")
     registry = Registry.load(registry_path) if registry_path else None
-    spark = session(master=config.get("spark", "master"), conf=config.get("spark", "conf"))
+    spark = session(master=config.get("spark", "master"), conf=config.get("spark", "conf"), batch=True)
     with tempfile.TemporaryDirectory(prefix="socpipe-lake-") as lake:
         summary = detect.run(spark, ruleset, args.input, args.out, Path(lake), registry, config.hints,
                              config.get("detect", "events_per_file"), config.get("detect", "syslog_year"))

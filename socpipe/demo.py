@@ -38,7 +38,8 @@ def run_demo(config: Config, extra_rules: list[Path], out: Path) -> int:
     lake = out / "lake"
     if lake.exists():
         shutil.rmtree(lake)
-    spark = session("socpipe-demo", master=config.get("spark", "master"), conf=config.get("spark", "conf"))
+    spark = session("socpipe-demo", master=config.get("spark", "master"), conf=config.get("spark", "conf"),
+                    batch=True)
     summary = detect.run(spark, ruleset, [SAMPLES], out, lake, registry, HINTS,
                          config.get("detect", "events_per_file"), syslog_year=2026)
     lines = summary_lines(summary)

@@ -4,6 +4,7 @@ event's log source) on the SigmaHQ regression data and on 200,000 bench events, 
 from __future__ import annotations
 
 import multiprocessing
+import random
 from collections.abc import Iterable
 from functools import cache
 
@@ -16,8 +17,8 @@ from alerting.alerts import alert_id
 from bench.corpus import generate, lake_table, write_lake
 from enrich.normalise import normalise
 from ingest import read_paths
-from layers.detect import EVENT_SCHEMA, alert_batch, match_lake, match_lake_files
-from layers.engine import Detector
+from layers.detect import EVENT_SCHEMA, alert_batch, match_lake
+from layers.engine import Detector, gates
 from layers.fieldbatch import FieldBatch, distinct
 from layers.plain_path import PlainMatcher
 from layers.prefilter import (
@@ -34,6 +35,7 @@ from layers.prefilter import (
 from layers.sql_path import match_sql
 from rules import ir
 from rules.compiler import CompiledRule, load_rules
+from rules.python_code import EventView
 from socpipe.events import WINDOWS, Event, event_identity
 
 CORPUS_EVENTS = 200_000
@@ -168,6 +170,59 @@ def test_prefilter_finds_single_bytes_in_their_field_only():
     assert sorted(zip(rows.tolist(), rules_.tolist(), strict=True)) == [(0, 0), (2, 0), (2, 1), (2, 2), (3, 2)]
 
 
+def _brute_force_candidates(requirements: dict[int, list[frozenset[Literal]]],
+                            events: list[dict[str, str]]) -> set[tuple[int, int]]:
+    """The prefilter's definition, event by event: every clause has a literal in its (lowercased) field."""
+    def met(literal: Literal, event: dict[str, str]) -> bool:
+        values = [v.lower() for k, v in event.items() if literal.field in (ANY_FIELD, k)]
+        if literal.text == NON_ASCII:
+            return any(not v.isascii() for v in values)
+        return any(literal.text in v or (literal.from_regex and not v.isascii()) for v in values)
+
+    return {(row, rule) for row, event in enumerate(events) for rule, clauses in requirements.items()
+            if all(any(met(lit, event) for lit in clause) for clause in clauses)}
+
+
+def test_prefilter_equals_its_definition_for_every_kind_of_clause():
+    """One-clause rules, two-clause rules whose clauses are in one field, two fields, several fields or any
+    field (keywords), non-ASCII and regex literals: the candidates are exactly the definition's."""
+    a, b, c = (lambda text, field="A", regex=False: Literal(field, text, regex)), "B", "C"
+    rules = {
+        0: [frozenset({a("abc")})],
+        1: [frozenset({a("abc")}), frozenset({a("xyz", b)})],
+        2: [frozenset({a("xyz"), a("xyz", b)}), frozenset({a("qq", c)})],
+        3: [frozenset({a("mimi", ANY_FIELD)}), frozenset({a("abc")})],
+        4: [frozenset({a("mimi", ANY_FIELD)}), frozenset({a("katz", ANY_FIELD)})],
+        5: [frozenset({a(NON_ASCII, b)}), frozenset({a("\\")})],
+        6: [frozenset({a("ab", c, True)})],
+        7: [frozenset({a("-")}), frozenset({a("bc"), a("yz")})],
+        8: [frozenset({a("zzz")})],
+    }
+    words = ["abc", "ABCD", "xyz", "qq", "mimi", "KATZ", "tài", "c:\\x", "-", "ab", "y", ""]
+    rng = random.Random(7)
+    events = [{field: "".join(rng.choices(words, k=rng.randint(0, 3)))
+               for field in ("A", "B", "C", "D") if rng.random() < 0.8} for _ in range(600)]
+    fields = pa.array([list(e.items()) for e in events], pa.map_(pa.string(), pa.string()))
+    rows, rules_ = Prefilter(rules).candidates(FieldBatch(fields))
+    got = list(zip(rows.tolist(), rules_.tolist(), strict=True))
+    assert len(got) == len(set(got))
+    expected = _brute_force_candidates(rules, events)
+    assert {rule for _, rule in expected} >= set(range(8))  # every kind of rule is exercised
+    assert set(got) == expected
+
+
+def test_gates_are_the_parts_of_a_rule_that_read_one_field():
+    image, cmd = ir.Str("Image", ir.SUFFIX, "\\x.exe"), ir.Str("CommandLine", ir.CONTAINS, "-enc")
+    mixed = ir.Or((ir.Str("Image", ir.EQ, "a"), ir.Str("User", ir.EQ, "b")))
+    rule = ir.And((image, cmd, mixed, ir.Not(ir.Str("Image", ir.CONTAINS, "temp"))))
+    found = dict(gates(rule))
+    assert sorted(found) == ["CommandLine", "Image"]  # the Image/User OR reads two fields: no gate
+    for fields, expected in [({"Image": "C:\\X.exe"}, True), ({"Image": "c:\\temp\\x.exe"}, False), ({}, False)]:
+        view = EventView(fields)
+        assert found["Image"](fields, view.l, view) is expected
+    assert [name for name, _ in gates(ir.And((ir.Str(None, ir.CONTAINS, "mimikatz"), image)))] == ["Image"]
+
+
 def test_distinct_is_sorted_unique():
     values = np.array([5, 3, 5, 1, 3, 9], dtype=np.int64)
     assert distinct(values).tolist() == [1, 3, 5, 9]
@@ -189,11 +244,10 @@ def test_regex_literals(pattern, expected):
     assert (None if got is None else set(got)) == expected
 
 
-def test_lake_read_by_python_workers_equals_spark_reader(spark, tmp_path):
-    """match_lake_files (pyarrow reads the Parquet files) gives the alerts of match_lake (Spark reads them)."""
+def test_spark_job_over_the_lake_equals_the_plain_path(spark, tmp_path):
+    """match_lake (Spark tasks, one a lake file, in Python workers) gives the plain path's alerts."""
     rules = [r for r in sigmahq_rules() if r.logsource[0] == "windows"]
     write_lake(20_000, 0, tmp_path, rows_per_file=5_000)
-    by_spark = {r.alert_id for r in match_lake(spark, spark.read.parquet(str(tmp_path)), rules).collect()}
-    by_python = {r.alert_id for r in match_lake_files(spark, tmp_path, rules).collect()}
+    by_spark = {r.alert_id for r in match_lake(spark, tmp_path, rules).collect()}
     assert len(by_spark) >= 50
-    assert by_python == by_spark
+    assert by_spark == plain_alert_ids(rules, [(WINDOWS, fields) for fields in generate(20_000)])
