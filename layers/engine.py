@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from layers.fieldbatch import FieldBatch, distinct, group
+from layers.fieldbatch import Column, FieldBatch, distinct, group
 from layers.plain_path import Predicate
 from layers.prefilter import Prefilter, required_clauses
 from rules import ir
@@ -32,9 +32,9 @@ ROUTING_FIELDS = ("Channel", "EventID", "program", "facility")
 class Detector:
     def __init__(self, rules: list[CompiledRule]):
         self.rules = rules
-        # Compiled on first use: a batch of events meets a few hundred rules of thousands.
-        self._predicates: dict[int, Predicate] = {}
-        self._gates: dict[int, tuple[tuple[str, Predicate], ...]] = {}
+        # Compiled on first use: a batch of events meets a few hundred rules of thousands. Per rule: its
+        # predicate, the fields it reads (None for keyword rules, which read every value) and its gates.
+        self._compiled: dict[int, tuple[Predicate, tuple[str, ...] | None, tuple[tuple[str, Predicate], ...]]] = {}
         clauses = [required_clauses(r.condition) for r in rules]
         self._always = np.array([not c for c in clauses])  # checked on every event of their source
         self._prefilter = Prefilter({i: c for i, c in enumerate(clauses) if c})
@@ -42,9 +42,6 @@ class Detector:
         self._source_tests = {s: compile_predicate(ir.and_(s.condition())) for s in sources}
         self._routes: dict[tuple[str | None, ...], int] = {}
         self._members = np.zeros((0, len(rules)), dtype=bool)  # route -> the rules of its log sources
-        # The fields each rule reads; None for keyword rules, which read every value.
-        self._reads = [None if ir.has_keywords(r.condition) else tuple(sorted(ir.fields_of(r.condition)))
-                       for r in rules]
 
     def match(self, kind: str, fields: dict[str, str]) -> list[int]:
         """Indices (into `rules`) of the rules that match this event, in rule order."""
@@ -84,14 +81,15 @@ class Detector:
         """The rows of `rows` (candidates for `rule`) that match it. Gates, parts of the rule that read one
         field, first drop rows by that field's distinct values (few: Image, EventID, ports); then the
         predicate runs once per distinct combination of the values the rule reads."""
-        if rule not in self._predicates:
-            condition, names = self.rules[rule].condition, self._reads[rule]
-            self._predicates[rule] = compile_predicate(condition)
-            self._gates[rule] = gates(condition) if names and len(names) > 1 else ()
-        predicate, names, batch = self._predicates[rule], self._reads[rule], views.batch
+        if rule not in self._compiled:
+            condition = self.rules[rule].condition
+            names = None if ir.has_keywords(condition) else tuple(sorted(ir.fields_of(condition)))
+            self._compiled[rule] = (compile_predicate(condition), names,
+                                    gates(condition) if names and len(names) > 1 else ())
+        (predicate, names, rule_gates), batch = self._compiled[rule], views.batch
         if names is None:  # keywords: every value of the event
             return rows[[predicate(f, (view := EventView(f)).l, view) for f in batch.records(rows)]]
-        for name, gate in sorted(self._gates[rule], key=lambda g: len(batch.column(g[0]).distinct)):
+        for name, gate in sorted(rule_gates, key=lambda g: len(batch.column(g[0]).distinct)):
             numbers, firsts = group(batch.column(name).codes[rows])
             if firsts.size * 2 > rows.size:
                 continue  # about one value per row: cheaper to decide with the whole predicate
@@ -105,8 +103,8 @@ class Detector:
         if len(names) == 1:
             seen = [views.one(names[0], code) for code in codes[0][firsts].tolist()]
         else:
-            seen = [views.of(names, combination) for combination in zip(*(c[firsts].tolist() for c in codes),
-                                                                         strict=True)]
+            seen = [views.of(names, columns, combination)
+                    for combination in zip(*(c[firsts].tolist() for c in codes), strict=True)]
         return rows[np.array([predicate(v.f, v.l, v) for v in seen], dtype=bool)[keys]]
 
     def _route_rows(self, kinds: pa.Array, batch: FieldBatch) -> np.ndarray:
@@ -152,14 +150,14 @@ class Views:
     def one(self, name: str, code: int) -> EventView:
         view = self._one.get((name, code))
         if view is None:
-            view = self._one[name, code] = self.of((name,), (code,))
+            view = self._one[name, code] = self.of((name,), [self.batch.column(name)], (code,))
         return view
 
-    def of(self, names: tuple[str, ...], codes: tuple[int, ...]) -> EventView:
+    @staticmethod
+    def of(names: tuple[str, ...], columns: list[Column], codes: tuple[int, ...]) -> EventView:
         f, lowered = {}, {}
-        for name, code in zip(names, codes, strict=True):
+        for name, column, code in zip(names, columns, codes, strict=True):
             if code >= 0:
-                column = self.batch.column(name)
                 f[name], lowered[name] = column.values[code], column.lowered_values[code]
         view = EventView(f)
         view.l.update(lowered)

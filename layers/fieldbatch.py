@@ -8,6 +8,7 @@ those combinations and for the events that raise alerts.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -101,6 +102,7 @@ class FieldBatch:
         self._positions = {name: order[bounds[i]:bounds[i + 1]] for i, name in enumerate(names)}
         self._codes = codes
         self._names = np.array(names, dtype=object)  # one str object per name: dict lookups reuse its hash
+        self._code_of = {name: i for i, name in enumerate(names)}
         self._columns: dict[str, Column] = {}
 
     def column(self, name: str) -> Column:
@@ -119,11 +121,17 @@ class FieldBatch:
                                                   encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64))
         return column
 
-    @cached_property
-    def every_value(self) -> Column:
-        """All values of every field (what Sigma keywords search), repeated keys included. Not deduplicated:
-        timestamps, record ids and GUIDs make most values of a batch unique."""
-        return Column(self.num_rows, self.values, self.row_of, np.arange(len(self.values)))
+    def encoded(self) -> dict[str, Column]:
+        """The fields encoded so far that some event has."""
+        return {name: column for name, column in self._columns.items() if column.entry_rows.size}
+
+    def values_except(self, names: Iterable[str]) -> Column:
+        """Every value of the other fields (for Sigma keywords, which search all fields), repeated keys
+        included. Not deduplicated: timestamps, record ids and GUIDs make most of them unique."""
+        skip = np.zeros(len(self._names), dtype=bool)
+        skip[[self._code_of[name] for name in names if name in self._code_of]] = True
+        positions = np.flatnonzero(~skip[self._codes])
+        return Column(self.num_rows, self.values.take(positions), self.row_of[positions], np.arange(positions.size))
 
     def records(self, rows: np.ndarray) -> list[dict[str, str | None]]:
         """The fields of the given events as dicts (a repeated key keeps its last value, as dict() does)."""

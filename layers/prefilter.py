@@ -183,7 +183,8 @@ class Prefilter:
         # Literal k stands for the clauses _clauses[_first[k]:_first[k + 1]].
         rules_of: list[list[int]] = []
         self.scans: list[FieldScan] = []
-        for field in sorted(by_field.keys() | non_ascii.keys()):
+        # Keywords last: their scan reuses the distinct values of the fields the others encoded.
+        for field in sorted(by_field.keys() | non_ascii.keys(), key=lambda f: (f == ANY_FIELD, f)):
             texts = sorted(by_field[field], key=lambda t: (len(t.encode()) > 1, t))
             single_bytes = np.array([ord(t) for t in texts if len(t.encode()) == 1], dtype=np.uint8)
             longer = [t.encode() for t in texts[single_bytes.size:]]
@@ -218,11 +219,17 @@ class Prefilter:
         with a hit value. For a two-clause rule, only the clause met by fewer events of the batch is spread
         to its events, which then look the other clause up by their values: spreading both and counting
         (what a clause in no named field still needs) costs some ten times more pairs."""
-        found = {scan.field: self._found(scan, batch) for scan in self.scans}
-        found = {field: hits for field, hits in found.items() if hits[1].size}
+        found: list[tuple[str, Column, np.ndarray]] = []  # (field, column, its hits)
+        for scan in self.scans:
+            if scan.field != ANY_FIELD:
+                columns = [batch.column(scan.field)]
+            else:  # keywords: the distinct values of the fields encoded so far, every value of the others
+                encoded = batch.encoded()
+                columns = [*encoded.values(), batch.values_except(encoded.keys())]
+            found.extend((scan.field, column, keys) for column in columns if (keys := self._found(scan, column)).size)
         mask = (1 << self._clause_bits) - 1
         weight = np.zeros(len(self._rule_of))  # events meeting each clause, summed over its fields
-        for column, keys in found.values():
+        for _, column, keys in found:
             weight += np.bincount(keys & mask, weights=column.counts[keys >> self._clause_bits], minlength=weight.size)
         partner = self._partner
         clause = np.arange(partner.size)
@@ -230,7 +237,7 @@ class Prefilter:
         spread = (partner < 0) | ~self._named | (self._named[partner] & lighter)
         rows_: list[np.ndarray] = [np.empty(0, dtype=np.int64)]
         clauses_: list[np.ndarray] = [np.empty(0, dtype=np.int64)]
-        for column, keys in found.values():
+        for _, column, keys in found:
             keys = keys[spread[keys & mask]]
             hit_rows, hit_clauses = column.rows_with(keys >> self._clause_bits, keys & mask)
             rows_.append(hit_rows)
@@ -254,13 +261,12 @@ class Prefilter:
         pairs = distinct(np.concatenate(pairs))
         return pairs >> self._rule_bits, pairs & ((1 << self._rule_bits) - 1)
 
-    def _found(self, scan: FieldScan, batch: FieldBatch) -> tuple[Column, np.ndarray]:
-        """The column scanned and its (value, clause) hits, as sorted distinct `value << bits | clause`."""
-        column = batch.every_value if scan.field == ANY_FIELD else batch.column(scan.field)
+    def _found(self, scan: FieldScan, column: Column) -> np.ndarray:
+        """The (value, clause) hits of a scan through a column, as sorted distinct `value << bits | clause`."""
         found_values: list[np.ndarray] = [np.empty(0, dtype=np.int64)]
         found_clauses: list[np.ndarray] = [np.empty(0, dtype=np.int64)]
         if not len(column.distinct):
-            return column, found_values[0]
+            return found_values[0]
         if scan.non_ascii.size:  # lowercasing never makes ASCII text non-ASCII: the raw values tell
             found_values.append(np.repeat(column.non_ascii, scan.non_ascii.size))
             found_clauses.append(np.tile(scan.non_ascii, column.non_ascii.size))
@@ -270,13 +276,13 @@ class Prefilter:
                 found_values.append(np.repeat(values if indices is None else indices[values], counts))
                 found_clauses.append(self._clauses[np.repeat(self._first[literals] - np.cumsum(counts) + counts,
                                                              counts) + np.arange(counts.sum())])
-        return column, distinct(np.concatenate(found_values) << self._clause_bits | np.concatenate(found_clauses))
+        return distinct(np.concatenate(found_values) << self._clause_bits | np.concatenate(found_clauses))
 
     def _look_up(self, rows: np.ndarray, clauses: np.ndarray,
-                 found: dict[str, tuple[Column, np.ndarray]]) -> np.ndarray:
+                 found: list[tuple[str, Column, np.ndarray]]) -> np.ndarray:
         """Whether each event meets its clause (one in named fields only), by its values' hits."""
         met = np.zeros(rows.size, dtype=bool)
-        for field, (column, keys) in found.items():
+        for field, column, keys in found:
             if field == ANY_FIELD:
                 continue
             ask = np.flatnonzero(self._in_field[field][clauses])
