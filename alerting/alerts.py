@@ -10,7 +10,7 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from rules.compiler import CompiledRule
+from rules.model import CompiledRule
 
 LEVELS = ("critical", "high", "medium", "low", "informational")
 

@@ -24,7 +24,8 @@ from bench import sqlite_baseline
 from bench.corpus import generate, write_lake
 from layers.detect import match_lake
 from layers.engine import fallback_count
-from rules.compiler import CompiledRule, load_rules
+from rules.compiler import load_rules
+from rules.model import CompiledRule
 from socpipe.spark import session
 
 SIGMAHQ = Path(__file__).resolve().parents[2] / "shared" / "sigmahq"

@@ -26,7 +26,7 @@ from alerting.alerts import alert_document
 from enrich.normalise import HostHint, context, normalise
 from ingest import read_paths
 from layers.engine import Detector, fallback_count
-from rules.compiler import CompiledRule, RuleSet
+from rules.model import CompiledRule, RuleSet
 from socpipe.events import DeadLetter, Event
 from socpipe.registry import Registry
 

@@ -18,12 +18,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from layers.fieldbatch import Column, FieldBatch, distinct, group
-from layers.plain_path import Predicate
 from layers.prefilter import Prefilter, required_clauses
 from rules import ir
-from rules.compiler import CompiledRule, load_rules
-from rules.logsources import Source
-from rules.python_code import EventView, compile_predicate
+from rules.model import CompiledRule
+from rules.python_code import EventView, Predicate, compile_predicate
 from socpipe.events import Event
 
 ROUTING_FIELDS = ("Channel", "EventID", "program", "facility")
@@ -128,15 +126,14 @@ class Detector:
         view = EventView(probe)
         # A rule checked on every event is left out of a route where its condition is false on the routing
         # fields alone (e.g. a Sysmon rule on EventID 16 for the route of EventID 1).
-        members = [any(self._applies(s, kind, probe, view) for s in r.sources)
+        applies = {s: s.kind == kind and test(probe, view.l, view) for s, test in self._source_tests.items()}
+        members = [any(applies[s] for s in r.sources)
                    and not (self._always[i] and fold_routing(r.condition, probe) == ir.Const(False))
                    for i, r in enumerate(self.rules)]
         self._members = np.vstack([self._members, np.array(members, dtype=bool)])
         route = self._routes[key] = len(self._routes)
         return route
 
-    def _applies(self, source: Source, kind: str, probe: dict[str, str], view: EventView) -> bool:
-        return source.kind == kind and self._source_tests[source](probe, view.l, view)
 
 
 class Views:
@@ -222,6 +219,8 @@ def fallback_count(rules: list[CompiledRule]) -> int:
 
 def match_events(rule_paths: list[Path], events: Iterable[Event]) -> list[set[str]]:
     """The rule ids matched per event: the small entry point tests and tools use."""
+    from rules.compiler import load_rules  # pySigma: not needed where rules arrive compiled (Spark workers)
+
     ruleset = load_rules(rule_paths)
     detector = Detector(ruleset.rules)
     return [{detector.rules[i].id for i in detector.match(e.kind, e.fields)} for e in events]

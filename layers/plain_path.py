@@ -9,14 +9,11 @@ small samples only).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
 
 from rules import ir
-from rules.compiler import CompiledRule
 from rules.logsources import Source
-from rules.python_code import EventView, compile_predicate
-
-Predicate = Callable[[dict[str, str], dict[str, str], EventView], bool]
+from rules.model import CompiledRule
+from rules.python_code import EventView, Predicate, compile_predicate
 
 
 class PlainMatcher:

@@ -16,8 +16,8 @@ from pyspark.sql import functions as F
 
 from layers.engine import ROUTING_FIELDS
 from rules import ir
-from rules.compiler import CompiledRule
 from rules.logsources import Source
+from rules.model import CompiledRule
 from rules.spark_sql import SparkSQL, literal
 
 CHUNK = 40  # rules per projection

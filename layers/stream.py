@@ -38,7 +38,7 @@ from pyspark.sql.streaming import StreamingQuery
 from enrich.normalise import HostHint
 from ingest.frame import Frame, parse_frame
 from layers.detect import EVENT_SCHEMA, alert_batch, context_doc, detector_for, event_row, write_lake_part
-from rules.compiler import RuleSet
+from rules.model import RuleSet
 from socpipe import kafka_client, search
 from socpipe.config import Config
 from socpipe.envelope import ALERTS_TOPIC, DEADLETTER_TOPIC, PARSER_OF_SOURCE, RAW_TOPICS, Envelope

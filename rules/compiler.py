@@ -7,7 +7,6 @@ file and reason, and `socpipe rules check` prints it.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -19,39 +18,11 @@ from sigma.processing.transformations import ValueListPlaceholderTransformation
 from sigma.rule import SigmaRule
 
 from rules import ir
-from rules.logsources import Source, resolve
+from rules.logsources import resolve
+from rules.model import CompiledRule, RuleFailure, RuleSet
 from rules.sigma_ir import IRBackend
 
 RULE_SUFFIXES = (".yml", ".yaml")
-
-
-@dataclass(frozen=True, slots=True)
-class CompiledRule:
-    id: str
-    title: str
-    level: str
-    tags: tuple[str, ...]
-    path: str
-    logsource: tuple[str | None, str | None, str | None]  # product, category, service
-    sources: tuple[Source, ...]
-    logsource_exact: bool  # False when only the product could be mapped
-    condition: ir.Node
-
-
-@dataclass(frozen=True, slots=True)
-class RuleFailure:
-    id: str
-    path: str
-    reason: str
-
-
-@dataclass
-class RuleSet:
-    rules: list[CompiledRule] = field(default_factory=list)
-    failures: list[RuleFailure] = field(default_factory=list)
-
-    def by_id(self) -> dict[str, CompiledRule]:
-        return {r.id: r for r in self.rules}
 
 
 def rule_files(paths: Iterable[Path]) -> Iterator[Path]:

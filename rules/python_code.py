@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from layers.prefilter import regex_literals
@@ -202,7 +203,10 @@ class PythonCode:
         return self.constant(re.compile(node.pattern, flags))
 
 
-def compile_predicate(node: ir.Node, guards: bool = True) -> Any:
+Predicate = Callable[[dict[str, str], dict[str, str], EventView], bool]
+
+
+def compile_predicate(node: ir.Node, guards: bool = True) -> Predicate:
     """The IR as a Python function (f, l, e) -> bool; `guards` off renders every leaf as written (the
     plain reference path)."""
     code = PythonCode(guards)

@@ -13,8 +13,9 @@ from socpipe import jars
 DEFAULTS: dict[str, str] = {
     "spark.ui.enabled": "false",
     "spark.sql.shuffle.partitions": "4",
-    # Small input splits: detection is CPU-bound, so many short tasks keep every core busy to the end.
-    "spark.sql.files.maxPartitionBytes": "8m",
+    # Rows per Arrow batch handed to Python (the streaming job's events): the detector works per distinct
+    # value, and values repeat more often in a larger batch (as layers/detect.py's LAKE_BATCH_ROWS).
+    "spark.sql.execution.arrow.maxRecordsPerBatch": "50000",
     "spark.driver.memory": "2g",
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.execution.arrow.pyspark.enabled": "true",

@@ -34,7 +34,8 @@ from layers.prefilter import (
 )
 from layers.sql_path import match_sql
 from rules import ir
-from rules.compiler import CompiledRule, load_rules
+from rules.compiler import load_rules
+from rules.model import CompiledRule
 from rules.python_code import EventView
 from socpipe.events import WINDOWS, Event, event_identity
 

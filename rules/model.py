@@ -1,0 +1,41 @@
+"""A compiled rule and a rule set: what detection needs of the rules, without the Sigma toolchain.
+
+Spark workers unpickle these; keeping them apart from rules/compiler.py (pySigma, YAML) spares each
+worker those imports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rules import ir
+from rules.logsources import Source
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledRule:
+    id: str
+    title: str
+    level: str
+    tags: tuple[str, ...]
+    path: str
+    logsource: tuple[str | None, str | None, str | None]  # product, category, service
+    sources: tuple[Source, ...]
+    logsource_exact: bool  # False when only the product could be mapped
+    condition: ir.Node
+
+
+@dataclass(frozen=True, slots=True)
+class RuleFailure:
+    id: str
+    path: str
+    reason: str
+
+
+@dataclass
+class RuleSet:
+    rules: list[CompiledRule] = field(default_factory=list)
+    failures: list[RuleFailure] = field(default_factory=list)
+
+    def by_id(self) -> dict[str, CompiledRule]:
+        return {r.id: r for r in self.rules}
