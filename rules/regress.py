@@ -15,7 +15,7 @@ import yaml
 from enrich.normalise import normalise
 from ingest import read_file
 from layers.engine import Detector
-from rules.compiler import RuleSet
+from rules.model import RuleSet
 from socpipe.events import Event
 
 
