@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"rules: {len(ruleset.rules):,} loaded, {len(ruleset.failures):,} failed; {len(rules):,} with product "
               f"{PRODUCT!r} kept: {len(rules) - fallback:,} on the prefilter fast path, {fallback:,} on the fallback")
 
-        spark = session("socpipe-bench", master="local[2]", conf={"spark.ui.showConsoleProgress": "false"}, batch=True)
+        spark = session("socpipe-bench", master="local[2]", batch=True)
         print(f"machine: {os.cpu_count()} CPUs, 1-min load average {os.getloadavg()[0]:.2f} before the socpipe run "
               "(this process included: well above 1 means other work competes for the CPUs)")
         try:

@@ -88,21 +88,22 @@ class Detector:
         if names is None:  # keywords: every value of the event
             return rows[[predicate(f, (view := EventView(f)).l, view) for f in batch.records(rows)]]
         for name, gate in sorted(rule_gates, key=lambda g: len(batch.column(g[0]).distinct)):
-            numbers, firsts = group(batch.column(name).codes[rows])
+            codes = batch.column(name).codes[rows]
+            numbers, firsts = group(codes)
             if firsts.size * 2 > rows.size:
                 continue  # about one value per row: cheaper to decide with the whole predicate
-            seen = [views.one(name, code) for code in batch.column(name).codes[rows[firsts]].tolist()]
+            seen = [views.one(name, code) for code in codes[firsts].tolist()]
             rows = rows[np.array([gate(v.f, v.l, v) for v in seen], dtype=bool)[numbers]]
             if not rows.size:
                 return rows
         columns = [batch.column(name) for name in names]
-        codes = [column.codes[rows] for column in columns]
-        keys, firsts = _combinations(codes, [len(c.distinct) for c in columns], rows.size)
+        table = [column.codes[rows] for column in columns]
+        keys, firsts = _combinations(table, [len(c.distinct) for c in columns], rows.size)
         if len(names) == 1:
-            seen = [views.one(names[0], code) for code in codes[0][firsts].tolist()]
+            seen = [views.one(names[0], code) for code in table[0][firsts].tolist()]
         else:
             seen = [views.of(names, columns, combination)
-                    for combination in zip(*(c[firsts].tolist() for c in codes), strict=True)]
+                    for combination in zip(*(c[firsts].tolist() for c in table), strict=True)]
         return rows[np.array([predicate(v.f, v.l, v) for v in seen], dtype=bool)[keys]]
 
     def _route_rows(self, kinds: pa.Array, batch: FieldBatch) -> np.ndarray:

@@ -12,6 +12,7 @@ from socpipe import jars
 
 DEFAULTS: dict[str, str] = {
     "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",  # no progress bars in the CLI's output
     "spark.sql.shuffle.partitions": "4",
     # Rows per Arrow batch handed to Python (the streaming job's events): the detector works per distinct
     # value, and values repeat more often in a larger batch (as layers/detect.py's LAKE_BATCH_ROWS).
