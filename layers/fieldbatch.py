@@ -19,8 +19,8 @@ import pyarrow.compute as pc
 
 @dataclass(frozen=True)
 class Column:
-    """The values of one field (or of all fields) in a batch: each distinct value once, and per entry
-    (an event's value of the field) its event and the index of its value."""
+    """The values of one field (or of several, for keywords) in a batch: each distinct value once, and per
+    entry (an event's value of the field) its event and the index of its value."""
 
     num_rows: int
     distinct: pa.StringArray  # the distinct values; a null is a field present with a null value
@@ -76,8 +76,7 @@ class Column:
         bounds = np.searchsorted(pairs, np.arange(len(self.distinct) + 1))
         starts = bounds[self.entry_codes]
         counts = bounds[self.entry_codes + 1] - starts
-        flat = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
-        return np.repeat(self.entry_rows, counts), payload[flat]
+        return np.repeat(self.entry_rows, counts), payload[spans(starts, counts)]
 
 
 class FieldBatch:
@@ -102,7 +101,6 @@ class FieldBatch:
         self._positions = {name: order[bounds[i]:bounds[i + 1]] for i, name in enumerate(names)}
         self._codes = codes
         self._names = np.array(names, dtype=object)  # one str object per name: dict lookups reuse its hash
-        self._code_of = {name: i for i, name in enumerate(names)}
         self._columns: dict[str, Column] = {}
 
     def column(self, name: str) -> Column:
@@ -128,19 +126,25 @@ class FieldBatch:
     def values_except(self, names: Iterable[str]) -> Column:
         """Every value of the other fields (for Sigma keywords, which search all fields), repeated keys
         included. Not deduplicated: timestamps, record ids and GUIDs make most of them unique."""
-        skip = np.zeros(len(self._names), dtype=bool)
-        skip[[self._code_of[name] for name in names if name in self._code_of]] = True
-        positions = np.flatnonzero(~skip[self._codes])
+        keep = np.ones(len(self.values), dtype=bool)
+        for name in names:
+            keep[self._positions[name]] = False
+        positions = np.flatnonzero(keep)
         return Column(self.num_rows, self.values.take(positions), self.row_of[positions], np.arange(positions.size))
 
     def records(self, rows: np.ndarray) -> list[dict[str, str | None]]:
         """The fields of the given events as dicts (a repeated key keeps its last value, as dict() does)."""
         starts, ends = self.offsets[rows], self.offsets[rows + 1]
         counts = ends - starts
-        flat = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        flat = spans(starts, counts)
         keys, values = self._names[self._codes[flat]].tolist(), self.values.take(flat).to_pylist()
         bounds = np.concatenate(([0], np.cumsum(counts))).tolist()
         return [dict(zip(keys[a:b], values[a:b], strict=True)) for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
+def spans(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The indices starts[k], ..., starts[k] + counts[k] - 1 for each k, one run after the other."""
+    return np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
 
 
 def distinct(values: np.ndarray) -> np.ndarray:

@@ -24,7 +24,7 @@ import ahocorasick_rs
 import numpy as np
 import pyarrow as pa
 
-from layers.fieldbatch import Column, FieldBatch, distinct, utf8_buffer
+from layers.fieldbatch import Column, FieldBatch, distinct, spans, utf8_buffer
 from rules import ir
 
 MAX_CLAUSES = 2  # more clauses drop a few more candidates but cost scanning and counting
@@ -168,9 +168,6 @@ class Prefilter:
         clauses = [(rule, clause) for rule, required in requirements.items() for clause in required]
         self._rule_of = np.array([rule for rule, _ in clauses], dtype=np.int64)
         self._num_rules = max(requirements, default=-1) + 1
-        self._needed = np.zeros(self._num_rules, dtype=np.int64)  # clauses per rule
-        for rule, required in requirements.items():
-            self._needed[rule] = len(required)
         by_field: dict[str, dict[str, set[int]]] = defaultdict(lambda: defaultdict(set))
         # Clauses met whenever the field's value is not ASCII: regex literals, and NON_ASCII itself.
         non_ascii: dict[str, set[int]] = defaultdict(set)
@@ -195,12 +192,8 @@ class Prefilter:
             rules_of.extend(sorted(by_field[field][t]) for t in texts)
         self._first = np.concatenate(([0], np.cumsum([len(r) for r in rules_of]))).astype(np.int64)
         self._clauses = np.array([i for r in rules_of for i in r], dtype=np.int64)
-        # An event meets a clause at most once per field scan; one with literals in several fields (or in
-        # any field, where an event has many values) can be met twice and needs deduplicating.
-        self._repeatable = np.array([len({lit.field for lit in literals}) > 1
-                                     or next(iter(literals)).field == ANY_FIELD for _, literals in clauses], dtype=bool)
-        # The other clause of a two-clause rule (-1: none), and where each clause's literals are: a clause in
-        # named fields only can be checked for one event by looking its values up.
+        # The other clause of a rule (MAX_CLAUSES is 2; -1: none), and where each clause's literals are: a
+        # clause in named fields only can be checked for one event by looking its values up.
         self._partner = np.full(len(clauses), -1, dtype=np.int64)
         for a, b in (np.flatnonzero(self._rule_of == rule) for rule in requirements if len(requirements[rule]) == 2):
             self._partner[a], self._partner[b] = b, a
@@ -209,6 +202,9 @@ class Prefilter:
             for lit in literals:
                 self._in_field[lit.field][clause] = True
         self._named = ~self._in_field[ANY_FIELD]
+        # An event meets a clause at most once per field scan; one with literals in several fields (or in
+        # any field, where an event has many values) can be met twice and needs deduplicating.
+        self._repeatable = (sum(self._in_field.values(), np.zeros(len(clauses), dtype=np.int64)) > 1) | ~self._named
         self._clause_bits = max(len(clauses), 1).bit_length()
         self._rule_bits = max(self._num_rules, 1).bit_length()
 
@@ -274,8 +270,7 @@ class Prefilter:
             for values, literals in self._scan(scan, text):
                 counts = self._first[literals + 1] - self._first[literals]
                 found_values.append(np.repeat(values if indices is None else indices[values], counts))
-                found_clauses.append(self._clauses[np.repeat(self._first[literals] - np.cumsum(counts) + counts,
-                                                             counts) + np.arange(counts.sum())])
+                found_clauses.append(self._clauses[spans(self._first[literals], counts)])
         return distinct(np.concatenate(found_values) << self._clause_bits | np.concatenate(found_clauses))
 
     def _look_up(self, rows: np.ndarray, clauses: np.ndarray,
