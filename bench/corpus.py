@@ -912,7 +912,8 @@ def generate(n: int, seed: int = 0) -> Iterator[dict[str, str]]:
 
 def write_lake(n: int, seed: int, path: Path, rows_per_file: int = 50_000) -> None:
     """Write the corpus as the Parquet events lake layers/detect.py stages (hive partitions date=/kind=)."""
-    from layers.detect import EVENT_SCHEMA, write_lake_part  # pulls in pyspark: only when a lake is written
+    from layers.detect import EVENT_SCHEMA  # pulls in pyspark: only when a lake is written
+    from socpipe.lake import write_lake_part
 
     rows: list[dict[str, str]] = []
     part = 0

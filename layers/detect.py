@@ -28,6 +28,7 @@ from ingest import read_paths
 from layers.engine import Detector, fallback_count
 from rules.model import CompiledRule, RuleSet
 from socpipe.events import DeadLetter, Event
+from socpipe.lake import LAKE_BATCH_ROWS, write_lake_part
 from socpipe.registry import Registry
 
 EVENT_SCHEMA = pa.schema([
@@ -47,9 +48,6 @@ EVENT_SCHEMA = pa.schema([
 ALERT_ARROW_SCHEMA = pa.schema([(name, pa.string()) for name in ("alert_id", "timestamp", "level", "agency_id",
                                                                   "document")])
 ALERT_SCHEMA = ", ".join(f"{name} string" for name in ALERT_ARROW_SCHEMA.names)  # the same, as Spark DDL
-# Events per lake file and per batch the detector takes: the detector's work goes by distinct values, and
-# values repeat more often in a larger batch.
-LAKE_BATCH_ROWS = 50_000
 
 
 @dataclass
@@ -76,18 +74,6 @@ class Summary:
     @property
     def events_per_second(self) -> float:
         return self.events / self.seconds if self.seconds else 0.0
-
-
-def write_lake_part(table: pa.Table, lake: Path, name: str, partitioning: tuple[str, ...] = ("date", "kind")) -> None:
-    """One batch of rows (events: EVENT_SCHEMA) into a lake table, partitioned by date and kind. Files
-    are named after `name`, so writing the same batch again replaces its files instead of adding copies."""
-    ds.write_dataset(
-        table, lake, format="parquet", partitioning=list(partitioning), partitioning_flavor="hive",
-        basename_template=f"{name}-{{i}}.parquet", existing_data_behavior="overwrite_or_ignore",
-        # One row group per file (Arrow would cut one per 32,768-row chunk): detection reads a file as one
-        # batch, and values repeat more often in a larger batch.
-        min_rows_per_group=LAKE_BATCH_ROWS, max_rows_per_group=LAKE_BATCH_ROWS,
-    )
 
 
 def stage_events(

@@ -37,12 +37,13 @@ from pyspark.sql.streaming import StreamingQuery
 
 from enrich.normalise import HostHint
 from ingest.frame import Frame, parse_frame
-from layers.detect import EVENT_SCHEMA, alert_batch, context_doc, detector_for, event_row, write_lake_part
+from layers.detect import EVENT_SCHEMA, alert_batch, context_doc, detector_for, event_row
 from rules.model import RuleSet
 from socpipe import kafka_client, search
 from socpipe.config import Config
 from socpipe.envelope import ALERTS_TOPIC, DEADLETTER_TOPIC, PARSER_OF_SOURCE, RAW_TOPICS, Envelope
 from socpipe.events import DeadLetter, Event
+from socpipe.lake import write_lake_part
 from socpipe.registry import Registry
 
 log = logging.getLogger(__name__)

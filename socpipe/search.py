@@ -97,6 +97,16 @@ def ensure_templates(search: OpenSearch, prefixes: dict[str, str], replicas: int
                   "put index template")
 
 
+def ensure_index(search: OpenSearch, name: str, mappings: dict[str, Any], replicas: int) -> None:
+    """One index that is not split by day (incidents, actions), created with its mappings if missing."""
+    def create() -> None:
+        if not search.indices.exists(index=name):
+            body = {"settings": {"number_of_shards": 1, "number_of_replicas": replicas}, "mappings": mappings}
+            search.indices.create(index=name, body=body, ignore=400)  # 400: created meanwhile by another writer
+
+    _retrying(create, f"create index {name}")
+
+
 def write(search: OpenSearch, docs: Iterable[tuple[str, str, str]]) -> list[Rejected]:
     """Index (index, id, JSON source) documents; waits out outages, returns the documents refused."""
     actions = [{"_op_type": "index", "_index": index, "_id": doc_id, "_source": source}
