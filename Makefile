@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export PYSPARK_PYTHON ?= $(abspath $(BIN)/python)
 
-.PHONY: demo test lint install clean dev-up dev-down
+.PHONY: demo test test-fast lint install clean dev-up dev-down
 
 $(STAMP): pyproject.toml rules/sigma-plugin/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest -m 'not slow'
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
