@@ -6,7 +6,10 @@ file and reason, and `socpipe rules check` prints it.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import yaml
@@ -18,6 +21,7 @@ from sigma.processing.transformations import ValueListPlaceholderTransformation
 from sigma.rule import SigmaRule
 
 from rules import ir
+from rules.cache import RuleCache
 from rules.logsources import resolve
 from rules.model import CompiledRule, RuleFailure, RuleSet
 from rules.sigma_ir import IRBackend
@@ -64,21 +68,70 @@ def compile_rule(rule: SigmaRule, backend: IRBackend) -> CompiledRule:
     )
 
 
-def load_rules(paths: Iterable[Path], placeholders: dict[str, list[str]] | None = None) -> RuleSet:
-    """Compile every rule under `paths`; failures are collected, never raised."""
-    backend = IRBackend(processing_pipeline=placeholder_pipeline(placeholders or {}))
-    result = RuleSet()
-    for path in rule_files(paths):
-        for rule, failure in _parse_file(path):
-            if failure:
-                result.failures.append(failure)
-                continue
+def compile_file(path: Path, backend: IRBackend) -> list[CompiledRule | RuleFailure]:
+    """Every rule of one file, compiled or failed, in file order."""
+    items: list[CompiledRule | RuleFailure] = []
+    for rule, failure in _parse_file(path):
+        if failure:
+            items.append(failure)
+            continue
+        try:
+            items.append(compile_rule(rule, backend))
+        except (SigmaError, ValueError, NotImplementedError) as e:
+            items.append(RuleFailure(str(rule.id), str(path), _reason(e)))
+    return items
+
+
+def load_rules(paths: Iterable[Path], placeholders: dict[str, list[str]] | None = None,
+               cache_dir: Path | None = None) -> RuleSet:
+    """Compile every rule under `paths`; failures are collected, never raised. With `cache_dir`, files
+    compiled before (same bytes, placeholders and compiler) come from the cache (rules/cache.py)."""
+    placeholders = placeholders or {}
+    files = list(rule_files(paths))
+    cache = RuleCache(cache_dir, placeholders) if cache_dir else None
+    compiled: dict[Path, list[CompiledRule | RuleFailure]] = {}
+    keys: dict[Path, str] = {}
+    if cache:
+        for path in files:
             try:
-                result.rules.append(compile_rule(rule, backend))
-            except (SigmaError, ValueError, NotImplementedError) as e:
-                result.failures.append(RuleFailure(str(rule.id), str(path), _reason(e)))
+                keys[path] = cache.key(path.read_bytes(), path)
+            except OSError:
+                continue  # compile_file reports the file
+            items = cache.get(keys[path])
+            if items is not None:
+                compiled[path] = items
+    missing = [path for path in files if path not in compiled]
+    for path, items in zip(missing, _compile_files(missing, placeholders), strict=True):
+        compiled[path] = items
+        if cache and path in keys:
+            cache.put(keys[path], items)
+    result = RuleSet(cache_hits=cache.hits if cache else 0)
+    for path in files:
+        for item in compiled[path]:
+            (result.rules if isinstance(item, CompiledRule) else result.failures).append(item)
     _report_duplicates(result)
     return result
+
+
+# Below this many files one process compiles them: starting workers (each imports pySigma) costs more.
+PARALLEL_MIN_FILES = 200
+
+
+def _compile_files(files: list[Path], placeholders: dict[str, list[str]]) -> list[list[CompiledRule | RuleFailure]]:
+    """Compile files on every core (a cold cache of thousands of rules); results in the files' order."""
+    workers = os.cpu_count() or 1
+    if len(files) < PARALLEL_MIN_FILES or workers < 2:
+        return _compile_chunk(files, placeholders)
+    size = -(-len(files) // (workers * 4))  # a few chunks per worker evens out slow files
+    chunks = [files[i:i + size] for i in range(0, len(files), size)]
+    # spawn, not fork: the caller may hold a JVM gateway and its threads.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return [items for chunk in pool.map(_compile_chunk, chunks, [placeholders] * len(chunks)) for items in chunk]
+
+
+def _compile_chunk(files: list[Path], placeholders: dict[str, list[str]]) -> list[list[CompiledRule | RuleFailure]]:
+    backend = IRBackend(processing_pipeline=placeholder_pipeline(placeholders))
+    return [compile_file(path, backend) for path in files]
 
 
 def _parse_file(path: Path) -> Iterator[tuple[SigmaRule, None] | tuple[None, RuleFailure]]:

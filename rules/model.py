@@ -36,6 +36,7 @@ class RuleFailure:
 class RuleSet:
     rules: list[CompiledRule] = field(default_factory=list)
     failures: list[RuleFailure] = field(default_factory=list)
+    cache_hits: int = 0  # rule files taken from the compiled-rule cache (rules/cache.py)
 
     def by_id(self) -> dict[str, CompiledRule]:
         return {r.id: r for r in self.rules}

@@ -81,9 +81,11 @@ def main(argv: list[str] | None = None) -> int:
 def _check(args: argparse.Namespace, config: Config) -> int:
     from rules.compiler import load_rules
 
-    ruleset = load_rules(args.paths, config.get("rules", "placeholders"))
+    ruleset = load_rules(args.paths, config.get("rules", "placeholders"), config.rule_cache_dir)
     for f in ruleset.failures:
         print(f"FAILED {f.id} {f.path}: {f.reason}")
+    if config.rule_cache_dir:
+        print(f"rule cache {config.rule_cache_dir}: {ruleset.cache_hits} files reused")
     print(f"{len(ruleset.rules)} compiled, {len(ruleset.failures)} failed")
     return 1 if args.strict and ruleset.failures else 0
 
@@ -94,7 +96,7 @@ def _regress(args: argparse.Namespace, config: Config) -> int:
 
     repo: Path = args.repo
     rule_dirs = sorted(p for p in repo.glob("rules*") if p.is_dir())
-    outcomes = regress.run(repo, load_rules(rule_dirs, config.get("rules", "placeholders")))
+    outcomes = regress.run(repo, load_rules(rule_dirs, config.get("rules", "placeholders"), config.rule_cache_dir))
     failed = [o for o in outcomes if not o.passed]
     for o in outcomes:
         if o.passed and not o.surplus:
@@ -116,7 +118,7 @@ def _detect(args: argparse.Namespace, config: Config) -> int:
     from socpipe.report import print_summary
     from socpipe.spark import session
 
-    ruleset = load_rules(args.rules or config.rule_paths, config.get("rules", "placeholders"))
+    ruleset = load_rules(args.rules or config.rule_paths, config.get("rules", "placeholders"), config.rule_cache_dir)
     for f in ruleset.failures:
         print(f"rule failed: {f.id} {f.path}: {f.reason}", file=sys.stderr)
     registry_path = config.path("registry")
@@ -142,7 +144,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     # layers.stream logs. The search client's per-request lines are noise beside the batch lines.
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
     logging.getLogger("opensearch").setLevel(logging.WARNING)
-    ruleset = load_rules(args.rules or config.rule_paths, config.get("rules", "placeholders"))
+    ruleset = load_rules(args.rules or config.rule_paths, config.get("rules", "placeholders"), config.rule_cache_dir)
     for f in ruleset.failures:
         print(f"rule failed: {f.id} {f.path}: {f.reason}", file=sys.stderr)
     print(f"{len(ruleset.rules)} rules loaded, {len(ruleset.failures)} failed", file=sys.stderr)

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from enrich.normalise import HostHint
+from socpipe.jars import cache_root
 
 ENV_PREFIX = "SOCPIPE__"
 # Settings taken from the environment verbatim: "0123", "yes" or "*x" stay the strings they are.
@@ -30,6 +31,11 @@ DEFAULTS: dict[str, Any] = {
         "placeholders": {},
         # Load the starter pack shipped in rules/starter.
         "starter_pack": True,
+        # Keep compiled rules on disk and reuse them (rules/cache.py): a rule file recompiles only when it,
+        # the placeholders or the compiler change.
+        "cache": True,
+        # Where the compiled-rule cache lives; none: $SOCPIPE_CACHE/rules, else ~/.cache/socpipe/rules.
+        "cache_dir": None,
     },
     # Agency registry YAML (agencies, information systems); none: no agency/system on events.
     "registry": None,
@@ -137,6 +143,13 @@ class Config:
     @property
     def hints(self) -> tuple[HostHint, ...]:
         return tuple(HostHint(str(self.base_dir / h["path"]), h["host"]) for h in self.get("hints"))
+
+    @property
+    def rule_cache_dir(self) -> Path | None:
+        """The compiled-rule cache folder, or None when the cache is off."""
+        if not self.get("rules", "cache"):
+            return None
+        return self.path("rules", "cache_dir") or cache_root() / "rules"
 
     @property
     def rule_paths(self) -> list[Path]:

@@ -31,7 +31,7 @@ HINTS = (
 
 
 def run_demo(config: Config, extra_rules: list[Path], out: Path) -> int:
-    ruleset = load_rules([STARTER_PACK, *extra_rules], config.get("rules", "placeholders"))
+    ruleset = load_rules([STARTER_PACK, *extra_rules], config.get("rules", "placeholders"), config.rule_cache_dir)
     for f in ruleset.failures:
         print(f"rule failed: {f.id} {f.path}: {f.reason}")
     registry = Registry.load(REGISTRY)

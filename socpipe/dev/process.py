@@ -30,11 +30,11 @@ def java() -> str:
     return found
 
 
-def start(command: list[str], pid_file: Path, log_file: Path, cwd: Path) -> int:
+def start(command: list[str], pid_file: Path, log_file: Path, cwd: Path, env: dict[str, str] | None = None) -> int:
     """Start detached (own session, so Ctrl-C in the shell that ran `up` does not reach it)."""
     with log_file.open("ab") as log:
         child = subprocess.Popen(command, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                 start_new_session=True)
+                                 start_new_session=True, env=env)
     pid_file.write_text(f"{child.pid}\n", encoding="utf-8")
     return child.pid
 
