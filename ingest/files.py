@@ -18,6 +18,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+import orjson
+
 from ingest.evtxfile import EVTX_MAGIC, frame_evtx
 from ingest.frame import Frame, parse_frame
 from ingest.parsers import PARSERS, ParseError
@@ -168,6 +170,16 @@ def _json_documents(origin: str, lines: Iterable[bytes], first_line: int,
     one block: it becomes a dead letter and decoding resumes at the next line starting with "{".
     """
     for line, offset, block in _json_blocks(lines, first_line, first_offset):
+        # Fast path: a block that is exactly one JSON value (JSON lines), which orjson decodes to the same
+        # value; anything else (several values, bad UTF-8 or JSON, NaN, huge integers) goes the careful way.
+        try:
+            document = orjson.loads(block)
+        except orjson.JSONDecodeError:
+            pass
+        else:
+            value = block.lstrip(b" \t\r\n")
+            yield line + block.count(b"\n", 0, len(block) - len(value)), value.rstrip(b" \t\r\n"), document
+            continue
         try:
             text = block.decode("utf-8").rstrip(" \t\r\n")  # so an error at the end points into the record
         except UnicodeDecodeError as err:

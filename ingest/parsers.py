@@ -53,8 +53,10 @@ def flat_fields(document: object) -> dict[str, str]:
 
 def _flatten(fields: dict[str, str], prefix: str, document: dict[str, object]) -> None:
     for key, value in document.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
+        name = f"{prefix}{key}" if prefix else key
+        if type(value) is str:  # most values: checked first
+            fields[name] = value
+        elif isinstance(value, dict):
             _flatten(fields, f"{name}.", value)
         elif isinstance(value, list):
             fields[name] = _list_text(value)

@@ -1,21 +1,25 @@
-"""Batch detection on Spark: files -> events lake (Parquet) -> every rule in one pass -> alerts.
+"""Batch detection on Spark: files -> events lake (Parquet) and every rule in one pass -> alerts.
 
-Stage 1 reads, normalises and enriches on the driver and stages events as a Parquet lake partitioned
-by date and kind; unreadable records go to the dead-letter file with their original bytes. Stage 2 runs
-one Spark task per lake file: a Python worker reads the file and runs the Detector on it in batches of
-LAKE_BATCH_ROWS events, building the Detector once and reusing it.
+The driver only plans: it cuts the inputs into splits at record boundaries (ingest/splits.py) and runs
+one Spark task per split. A task reads its split, parses, normalises and enriches the events, writes them
+to the Parquet lake (partitioned by date and kind, files named after the split, so a re-run writes the
+same files), runs the Detector on them in batches of LAKE_BATCH_ROWS and writes its alerts and dead
+letters to files of its own. The driver then merges those files in order into alerts.jsonl and
+deadletter.jsonl, streaming: it never holds all events or all alerts.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
+import shutil
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -24,7 +28,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from alerting.alerts import alert_document
 from enrich.normalise import HostHint, context, normalise
-from ingest import read_paths
+from ingest.splits import SPLIT_BYTES, Split, plan_splits, read_split
 from layers.engine import Detector, fallback_count
 from rules.model import CompiledRule, RuleSet
 from socpipe.events import DeadLetter, Event
@@ -51,12 +55,6 @@ ALERT_SCHEMA = ", ".join(f"{name} string" for name in ALERT_ARROW_SCHEMA.names) 
 
 
 @dataclass
-class StageResult:
-    events: int = 0
-    dead_letters: int = 0
-
-
-@dataclass
 class Summary:
     events: int
     dead_letters: int
@@ -66,6 +64,7 @@ class Summary:
     alerts_by_level: Counter[str] = field(default_factory=Counter)
     alerts_by_agency: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    stages: dict[str, float] = field(default_factory=dict)  # seconds per stage, in order
 
     @property
     def alerts(self) -> int:
@@ -74,40 +73,6 @@ class Summary:
     @property
     def events_per_second(self) -> float:
         return self.events / self.seconds if self.seconds else 0.0
-
-
-def stage_events(
-    records: Iterable[Event | DeadLetter],
-    lake: Path,
-    deadletters: IO[str],
-    registry: Registry | None = None,
-    hints: tuple[HostHint, ...] = (),
-    events_per_file: int = LAKE_BATCH_ROWS,
-    syslog_year: int | None = None,
-) -> StageResult:
-    """Write events to the Parquet lake and dead letters (one JSON object a line) to `deadletters`."""
-    result = StageResult()
-    rows: list[dict[str, Any]] = []
-    part = 0
-
-    def flush() -> None:
-        nonlocal part
-        write_lake_part(pa.Table.from_pylist(rows, schema=EVENT_SCHEMA), lake, f"part-{part:05d}")
-        part += 1
-        rows.clear()
-
-    for record in records:
-        if isinstance(record, DeadLetter):
-            deadletters.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
-            result.dead_letters += 1
-            continue
-        rows.append(event_row(record, registry, hints, syslog_year))
-        result.events += 1
-        if len(rows) >= events_per_file:
-            flush()
-    if rows:
-        flush()
-    return result
 
 
 def event_row(event: Event, registry: Registry | None, hints: tuple[HostHint, ...],
@@ -129,9 +94,27 @@ def event_row(event: Event, registry: Registry | None, hints: tuple[HostHint, ..
         "agency_id": ctx.agency_id or agency_hint,
         "system_id": ctx.system_id,
         "system_level": ctx.system_level,
-        "fields": list(event.fields.items()),
-        "date": ctx.timestamp.strftime("%Y-%m-%d") if ctx.timestamp else "unknown",
+        "fields": event.fields,
+        "date": ctx.timestamp.date().isoformat() if ctx.timestamp else "unknown",
     }
+
+
+_SCALAR_COLUMNS = [(f.name, f.type) for f in EVENT_SCHEMA if f.name != "fields"]
+
+
+def rows_table(rows: list[dict[str, Any]]) -> pa.Table:
+    """Lake rows (event_row) as an EVENT_SCHEMA table, the map column built from flat key and value arrays
+    (pa.Table.from_pylist converts each event's map on its own, at about twice the cost)."""
+    offsets, keys, values = [0], [], []
+    for row in rows:
+        fields = row["fields"]
+        keys.extend(fields)
+        values.extend(fields.values())
+        offsets.append(len(keys))
+    columns = {name: pa.array([row[name] for row in rows], kind) for name, kind in _SCALAR_COLUMNS}
+    columns["fields"] = pa.MapArray.from_arrays(pa.array(offsets, pa.int32()), pa.array(keys, pa.string()),
+                                                pa.array(values, pa.string()))
+    return pa.Table.from_pydict({name: columns[name] for name in EVENT_SCHEMA.names}, schema=EVENT_SCHEMA)
 
 
 _DETECTORS: dict[str, Detector] = {}
@@ -212,6 +195,26 @@ def _match_files(token: str, rules: Broadcast, lake: str, files: list[str],
             yield alert_batch(detector, rows)
 
 
+# Alert lines of a task's part file: sort key and document, split by a byte JSON never holds unescaped.
+_SEP = "\x1f"
+PARTS_DIR = ".socpipe-parts"
+STATS_SCHEMA = pa.schema([("split", pa.int64()), ("events", pa.int64()), ("dead_letters", pa.int64()),
+                          ("alerts_by_level", pa.string()), ("alerts_by_agency", pa.string())])
+STATS_DDL = "split bigint, events bigint, dead_letters bigint, alerts_by_level string, alerts_by_agency string"
+
+
+@dataclass(frozen=True)
+class TaskSettings:
+    """What every task needs besides its split and the rules, shipped once to every executor."""
+
+    registry: Registry | None
+    hints: tuple[HostHint, ...]
+    syslog_year: int | None
+    lake: str
+    parts: str
+    events_per_file: int
+
+
 def run(
     spark: SparkSession,
     ruleset: RuleSet,
@@ -222,23 +225,99 @@ def run(
     hints: tuple[HostHint, ...] = (),
     events_per_file: int = LAKE_BATCH_ROWS,
     syslog_year: int | None = None,
+    split_bytes: int = SPLIT_BYTES,
 ) -> Summary:
-    """The whole batch job; writes DIR/alerts.jsonl and DIR/deadletter.jsonl."""
+    """The whole batch job; writes DIR/alerts.jsonl (ordered by time, then alert id) and
+    DIR/deadletter.jsonl (in reading order)."""
     started = time.monotonic()
     out_dir.mkdir(parents=True, exist_ok=True)
-    with (out_dir / "deadletter.jsonl").open("w", encoding="utf-8") as deadletters:
-        staged = stage_events(read_paths(inputs), lake, deadletters, registry, hints, events_per_file,
-                              syslog_year)
-    summary = Summary(staged.events, staged.dead_letters, len(ruleset.rules), len(ruleset.failures),
-                      fallback_count(ruleset.rules))
-    rows = []
-    if staged.events:
-        rows = match_lake(spark, lake, ruleset.rules).collect()
-    rows.sort(key=lambda r: (r.timestamp, r.alert_id))
+    parts = out_dir / PARTS_DIR
+    shutil.rmtree(parts, ignore_errors=True)
+    parts.mkdir()
+    splits = plan_splits(inputs, split_bytes)
+    summary_stages = {"plan": time.monotonic() - started}
+    settings = TaskSettings(registry, hints, syslog_year, str(lake.resolve()), str(parts.resolve()), events_per_file)
+    summary = Summary(0, 0, len(ruleset.rules), len(ruleset.failures), fallback_count(ruleset.rules),
+                      stages=summary_stages)
+    if splits:
+        rules = spark.sparkContext.broadcast(ruleset.rules)
+        shipped = spark.sparkContext.broadcast(settings)
+        token = uuid.uuid4().hex
+        numbers = spark.range(len(splits), numPartitions=len(splits))
+        stats = numbers.mapInArrow(lambda batches: _detect_splits(token, rules, shipped, splits, batches),
+                                   STATS_DDL).collect()
+        for row in stats:
+            summary.events += row.events
+            summary.dead_letters += row.dead_letters
+            summary.alerts_by_level.update(json.loads(row.alerts_by_level))
+            summary.alerts_by_agency.update(json.loads(row.alerts_by_agency))
+    summary.stages["read+detect"] = time.monotonic() - started - sum(summary.stages.values())
+    count = len(splits)
     with (out_dir / "alerts.jsonl").open("w", encoding="utf-8") as alerts:
-        for r in rows:
-            alerts.write(r.document + "\n")
-            summary.alerts_by_level[r.level] += 1
-            summary.alerts_by_agency[r.agency_id or "unassigned"] += 1
+        files = [(parts / f"alerts-{i:06d}.txt").open(encoding="utf-8") for i in range(count)]
+        try:
+            for line in heapq.merge(*files):
+                alerts.write(line.split(_SEP, 2)[2])
+        finally:
+            for f in files:
+                f.close()
+    with (out_dir / "deadletter.jsonl").open("wb") as deadletters:
+        for i in range(count):
+            with (parts / f"deadletter-{i:06d}.jsonl").open("rb") as part:
+                shutil.copyfileobj(part, deadletters)
+    shutil.rmtree(parts)
     summary.seconds = time.monotonic() - started
+    summary.stages["merge"] = summary.seconds - sum(summary.stages.values())
     return summary
+
+
+def _detect_splits(token: str, rules: Broadcast, settings: Broadcast, splits: list[Split],
+                   numbers: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    detector = detector_for(token, rules)
+    for batch in numbers:
+        for index in batch.column("id").to_pylist():
+            yield _detect_split(detector, settings.value, index, splits[index])
+
+
+def _detect_split(detector: Detector, settings: TaskSettings, index: int, split: Split) -> pa.RecordBatch:
+    """Read, stage and detect one split; its alerts and dead letters go to its own part files."""
+    rows: list[dict[str, Any]] = []
+    alerts: list[str] = []
+    levels: Counter[str] = Counter()
+    agencies: Counter[str] = Counter()
+    events = dead = chunk = 0
+    lake, parts = Path(settings.lake), Path(settings.parts)
+
+    def flush() -> None:
+        nonlocal chunk
+        table = rows_table(rows)
+        write_lake_part(table, lake, f"part-{index:06d}-{chunk:04d}")
+        chunk += 1
+        rows.clear()
+        for batch in table.to_batches(max_chunksize=LAKE_BATCH_ROWS):
+            found = alert_batch(detector, batch).to_pydict()
+            for alert_id, timestamp, level, agency, document in zip(
+                    found["alert_id"], found["timestamp"], found["level"], found["agency_id"], found["document"],
+                    strict=True):
+                alerts.append(f"{timestamp}{_SEP}{alert_id}{_SEP}{document}\n")
+                levels[level] += 1
+                agencies[agency or "unassigned"] += 1
+
+    with (parts / f"deadletter-{index:06d}.jsonl").open("w", encoding="utf-8") as deadletters:
+        for record in read_split(split):
+            if isinstance(record, DeadLetter):
+                deadletters.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+                dead += 1
+                continue
+            rows.append(event_row(record, settings.registry, settings.hints, settings.syslog_year))
+            events += 1
+            if len(rows) >= settings.events_per_file:
+                flush()
+        if rows:
+            flush()
+    alerts.sort()
+    with (parts / f"alerts-{index:06d}.txt").open("w", encoding="utf-8") as out:
+        out.writelines(alerts)
+    stats = {"split": index, "events": events, "dead_letters": dead, "alerts_by_level": json.dumps(levels),
+             "alerts_by_agency": json.dumps(agencies)}
+    return pa.RecordBatch.from_pylist([stats], schema=STATS_SCHEMA)

@@ -111,6 +111,7 @@ def _regress(args: argparse.Namespace, config: Config) -> int:
 
 def _detect(args: argparse.Namespace, config: Config) -> int:
     import tempfile
+    import time
 
     from layers import detect
     from rules.compiler import load_rules
@@ -118,15 +119,20 @@ def _detect(args: argparse.Namespace, config: Config) -> int:
     from socpipe.report import print_summary
     from socpipe.spark import session
 
+    started = time.monotonic()
     ruleset = load_rules(args.rules or config.rule_paths, config.get("rules", "placeholders"), config.rule_cache_dir)
     for f in ruleset.failures:
         print(f"rule failed: {f.id} {f.path}: {f.reason}", file=sys.stderr)
     registry_path = config.path("registry")
     registry = Registry.load(registry_path) if registry_path else None
+    loaded = time.monotonic()
     spark = session(master=config.get("spark", "master"), conf=config.get("spark", "conf"), batch=True)
+    stages = {"rules": loaded - started, "spark start": time.monotonic() - loaded}
     with tempfile.TemporaryDirectory(prefix="socpipe-lake-") as lake:
         summary = detect.run(spark, ruleset, args.input, args.out, Path(lake), registry, config.hints,
-                             config.get("detect", "events_per_file"), config.get("detect", "syslog_year"))
+                             config.get("detect", "events_per_file"), config.get("detect", "syslog_year"),
+                             config.get("detect", "split_bytes"))
+    summary.stages = {**stages, **summary.stages}
     print_summary(summary)
     return 0
 

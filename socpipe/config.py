@@ -48,8 +48,11 @@ DEFAULTS: dict[str, Any] = {
         "conf": {},
     },
     "detect": {
-        # Events per Parquet file of the staged lake (also the unit of Spark parallelism).
+        # Events per Parquet file of the staged lake and per detection batch.
         "events_per_file": 50000,
+        # Input files larger than this are cut at record boundaries into pieces of about this many bytes,
+        # one Spark task each (EVTX and gzip files are one task each).
+        "split_bytes": 67108864,
         # Year given to RFC 3164 syslog timestamps, which carry none (default: the current year).
         "syslog_year": None,
     },

@@ -41,7 +41,8 @@ def run_demo(config: Config, extra_rules: list[Path], out: Path) -> int:
     spark = session("socpipe-demo", master=config.get("spark", "master"), conf=config.get("spark", "conf"),
                     batch=True)
     summary = detect.run(spark, ruleset, [SAMPLES], out, lake, registry, HINTS,
-                         config.get("detect", "events_per_file"), syslog_year=2026)
+                         config.get("detect", "events_per_file"), syslog_year=2026,
+                         split_bytes=config.get("detect", "split_bytes"))
     lines = summary_lines(summary)
     print("\n".join(lines))
     print("alerts by agency:")
