@@ -8,6 +8,7 @@ the collector and the time, so the original bytes are kept there too (base64).
 from __future__ import annotations
 
 import fnmatch
+import functools
 import ipaddress
 import json
 import socket
@@ -70,10 +71,17 @@ class AgencyHints:
         return cls(tuple(networks), tuple(globs))
 
     def for_sender(self, address: str) -> str | None:
-        ip = ipaddress.ip_address(address.partition("%")[0])  # without an IPv6 zone (fe80::1%eth0)
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:  # an IPv4 sender on a dual-stack socket
-            ip = ip.ipv4_mapped
-        return next((agency for network, agency in self.networks if ip in network), None)
+        return _agency_of_sender(self.networks, address) if self.networks else None
 
     def for_path(self, path: Path) -> str | None:
         return next((agency for glob, agency in self.globs if fnmatch.fnmatch(str(path), glob)), None)
+
+
+@functools.lru_cache(maxsize=65536)
+def _agency_of_sender(networks: tuple[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str], ...],
+                      address: str) -> str | None:
+    """Remembered per sender: a syslog feed comes from a few addresses, each sending many messages."""
+    ip = ipaddress.ip_address(address.partition("%")[0])  # without an IPv6 zone (fe80::1%eth0)
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:  # an IPv4 sender on a dual-stack socket
+        ip = ip.ipv4_mapped
+    return next((agency for network, agency in networks if ip in network), None)

@@ -1,8 +1,9 @@
-"""Kafka connection settings from the configuration, for both clients socpipe uses.
+"""Kafka connection settings from the configuration, for every client socpipe uses.
 
-Collectors and the driver's sinks use kafka-python; the streaming job reads through Spark's Kafka
-source, which takes the Java client's property names with a "kafka." prefix. Both come from the one
-`kafka` section, so TLS and SASL are configured once.
+Collectors produce with librdkafka (confluent-kafka, which takes librdkafka's property names); the
+driver's sinks and the tools use kafka-python; the streaming job reads through Spark's Kafka source,
+which takes the Java client's property names with a "kafka." prefix. All come from the one `kafka`
+section, so TLS and SASL are configured once.
 """
 
 from __future__ import annotations
@@ -39,6 +40,20 @@ def python_options(config: Config) -> dict[str, Any]:
     if k["sasl_mechanism"]:
         options.update(sasl_mechanism=k["sasl_mechanism"], sasl_plain_username=k["sasl_username"],
                        sasl_plain_password=k["sasl_password"])
+    return options
+
+
+def librdkafka_options(config: Config) -> dict[str, Any]:
+    """librdkafka properties for confluent-kafka's Producer."""
+    k = config.data["kafka"]
+    options: dict[str, Any] = {"bootstrap.servers": bootstrap(config), "security.protocol": k["security_protocol"]}
+    for key, name in (("ssl_cafile", "ssl.ca.location"), ("ssl_certfile", "ssl.certificate.location"),
+                      ("ssl_keyfile", "ssl.key.location")):
+        if k[key]:
+            options[name] = str(config.path("kafka", key))
+    if k["sasl_mechanism"]:
+        options.update({"sasl.mechanisms": k["sasl_mechanism"], "sasl.username": k["sasl_username"],
+                        "sasl.password": k["sasl_password"]})
     return options
 
 
