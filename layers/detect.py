@@ -12,7 +12,7 @@ import json
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -66,6 +66,7 @@ class Summary:
     alerts_by_level: Counter[str] = field(default_factory=Counter)
     alerts_by_agency: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
+    triage_lines: list[str] = field(default_factory=list)  # suppressed alerts and incidents (alerting/triage.py)
 
     @property
     def alerts(self) -> int:
@@ -222,8 +223,10 @@ def run(
     hints: tuple[HostHint, ...] = (),
     events_per_file: int = LAKE_BATCH_ROWS,
     syslog_year: int | None = None,
+    triage: Callable[[list[dict[str, Any]], Path], tuple[set[str], list[str]]] | None = None,
 ) -> Summary:
-    """The whole batch job; writes DIR/alerts.jsonl and DIR/deadletter.jsonl."""
+    """The whole batch job; writes DIR/alerts.jsonl and DIR/deadletter.jsonl. `triage` (alerting/triage.py)
+    takes the alert documents and gives the ids of those that stand and its summary lines."""
     started = time.monotonic()
     out_dir.mkdir(parents=True, exist_ok=True)
     with (out_dir / "deadletter.jsonl").open("w", encoding="utf-8") as deadletters:
@@ -235,6 +238,9 @@ def run(
     if staged.events:
         rows = match_lake(spark, lake, ruleset.rules).collect()
     rows.sort(key=lambda r: (r.timestamp, r.alert_id))
+    if triage:
+        standing, summary.triage_lines = triage([json.loads(r.document) for r in rows], out_dir)
+        rows = [r for r in rows if r.alert_id in standing]
     with (out_dir / "alerts.jsonl").open("w", encoding="utf-8") as alerts:
         for r in rows:
             alerts.write(r.document + "\n")

@@ -18,6 +18,7 @@ from sigma.processing.transformations import ValueListPlaceholderTransformation
 from sigma.rule import SigmaRule
 
 from rules import ir
+from rules.filters import load_tuning
 from rules.logsources import resolve
 from rules.model import CompiledRule, RuleFailure, RuleSet
 from rules.sigma_ir import IRBackend
@@ -78,13 +79,15 @@ def load_rules(paths: Iterable[Path], placeholders: dict[str, list[str]] | None 
             except (SigmaError, ValueError, NotImplementedError) as e:
                 result.failures.append(RuleFailure(str(rule.id), str(path), _reason(e)))
     _report_duplicates(result)
+    load_tuning(rule_files(paths), result, backend)
     return result
 
 
 def _parse_file(path: Path) -> Iterator[tuple[SigmaRule, None] | tuple[None, RuleFailure]]:
     try:
         text = path.read_text(encoding="utf-8")
-        collection = SigmaCollection.from_yaml(text, collect_errors=True, source=SigmaRuleLocation(path))
+        collection = SigmaCollection.from_yaml(text, collect_errors=True, source=SigmaRuleLocation(path),
+                                               collect_filters=True)  # filters: rules/filters.py
     except (OSError, UnicodeDecodeError, yaml.YAMLError, SigmaError) as e:
         yield None, RuleFailure(_id_from_text(path), str(path), _reason(e))
         return

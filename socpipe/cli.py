@@ -110,6 +110,7 @@ def _regress(args: argparse.Namespace, config: Config) -> int:
 def _detect(args: argparse.Namespace, config: Config) -> int:
     import tempfile
 
+    from alerting.triage import Triage
     from layers import detect
     from rules.compiler import load_rules
     from socpipe.registry import Registry
@@ -124,7 +125,8 @@ def _detect(args: argparse.Namespace, config: Config) -> int:
     spark = session(master=config.get("spark", "master"), conf=config.get("spark", "conf"), batch=True)
     with tempfile.TemporaryDirectory(prefix="socpipe-lake-") as lake:
         summary = detect.run(spark, ruleset, args.input, args.out, Path(lake), registry, config.hints,
-                             config.get("detect", "events_per_file"), config.get("detect", "syslog_year"))
+                             config.get("detect", "events_per_file"), config.get("detect", "syslog_year"),
+                             triage=Triage.of(config, ruleset).batch)
     print_summary(summary)
     return 0
 
@@ -132,6 +134,7 @@ def _detect(args: argparse.Namespace, config: Config) -> int:
 def _run(args: argparse.Namespace, config: Config) -> int:
     import logging
 
+    from alerting.triage import StreamTriage
     from layers import stream
     from rules.compiler import load_rules
     from socpipe.registry import Registry
@@ -151,7 +154,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
                                    config.get("detect", "syslog_year"), config.get("kafka", "topic_prefix"))
     spark = session("socpipe-run", master=config.get("spark", "master"),
                     conf={"spark.jars": kafka_connector_jars(), **config.get("spark", "conf")})
-    stream.run(spark, config, ruleset, settings, once=args.once)
+    stream.run(spark, config, ruleset, settings, once=args.once, triage=StreamTriage(config, ruleset))
     return 0
 
 
