@@ -33,12 +33,10 @@ from socpipe.lake import write_lake_part
 
 log = logging.getLogger(__name__)
 
-# Only count, last, alert_ids and the agencies involved change on an incident that exists: its state
-# fields (status, assignee, verdict, ...) belong to the people working on it.
-_EXTEND = ("ctx._source.count = params.count; ctx._source.last = params.last; "
-           "ctx._source.alert_ids = params.alert_ids; "
-           "if (ctx._source.agency == null) { ctx._source.agency = new HashMap(); } "
-           "ctx._source.agency.ids = params.agency_ids;")
+# Only count, last, alert_ids and the agencies involved change on an incident that exists (a partial
+# update merges them into the stored document): its state fields (status, assignee, verdict, ...) belong
+# to the people working on it. A new incident is created whole (the upsert).
+_EXTENDED = ("count", "last", "alert_ids")
 
 
 def tuning_lines(counts: Counter[str]) -> list[str]:
@@ -144,10 +142,9 @@ class StreamTriage:
         return rejected
 
     def _upsert(self, doc: dict[str, Any], carried: dict[str, Any]) -> dict[str, Any]:
-        params = {"count": doc["count"], "last": doc["last"], "alert_ids": doc["alert_ids"],
-                  "agency_ids": doc["agency"]["ids"]}
-        return {"_op_type": "update", "_index": self.index, "_id": doc["incident_id"],
-                "script": {"source": _EXTEND, "lang": "painless", "params": params}, "upsert": {**doc, **carried}}
+        extended = {**{f: doc[f] for f in _EXTENDED}, "agency": {"ids": doc["agency"]["ids"]}}
+        return {"_op_type": "update", "_index": self.index, "_id": doc["incident_id"], "doc": extended,
+                "upsert": {**doc, **carried}}
 
     def _carried_state(self, folded: Folded) -> dict[str, dict[str, Any]]:
         """When a late alert becomes the first of an incident (a new id), what people set on the incidents

@@ -1,0 +1,121 @@
+"""`socpipe run` on the real servers with a Sigma filter, a suppression and incidents: two runs of the job
+(a restart between them), the alerts of one suppression window split across the two, and an analyst's
+change to the incident in between, which the second run must keep."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import yaml
+from opensearchpy.helpers import scan
+from stream_harness import envelopes, pipeline, send, ssh_lines
+
+from alerting.alerts import alert_id
+from alerting.incidents import incident_id
+from layers.detect import event_row
+from layers.engine import Detector
+from layers.stream import parse_envelope
+from rules.compiler import load_rules
+from socpipe.config import STARTER_PACK
+
+SSH_FAILURE = "9153d6f0-65be-4a93-b53e-1b1c1fdffc02"  # rules/starter/lnx_sshd_auth_failure.yml
+FILTER_ID = "3c1e8f2a-7b64-4d0e-9a55-2f6b8c9d0e13"
+FILTER = f"""title: Logins from the monitoring probe are expected
+id: {FILTER_ID}
+logsource: {{product: linux, service: sshd}}
+filter:
+    rules: [{SSH_FAILURE}]
+    probe:
+        message|contains: 'from 203.0.113.7 '
+    condition: not probe
+"""
+
+
+def _alert_ids(items) -> dict[int, str]:
+    """Line number (its second of the day) -> the id of its SSH-failure alert, for the lines that alert."""
+    detector = Detector(load_rules([STARTER_PACK]).rules)
+    ids = {}
+    for e in items:
+        row = event_row(parse_envelope(e), None, (), None)
+        for i in detector.match(row["kind"], dict(row["fields"])):
+            assert detector.rules[i].id == SSH_FAILURE
+            ids[int(e.position.split()[1]) - 1] = alert_id(SSH_FAILURE, row["event_id"])
+    return ids
+
+
+@pytest.mark.slow
+def test_filters_suppression_and_incidents_across_batches_and_a_restart(dev_servers, tmp_path):
+    pipe = pipeline(dev_servers, tmp_path, batch_records=120)  # several micro-batches per run
+    (tmp_path / "tuning").mkdir()
+    (tmp_path / "tuning" / "probe_filter.yml").write_text(FILTER)
+    config = yaml.safe_load(pipe.config.read_text())
+    config["rules"] = {"paths": [str(tmp_path / "tuning")]}
+    config["incidents"] = {"window_seconds": 600, "index": f"{pipe.name}-incidents"}
+    config["suppression"] = {"rules": {SSH_FAILURE: {"group_by": ["host.name"], "duration": "1m"}}}
+    pipe.config.write_text(yaml.safe_dump(config))
+
+    # Line i is at 00:00:00 + i s on dvc-web02; every third one (i % 3 == 0) is a failed login from
+    # 203.0.113.(i % 250). envelopes() numbers lines from 1, so line i gets position "line i+1".
+    items = (envelopes(ssh_lines(0, 600), "/var/log/auth.log")
+             + envelopes(ssh_lines(2000, 30), "/var/log/auth.log", first_line=2001))
+    ids = _alert_ids(items)
+    assert len(ids) == 210
+    # Hand-computed: the filter takes i = 507 (203.0.113.7). Suppression by host in 1-minute windows keeps
+    # the first alert of each minute: 0, 60, ..., 540 and 2001; the 198 others are suppressed. The window
+    # 300-360 is split between the runs (300-327 in the first, 330-357 in the second): only 300 stands.
+    standing = {i: ids[i] for i in [*range(0, 600, 60), 2001]}
+    filtered = {ids[507]}
+    suppressed = set(ids.values()) - set(standing.values()) - filtered
+    # Incidents, window 600 s: 0-540 (gaps of 60 s) is one; 2001 (00:33:21) is 1461 s later, its own.
+    first = incident_id(SSH_FAILURE, {"host.name": "dvc-web02"}, ids[0])
+    second = incident_id(SSH_FAILURE, {"host.name": "dvc-web02"}, ids[2001])
+
+    first_run = [e for e in items if int(e.position.split()[1]) <= 330]  # lines 0-329
+    send(pipe, first_run)
+    done = pipe.socpipe("run", "--once")
+    assert done.returncode == 0, done.stderr[-3000:]
+    search = pipe.search()
+    index = f"{pipe.name}-incidents"
+    search.indices.refresh(index=index)
+    doc = search.get(index=index, id=first)["_source"]
+    assert (doc["count"], doc["last"], doc["status"]) == (6, "2026-11-30T00:05:00+00:00", "new")
+    # An analyst takes the incident between the runs.
+    search.update(index=index, id=first, body={"doc": {"status": "acknowledged", "assignee": "analyst1",
+                                                        "acknowledged_by": "analyst1"}}, refresh=True)
+
+    send(pipe, [e for e in items if e not in first_run])
+    done = pipe.socpipe("run", "--once")
+    assert done.returncode == 0, done.stderr[-3000:]
+    search.indices.refresh(index=index)
+    docs = {h["_id"]: h["_source"] for h in scan(search, index=index, query={"query": {"match_all": {}}})}
+    assert set(docs) == {first, second}
+    one, two = docs[first], docs[second]
+    assert (one["count"], one["first"], one["last"]) == (10, "2026-11-30T00:00:00+00:00", "2026-11-30T00:09:00+00:00")
+    assert sorted(one["alert_ids"]) == sorted(standing[i] for i in range(0, 600, 60))
+    assert (one["status"], one["assignee"], one["acknowledged_by"]) == ("acknowledged", "analyst1", "analyst1")
+    assert (two["count"], two["status"], two["alert_ids"]) == (1, "new", [standing[2001]])
+    assert one["group"] == {"host.name": "dvc-web02"} and one["rule"]["id"] == SSH_FAILURE and one["agency"]["ids"]
+
+    # Standing alerts reach every alert store; every other one is a `suppress` action, none silently gone.
+    assert set(pipe.search_ids("alerts")) == set(standing.values())
+    assert sorted(pipe.lake_column("alerts", "alert_id")) == sorted(standing.values())
+    assert sorted(pipe.kafka_keys("alerts")) == sorted(standing.values())
+    search.indices.refresh(index="actions")
+    actions = [h["_source"] for h in scan(search, index="actions", query={"query": {"terms": {
+        "target_id": sorted(filtered | suppressed)}}})]
+    assert sorted(a["target_id"] for a in actions) == sorted(filtered | suppressed)
+    by = {a["target_id"]: a for a in actions}
+    assert by[ids[507]]["actor"] == "system:filter" and by[ids[507]]["detail"]["filter_id"] == FILTER_ID
+    assert {by[i]["actor"] for i in suppressed} == {"system:suppression"}
+    assert sorted(pipe.lake_column("actions", "target_id")) == sorted(filtered | suppressed)
+
+    # The lake keeps each version detection wrote; the newest of the first incident is the final one.
+    rows = zip(pipe.lake_column("incidents", "incident_id"), pipe.lake_column("incidents", "revision"),
+               pipe.lake_column("incidents", "count"), strict=True)
+    newest = {incident: count for incident, _, count in sorted(rows, key=lambda r: r[1])}
+    assert newest == {first: 10, second: 1}
+    assert pipe.kafka_keys("deadletter") == []  # the search store took every incident and action
+    log = done.stderr + done.stdout
+    assert "alerts suppressed by filter " + FILTER_ID in log and f"suppression of rule {SSH_FAILURE}" in log
+    assert datetime.fromisoformat(one["@timestamp"]) == datetime(2026, 11, 30, tzinfo=UTC)
