@@ -135,6 +135,8 @@ def _filters(path: Path, text: str, names: dict[str, str], rules: dict[str, Comp
         result.failures.append(RuleFailure("?", str(path), f"filter: {str(e).splitlines()[0]}"))
         return
     for item in collection.filters:
+        if item.errors:
+            continue  # pySigma's own errors: rules/compiler.py reports them with the file's other errors
         try:
             result.filters.append(compile_filter(item, names, rules, backend))
         except (SigmaError, ValueError, NotImplementedError) as e:
@@ -144,8 +146,6 @@ def _filters(path: Path, text: str, names: dict[str, str], rules: dict[str, Comp
 def compile_filter(item: SigmaFilter, names: dict[str, str], rules: dict[str, CompiledRule],
                    backend: IRBackend) -> CompiledFilter:
     """The filter's condition as IR and the ids of the rules it applies to; raises with the reason."""
-    if item.errors:
-        raise item.errors[0]
     targets = _targets(item, names, rules)
     spec = item.to_dict()
     detection = {k: v for k, v in spec["filter"].items() if k != "rules"}
