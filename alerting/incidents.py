@@ -177,11 +177,14 @@ def _chains(spans: list[Span], window_seconds: float) -> list[tuple[Span, list[S
     """Spans of one key in time order joined where the gap is at most the window; untimed ones together."""
     chains: list[list[Span]] = []
     untimed = [s for s in spans if s.first is None]
+    end = 0.0  # the latest time in the chain being built
     for span in (s for s in spans if s.first is not None):
-        if chains and _seconds(span.first) - _seconds(max(p.last for p in chains[-1])) <= window_seconds:
+        if chains and _seconds(span.first) - end <= window_seconds:
             chains[-1].append(span)
+            end = max(end, _seconds(span.last))
         else:
             chains.append([span])
+            end = _seconds(span.last)
     if untimed:
         chains.append(untimed)
     return [(_join(parts), parts) for parts in chains]

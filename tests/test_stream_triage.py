@@ -4,8 +4,12 @@ change to the incident in between, which the second run must keep."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
 
+import pyarrow as pa
+import pyarrow.dataset as ds
 import pytest
 import yaml
 from opensearchpy.helpers import scan
@@ -13,11 +17,13 @@ from stream_harness import envelopes, pipeline, send, ssh_lines
 
 from alerting.alerts import alert_id
 from alerting.incidents import incident_id
+from alerting.triage import StreamTriage
 from layers.detect import event_row
 from layers.engine import Detector
 from layers.stream import parse_envelope
 from rules.compiler import load_rules
-from socpipe.config import STARTER_PACK
+from rules.model import RuleSet
+from socpipe.config import STARTER_PACK, load_config
 
 SSH_FAILURE = "9153d6f0-65be-4a93-b53e-1b1c1fdffc02"  # rules/starter/lnx_sshd_auth_failure.yml
 FILTER_ID = "3c1e8f2a-7b64-4d0e-9a55-2f6b8c9d0e13"
@@ -122,3 +128,63 @@ def test_filters_suppression_and_incidents_across_batches_and_a_restart(dev_serv
     log = done.stderr + done.stdout
     assert "alerts suppressed by filter " + FILTER_ID in log and f"suppression of rule {SSH_FAILURE}" in log
     assert datetime.fromisoformat(one["@timestamp"]) == datetime(2026, 11, 30, tzinfo=UTC)
+
+
+def _table(alerts: list[dict]) -> pa.Table:
+    return pa.table({"doc_id": [a["alert_id"] for a in alerts], "document": [json.dumps(a) for a in alerts]})
+
+
+@pytest.mark.slow
+def test_redone_batch_late_first_alert_and_replays_on_the_real_search_store(dev_servers, tmp_path):
+    """StreamTriage on OpenSearch without the job around it: a micro-batch redone after a crash writes the
+    same incidents, a late first alert renames the incident and carries what the analyst set, a replayed
+    alert is not counted twice."""
+    name = f"t{uuid.uuid4().hex[:8]}"
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump({
+        "opensearch": {"url": dev_servers.opensearch}, "lake": {"path": str(tmp_path / "lake")},
+        "run": {"checkpoint_dir": str(tmp_path / "checkpoints")},
+        "incidents": {"window_seconds": 600, "index": f"{name}-incidents"}}))
+    triage = StreamTriage(load_config(tmp_path / "c.yaml", environ={}), RuleSet())
+    search, index = triage.search, f"{name}-incidents"
+
+    def run_batch(batch_id: int, alerts: list[dict]) -> dict[str, dict]:
+        kept, pending = triage.tune(_table(alerts), batch_id)
+        assert kept.num_rows == len(alerts)  # no filter, no suppression
+        assert triage.write(pending) == []
+        search.indices.refresh(index=index)
+        return {h["_id"]: h["_source"] for h in scan(search, index=index, query={"query": {"match_all": {}}})}
+
+    group = {"host.name": "dvc-web02"}
+    docs = run_batch(0, [alert(600, 600), alert(1200, 1200)])
+    late_id, first_id = incident_id("r", group, "a0600"), incident_id("r", group, "a0000")
+    assert {i: d["count"] for i, d in docs.items()} == {late_id: 2}
+    search.update(index=index, id=late_id, body={"doc": {"status": "acknowledged", "assignee": "analyst2"}},
+                  refresh=True)
+
+    for _ in range(2):  # the second time: batch 1 redone after a crash that came after its writes
+        docs = run_batch(1, [alert(0, 0), alert(3000, 3000)])
+        other = incident_id("r", group, "a3000")
+        assert {i: (d["count"], d.get("merged_into")) for i, d in docs.items()} == {
+            first_id: (3, None), late_id: (2, first_id), other: (1, None)}
+        assert (docs[first_id]["status"], docs[first_id]["assignee"]) == ("acknowledged", "analyst2")
+        assert docs[first_id]["alert_ids"] == ["a0000", "a0600", "a1200"]
+
+    docs = run_batch(2, [alert(600, 600), alert(1700, 1700)])  # a replay of 600, and 1700 extends
+    assert (docs[first_id]["count"], docs[first_id]["last"]) == (4, _at(1700))
+    assert (docs[first_id]["status"], docs[first_id]["assignee"]) == ("acknowledged", "analyst2")
+    rows = ds.dataset(tmp_path / "lake" / "incidents", format="parquet", partitioning="hive").to_table().to_pylist()
+    newest = {r["incident_id"]: r for r in sorted(rows, key=lambda r: r["revision"])}
+    assert newest[first_id]["count"] == 4 and json.loads(newest[late_id]["document"])["merged_into"] == first_id
+    assert sorted(p.name for p in (tmp_path / "checkpoints" / "triage").iterdir()) == ["1.json", "2.json"]
+
+
+T0 = datetime(2026, 11, 30, tzinfo=UTC)
+
+
+def _at(seconds: int) -> str:
+    return (T0 + timedelta(seconds=seconds)).isoformat()
+
+
+def alert(n: int, seconds: int) -> dict:
+    return {"alert_id": f"a{n:04d}", "@timestamp": _at(seconds), "rule": {"id": "r", "title": "t", "level": "low",
+            "tags": []}, "host": {"name": "dvc-web02"}, "agency": {"id": "skhcn"}, "event": {}}
