@@ -15,6 +15,7 @@ first alert's id.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections import defaultdict
 from collections.abc import Iterable
@@ -68,10 +69,6 @@ def group_of(alert: dict[str, Any]) -> dict[str, Any]:
     return {"host.name": (alert.get("host") or {}).get("name")}
 
 
-def fold_key(rule_id: str, group: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps([rule_id, group], sort_keys=True, default=str).encode()).hexdigest()[:32]
-
-
 def incident_id(rule_id: str, group: dict[str, Any], first_alert_id: str) -> str:
     content = json.dumps([rule_id, group, first_alert_id], sort_keys=True, default=str)
     return hashlib.sha256(content.encode()).hexdigest()[:32]
@@ -93,22 +90,24 @@ class Span:
     base: dict[str, Any]
 
     @classmethod
-    def of_alert(cls, alert: dict[str, Any]) -> Span:
+    def of_alert(cls, alert: dict[str, Any], keys: dict[str, str]) -> Span:
+        """One alert as a span of its own; its incident id is given when it heads a chain (_chains).
+        `keys` caches fold keys by rule and group (hashing each alert's would cost more than the fold)."""
         rule = alert["rule"]
         group = group_of(alert)
+        text = json.dumps([rule["id"], group], sort_keys=True, default=str)
+        key = keys.get(text) or keys.setdefault(text, hashlib.sha256(text.encode()).hexdigest()[:32])
         at = alert_time(alert)
         stamp = at.isoformat() if at else None
         agencies = sorted(set((alert.get("agency") or {}).get("ids") or [])
                           | {a for a in [(alert.get("agency") or {}).get("id")] if a})
-        base = {"@timestamp": stamp, "rule": rule, "level": rule["level"], "group": group,
-                "fold_key": fold_key(rule["id"], group)}
+        base = {"@timestamp": stamp, "rule": rule, "level": rule["level"], "group": group, "fold_key": key}
         for name in ("host", "source", "system"):
             if alert.get(name):
                 base[name] = alert[name]
         if (alert.get("agency") or {}).get("id"):
             base["agency"] = {"id": alert["agency"]["id"]}
-        return cls(incident_id(rule["id"], group, alert["alert_id"]), base["fold_key"], stamp, stamp, 1,
-                   alert["alert_id"], [alert["alert_id"]], agencies, base)
+        return cls("", key, stamp, stamp, 1, alert["alert_id"], [alert["alert_id"]], agencies, base)
 
     def document(self) -> dict[str, Any]:
         """The incident as detection built it (status `new`, nobody has acted on it)."""
@@ -153,8 +152,9 @@ def fold(alerts: Iterable[dict[str, Any]], open_spans: Iterable[Span], window_se
         known[span.key].update(span.alert_ids)
     old = {s.incident_id: s for spans in by_key.values() for s in spans}
     fresh: dict[str, list[Span]] = defaultdict(list)
+    keys: dict[str, str] = {}
     for alert in alerts:
-        point = Span.of_alert(alert)
+        point = Span.of_alert(alert, keys)
         if point.first_alert_id not in known[point.key]:
             known[point.key].add(point.first_alert_id)
             fresh[point.key].append(point)
@@ -192,9 +192,11 @@ def _chains(spans: list[Span], window_seconds: float) -> list[tuple[Span, list[S
 
 def _join(parts: list[Span]) -> Span:
     head = parts[0]
+    if not head.incident_id:  # a new alert heads the chain
+        head.incident_id = incident_id(head.base["rule"]["id"], head.base["group"], head.first_alert_id)
     if len(parts) == 1:
         return head
-    alert_ids = [a for p in parts for a in p.alert_ids][:MAX_ALERT_IDS]
+    alert_ids = list(itertools.islice((a for p in parts for a in p.alert_ids), MAX_ALERT_IDS))
     lasts = [p.last for p in parts if p.last is not None]
     return Span(head.incident_id, head.key, head.first, max(lasts) if lasts else None, sum(p.count for p in parts),
                 head.first_alert_id, alert_ids, sorted({a for p in parts for a in p.agency_ids}), head.base)
