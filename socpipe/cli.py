@@ -84,6 +84,8 @@ def _check(args: argparse.Namespace, config: Config) -> int:
     ruleset = load_rules(args.paths, config.get("rules", "placeholders"))
     for f in ruleset.failures:
         print(f"FAILED {f.id} {f.path}: {f.reason}")
+    if ruleset.filters or ruleset.suppressions:  # tuning as code (rules/filters.py)
+        print(f"{len(ruleset.filters)} filters, {len(ruleset.suppressions)} rules with suppression")
     print(f"{len(ruleset.rules)} compiled, {len(ruleset.failures)} failed")
     return 1 if args.strict and ruleset.failures else 0
 
