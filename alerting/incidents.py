@@ -91,7 +91,7 @@ class Span:
 
     @classmethod
     def of_alert(cls, alert: dict[str, Any], keys: dict[str, str]) -> Span:
-        """One alert as a span of its own; its incident id is given when it heads a chain (_chains).
+        """One alert as a span of its own; its incident id is given when it heads a chain (_join).
         `keys` caches fold keys by rule and group (hashing each alert's would cost more than the fold)."""
         rule = alert["rule"]
         group = group_of(alert)
@@ -200,6 +200,16 @@ def _join(parts: list[Span]) -> Span:
     lasts = [p.last for p in parts if p.last is not None]
     return Span(head.incident_id, head.key, head.first, max(lasts) if lasts else None, sum(p.count for p in parts),
                 head.first_alert_id, alert_ids, sorted({a for p in parts for a in p.agency_ids}), head.base)
+
+
+def still_open(spans: list[Span], window_seconds: float, lateness_seconds: float) -> list[Span]:
+    """The spans an alert within the allowed lateness can still reach: those whose last alert is at most
+    window + lateness before the newest (untimed ones always)."""
+    lasts = [_seconds(s.last) for s in spans if s.last is not None]
+    if not lasts:
+        return spans
+    horizon = max(lasts) - window_seconds - lateness_seconds
+    return [s for s in spans if s.last is None or _seconds(s.last) >= horizon]
 
 
 def batch_incidents(alerts: Iterable[dict[str, Any]], window_seconds: float) -> list[dict[str, Any]]:

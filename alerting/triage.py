@@ -15,7 +15,6 @@ import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +111,8 @@ class StreamTriage:
         outcome = self.triage.tuning.apply(docs, suppression, self.triage.lateness_seconds)
         folded = incidents.fold(outcome.kept, [Span(**s) for s in before["spans"]], self.triage.window_seconds)
         state = {"suppression": suppression.to_json(),
-                 "spans": [s.to_json() for s in _open(folded.spans, self.triage)]}
+                 "spans": [s.to_json() for s in incidents.still_open(folded.spans, self.triage.window_seconds,
+                                                                     self.triage.lateness_seconds)]}
         kept = {a["alert_id"] for a in outcome.kept}
         mask = pa.array([i in kept for i in alerts.column("doc_id").to_pylist()], type=pa.bool_())
         return alerts.filter(mask), Pending(batch_id, outcome, folded, state)
@@ -175,12 +175,3 @@ class StreamTriage:
         for old in earlier[:-1]:
             (self.state_dir / f"{old}.json").unlink()
 
-
-def _open(spans: list[Span], triage: Triage) -> list[Span]:
-    """Spans a late alert can still reach: last within window + lateness of the newest alert (untimed ones
-    always)."""
-    lasts = [s.last for s in spans if s.last is not None]
-    if not lasts:
-        return spans
-    horizon = datetime.fromisoformat(max(lasts)).timestamp() - triage.window_seconds - triage.lateness_seconds
-    return [s for s in spans if s.last is None or datetime.fromisoformat(s.last).timestamp() >= horizon]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 
-from alerting.incidents import MAX_ALERT_IDS, Span, batch_incidents, fold, incident_id
+from alerting.incidents import MAX_ALERT_IDS, Span, batch_incidents, fold, incident_id, still_open
 
 T0 = datetime(2026, 3, 14, 23, 50, tzinfo=UTC)  # the chains straddle midnight: clock boundaries do not matter
 WINDOW = 600
@@ -122,3 +122,10 @@ def test_alerts_without_time_fold_into_one_incident_per_key_and_ids_are_capped()
     many = [alert(n, n) for n in range(MAX_ALERT_IDS + 5)]
     (doc,) = batch_incidents(many, WINDOW)
     assert doc["count"] == MAX_ALERT_IDS + 5 and len(doc["alert_ids"]) == MAX_ALERT_IDS
+
+
+def test_the_stream_lets_go_of_incidents_beyond_window_and_lateness():
+    spans = fold([alert(40, 0), alert(41, 1000), alert(42, 2200), alert(43, None)], [], WINDOW).spans
+    # Newest last alert at 2200 s: with window 600 and lateness 600, spans ending before 1000 s are let go.
+    kept = still_open(spans, WINDOW, 600)
+    assert sorted(s.first_alert_id for s in kept) == ["a0041", "a0042", "a0043"]
