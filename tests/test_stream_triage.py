@@ -57,7 +57,7 @@ def test_filters_suppression_and_incidents_across_batches_and_a_restart(dev_serv
     (tmp_path / "tuning" / "probe_filter.yml").write_text(FILTER)
     config = yaml.safe_load(pipe.config.read_text())
     config["rules"] = {"paths": [str(tmp_path / "tuning")]}
-    config["incidents"] = {"window_seconds": 600, "index": f"{pipe.name}-incidents"}
+    config["incidents"]["window_seconds"] = 600
     config["suppression"] = {"rules": {SSH_FAILURE: {"group_by": ["host.name"], "duration": "1m"}}}
     pipe.config.write_text(yaml.safe_dump(config))
 
