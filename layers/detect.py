@@ -10,13 +10,14 @@ deadletter.jsonl, streaming: it never holds all events or all alerts.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import json
 import shutil
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,7 @@ class Summary:
     alerts_by_agency: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
     stages: dict[str, float] = field(default_factory=dict)  # seconds per stage, in order
+    triage_lines: list[str] = field(default_factory=list)  # suppressed alerts and incidents (alerting/triage.py)
 
     @property
     def alerts(self) -> int:
@@ -226,9 +228,11 @@ def run(
     events_per_file: int = LAKE_BATCH_ROWS,
     syslog_year: int | None = None,
     split_bytes: int = SPLIT_BYTES,
+    triage: Callable[[list[dict[str, Any]], Path], tuple[set[str], list[str]]] | None = None,
 ) -> Summary:
     """The whole batch job; writes DIR/alerts.jsonl (ordered by time, then alert id) and
-    DIR/deadletter.jsonl (in reading order)."""
+    DIR/deadletter.jsonl (in reading order). `triage` (alerting/triage.py) takes the alert documents and
+    gives the ids of those that stand and its summary lines; the summary counts the alerts that stand."""
     started = time.monotonic()
     out_dir.mkdir(parents=True, exist_ok=True)
     parts = out_dir / PARTS_DIR
@@ -253,14 +257,13 @@ def run(
             summary.alerts_by_agency.update(json.loads(row.alerts_by_agency))
     summary.stages["read+detect"] = time.monotonic() - started - sum(summary.stages.values())
     count = len(splits)
-    with (out_dir / "alerts.jsonl").open("w", encoding="utf-8") as alerts:
-        files = [(parts / f"alerts-{i:06d}.txt").open(encoding="utf-8") for i in range(count)]
-        try:
-            for line in heapq.merge(*files):
-                alerts.write(line.split(_SEP, 2)[2])
-        finally:
-            for f in files:
-                f.close()
+    with contextlib.ExitStack() as stack, (out_dir / "alerts.jsonl").open("w", encoding="utf-8") as alerts:
+        parts_of_tasks = [stack.enter_context((parts / f"alerts-{i:06d}.txt").open(encoding="utf-8"))
+                          for i in range(count)]
+        merged: Iterable[str] = (line.split(_SEP, 2)[2] for line in heapq.merge(*parts_of_tasks))
+        if triage:  # triage needs every alert at once (alerts are far fewer than events)
+            merged = _triaged(list(merged), triage, out_dir, summary)
+        alerts.writelines(merged)
     with (out_dir / "deadletter.jsonl").open("wb") as deadletters:
         for i in range(count):
             with (parts / f"deadletter-{i:06d}.jsonl").open("rb") as part:
@@ -269,6 +272,22 @@ def run(
     summary.seconds = time.monotonic() - started
     summary.stages["merge"] = summary.seconds - sum(summary.stages.values())
     return summary
+
+
+def _triaged(lines: list[str], triage: Callable[[list[dict[str, Any]], Path], tuple[set[str], list[str]]],
+             out_dir: Path, summary: Summary) -> list[str]:
+    """The alert lines that stand after triage; the summary's counts become theirs."""
+    documents = [json.loads(line) for line in lines]
+    standing, summary.triage_lines = triage(documents, out_dir)
+    summary.alerts_by_level.clear()
+    summary.alerts_by_agency.clear()
+    kept = []
+    for line, doc in zip(lines, documents, strict=True):
+        if doc["alert_id"] in standing:
+            kept.append(line)
+            summary.alerts_by_level[doc["rule"]["level"]] += 1
+            summary.alerts_by_agency[doc.get("agency", {}).get("id") or "unassigned"] += 1
+    return kept
 
 
 def _detect_splits(token: str, rules: Broadcast, settings: Broadcast, splits: list[Split],

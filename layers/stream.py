@@ -134,7 +134,8 @@ def _results(token: str, rules: Broadcast, settings: Broadcast,
 class Sinks:
     """The foreachBatch writer: lake, search store and Kafka, each idempotent or guarded by the ledger."""
 
-    def __init__(self, spark: SparkSession, config: Config, ruleset: RuleSet, settings: ParseSettings) -> None:
+    def __init__(self, spark: SparkSession, config: Config, ruleset: RuleSet, settings: ParseSettings,
+                 triage: Any = None) -> None:
         self.rules = spark.sparkContext.broadcast(ruleset.rules)
         self.settings = spark.sparkContext.broadcast(settings)
         self.token = uuid.uuid4().hex
@@ -146,6 +147,7 @@ class Sinks:
         search.ensure_templates(self.search, self.prefixes, config.get("opensearch", "replicas"))
         self.topics = kafka_client.topic(config, ALERTS_TOPIC), kafka_client.topic(config, DEADLETTER_TOPIC)
         self.producer = KafkaProducer(**kafka_client.python_options(config), acks="all", linger_ms=20)
+        self.triage = triage  # alerting/triage.py StreamTriage: filters, suppression, incidents
 
     def __call__(self, raw: DataFrame, batch_id: int) -> None:
         marker = self.ledger / str(batch_id)
@@ -160,6 +162,7 @@ class Sinks:
                  .toArrow())
         kinds = table.column("row")
         events, alerts, dead = (table.filter(pc.equal(kinds, name)) for name in (EVENT, ALERT, DEAD))
+        alerts, triaged = self.triage.tune(alerts, batch_id) if self.triage else (alerts, None)
         matched = time.monotonic()
         # Kafka sends are queued first and run in the producer's thread while the lake and search writes go.
         alerts_topic, deadletter_topic = self.topics
@@ -175,6 +178,8 @@ class Sinks:
         # Alerts first: people wait for them; the batch's events follow in the same call.
         rejected = search.write(self.search, [
             *self._docs(alerts, self.prefixes["alerts"]), *self._docs(events, self.prefixes["events"])])
+        if self.triage:
+            rejected += self.triage.write(triaged)
         indexed = time.monotonic()
         sends.append([self.producer.send(deadletter_topic, key=r.doc_id.encode(), value=json.dumps(
             {"reason": f"search store refused the document for {r.index}: {r.reason}", "raw": r.source},
@@ -215,14 +220,15 @@ def ensure_topics(config: Config) -> None:
         admin.close()
 
 
-def run(spark: SparkSession, config: Config, ruleset: RuleSet, settings: ParseSettings, once: bool = False) -> None:
+def run(spark: SparkSession, config: Config, ruleset: RuleSet, settings: ParseSettings, once: bool = False,
+        triage: Any = None) -> None:
     """Run until stopped (SIGTERM or Ctrl-C); with `once`, process what Kafka holds now and return.
 
     A query that fails (Kafka or the search store away longer than their clients wait, a broken batch)
     is logged and started again from its checkpoint after run.restart_seconds: the batch it was on is
     redone, nothing is skipped. With `once` a failure ends the run with the error instead."""
     ensure_topics(config)
-    sinks = Sinks(spark, config, ruleset, settings)
+    sinks = Sinks(spark, config, ruleset, settings, triage)
     stopping = _stop_requested()
     try:
         while not stopping.is_set():

@@ -22,6 +22,7 @@ from sigma.rule import SigmaRule
 
 from rules import ir
 from rules.cache import RuleCache
+from rules.filters import load_tuning
 from rules.logsources import resolve
 from rules.model import CompiledRule, RuleFailure, RuleSet
 from rules.sigma_ir import IRBackend
@@ -110,6 +111,7 @@ def load_rules(paths: Iterable[Path], placeholders: dict[str, list[str]] | None 
         for item in compiled[path]:
             (result.rules if isinstance(item, CompiledRule) else result.failures).append(item)
     _report_duplicates(result)
+    load_tuning(files, result, IRBackend(processing_pipeline=placeholder_pipeline(placeholders)))
     return result
 
 
@@ -137,7 +139,8 @@ def _compile_chunk(files: list[Path], placeholders: dict[str, list[str]]) -> lis
 def _parse_file(path: Path) -> Iterator[tuple[SigmaRule, None] | tuple[None, RuleFailure]]:
     try:
         text = path.read_text(encoding="utf-8")
-        collection = SigmaCollection.from_yaml(text, collect_errors=True, source=SigmaRuleLocation(path))
+        collection = SigmaCollection.from_yaml(text, collect_errors=True, source=SigmaRuleLocation(path),
+                                               collect_filters=True)  # filters: rules/filters.py
     except (OSError, UnicodeDecodeError, yaml.YAMLError, SigmaError) as e:
         yield None, RuleFailure(_id_from_text(path), str(path), _reason(e))
         return

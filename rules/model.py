@@ -7,9 +7,13 @@ worker those imports.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from rules import ir
 from rules.logsources import Source
+
+if TYPE_CHECKING:
+    from rules.filters import CompiledFilter, Suppression
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +41,8 @@ class RuleSet:
     rules: list[CompiledRule] = field(default_factory=list)
     failures: list[RuleFailure] = field(default_factory=list)
     cache_hits: int = 0  # rule files taken from the compiled-rule cache (rules/cache.py)
+    filters: list[CompiledFilter] = field(default_factory=list)  # Sigma meta filters (rules/filters.py)
+    suppressions: dict[str, Suppression] = field(default_factory=dict)  # rule id -> its socpipe.suppress
 
     def by_id(self) -> dict[str, CompiledRule]:
         return {r.id: r for r in self.rules}

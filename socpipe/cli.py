@@ -86,6 +86,8 @@ def _check(args: argparse.Namespace, config: Config) -> int:
         print(f"FAILED {f.id} {f.path}: {f.reason}")
     if config.rule_cache_dir:
         print(f"rule cache {config.rule_cache_dir}: {ruleset.cache_hits} files reused")
+    if ruleset.filters or ruleset.suppressions:  # tuning as code (rules/filters.py)
+        print(f"{len(ruleset.filters)} filters, {len(ruleset.suppressions)} rules with suppression")
     print(f"{len(ruleset.rules)} compiled, {len(ruleset.failures)} failed")
     return 1 if args.strict and ruleset.failures else 0
 
@@ -113,6 +115,7 @@ def _detect(args: argparse.Namespace, config: Config) -> int:
     import tempfile
     import time
 
+    from alerting.triage import Triage
     from layers import detect
     from rules.compiler import load_rules
     from socpipe.registry import Registry
@@ -131,7 +134,7 @@ def _detect(args: argparse.Namespace, config: Config) -> int:
     with tempfile.TemporaryDirectory(prefix="socpipe-lake-") as lake:
         summary = detect.run(spark, ruleset, args.input, args.out, Path(lake), registry, config.hints,
                              config.get("detect", "events_per_file"), config.get("detect", "syslog_year"),
-                             config.get("detect", "split_bytes"))
+                             config.get("detect", "split_bytes"), triage=Triage.of(config, ruleset).batch)
     summary.stages = {**stages, **summary.stages}
     print_summary(summary)
     return 0
@@ -140,6 +143,7 @@ def _detect(args: argparse.Namespace, config: Config) -> int:
 def _run(args: argparse.Namespace, config: Config) -> int:
     import logging
 
+    from alerting.triage import StreamTriage
     from layers import stream
     from rules.compiler import load_rules
     from socpipe.registry import Registry
@@ -159,7 +163,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
                                    config.get("detect", "syslog_year"), config.get("kafka", "topic_prefix"))
     spark = session("socpipe-run", master=config.get("spark", "master"),
                     conf={"spark.jars": kafka_connector_jars(), **config.get("spark", "conf")})
-    stream.run(spark, config, ruleset, settings, once=args.once)
+    stream.run(spark, config, ruleset, settings, once=args.once, triage=StreamTriage(config, ruleset))
     return 0
 
 

@@ -114,6 +114,21 @@ DEFAULTS: dict[str, Any] = {
         "events_index": "events",
         "alerts_index": "alerts",
     },
+    "incidents": {
+        # Alerts of one rule and group (host, or a correlation's group) fold into one incident while each
+        # comes at most this many seconds after the one before it (docs/incidents.md).
+        "window_seconds": 3600,
+        # The stream keeps incidents open to late alerts (and suppression windows to late repeats) until the
+        # newest alert is this many seconds past them (plus the window).
+        "lateness_seconds": 3600,
+        # OpenSearch index of incidents (one index; document id = incident_id).
+        "index": "incidents",
+    },
+    "suppression": {
+        # Per-rule suppression besides the rules' own `socpipe: {suppress: ...}` key, which this overrides:
+        # {RULE_ID: {group_by: [FIELD, ...], duration: 10m}}.
+        "rules": {},
+    },
     "dev": {
         # `socpipe dev`: where configs, data, logs and pid files of the local servers live.
         "state_dir": ".socpipe/dev",

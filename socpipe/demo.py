@@ -11,6 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
+from alerting.triage import Triage
 from dashboards.html_report import write_report
 from enrich.normalise import HostHint
 from layers import detect
@@ -42,7 +43,8 @@ def run_demo(config: Config, extra_rules: list[Path], out: Path) -> int:
                     batch=True)
     summary = detect.run(spark, ruleset, [SAMPLES], out, lake, registry, HINTS,
                          config.get("detect", "events_per_file"), syslog_year=2026,
-                         split_bytes=config.get("detect", "split_bytes"))
+                         split_bytes=config.get("detect", "split_bytes"),
+                         triage=Triage.of(config, ruleset).batch)
     lines = summary_lines(summary)
     print("\n".join(lines))
     print("alerts by agency:")

@@ -13,6 +13,7 @@ def summary_lines(s: Summary) -> list[str]:
         f"{'rules':<14}{s.rules_loaded:>10,}   loaded, {s.rules_failed} failed, "
         f"{s.fallback_rules} checked on every event of their log source",
         f"{'alerts':<14}{s.alerts:>10,}   {levels or 'none'}",
+        *s.triage_lines,
         f"{'elapsed':<14}{s.seconds:>10.1f} s {s.events_per_second:,.0f} events/s",
         *([f"{'stages':<14}" + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in s.stages.items())]
           if s.stages else []),

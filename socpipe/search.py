@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import logging
 import time
 from collections.abc import Iterable
@@ -109,8 +110,12 @@ def ensure_index(search: OpenSearch, name: str, mappings: dict[str, Any], replic
 
 def write(search: OpenSearch, docs: Iterable[tuple[str, str, str]]) -> list[Rejected]:
     """Index (index, id, JSON source) documents; waits out outages, returns the documents refused."""
-    actions = [{"_op_type": "index", "_index": index, "_id": doc_id, "_source": source}
-               for index, doc_id, source in docs]
+    return bulk(search, [{"_op_type": "index", "_index": index, "_id": doc_id, "_source": source}
+                         for index, doc_id, source in docs])
+
+
+def bulk(search: OpenSearch, actions: list[dict[str, Any]]) -> list[Rejected]:
+    """Bulk actions (index, or update with a script and an upsert); waits out outages, returns the refused."""
     if not actions:
         return []
 
@@ -119,11 +124,12 @@ def write(search: OpenSearch, docs: Iterable[tuple[str, str, str]]) -> list[Reje
         for ok, item in streaming_bulk(search, actions, raise_on_error=False, raise_on_exception=True,
                                        max_retries=5, initial_backoff=1, chunk_size=2000):
             if not ok:
-                result = item["index"]
+                result = next(iter(item.values()))  # {"index": ...} or {"update": ...}
                 error = result.get("error")
                 if result.get("status") == 429:  # throttled: a retry decides, not a rejection
                     raise ConnectionTimeout("TIMEOUT", "bulk throttled (429)", error)
-                source = next(a["_source"] for a in actions if a["_id"] == result["_id"])
+                action = next(a for a in actions if a["_id"] == result["_id"])
+                source = action.get("_source") or json.dumps(action.get("upsert") or action.get("doc"))
                 rejected.append(Rejected(result["_index"], result["_id"], str(error), source))
         return rejected
 

@@ -117,6 +117,7 @@ def pipeline(servers: Endpoints, home: Path, batch_records: int = 50000, restart
         "run": {"checkpoint_dir": str(home / "checkpoints"), "trigger_seconds": 0.5,
                 "max_records_per_batch": batch_records, "restart_seconds": restart_seconds,
                 "events_index": f"{name}-events", "alerts_index": f"{name}-alerts"},
+        "incidents": {"index": f"{name}-incidents"},
         "collect": {"state_dir": str(home / "collect"), "id": name},
         "registry": str(ROOT / "socpipe" / "demo" / "registry.yaml"),
         "spark": {"master": "local[2]", "conf": {"spark.driver.memory": "1g"}},

@@ -33,6 +33,12 @@ def test_demo_runs_end_to_end(tmp_path):
     assert missing == []
     assert all(a.get("agency", {}).get("id") for a in alerts)
     assert (out / "deadletter.jsonl").read_text() == ""
+    # Incidents (alerting/incidents.py): every alert in one, far fewer incidents, each planted attack its own.
+    incidents = [json.loads(line) for line in (out / "incidents.jsonl").read_text().splitlines()]
+    assert sum(i["count"] for i in incidents) == len(alerts) and len(incidents) * 5 < len(alerts)
+    in_incidents = {(i["rule"]["id"], i["group"].get("host.name")) for i in incidents}
+    assert [p for p in planted if (p["rule"], p["host"]) not in in_incidents] == []
+    assert f"{len(alerts)} alerts folded into {len(incidents)} incidents" in result.stdout
 
     report = (out / "report.html").read_text()
     assert "<svg" in report and "Alerts by level" in report and "Alerts by agency" in report
