@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from dashboards.audit_report import write_reports
 from layers.audit import job
 from layers.audit.output import verify
 from layers.audit.retention import purge_lake
@@ -33,7 +34,7 @@ def _audit(spark, lake: Path) -> job.Audit:
 
 @pytest.fixture(scope="module")
 def report(spark, lake: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[list, Path]:
-    return job.run(_audit(spark, lake), ["summary"], tmp_path_factory.mktemp("out"))
+    return job.run(_audit(spark, lake), ["summary"], tmp_path_factory.mktemp("out"), render=write_reports)
 
 
 def _by(results, name):
@@ -102,9 +103,10 @@ def test_classification(report) -> None:
 
 def test_reports_are_byte_identical_and_verify(spark, lake: Path, report, tmp_path: Path) -> None:
     _, first = report
-    _, second = job.run(_audit(spark, lake), ["summary"], tmp_path / "again")
+    _, second = job.run(_audit(spark, lake), ["summary"], tmp_path / "again", render=write_reports)
     names = sorted(p.name for p in first.parent.iterdir())
     assert names == sorted(p.name for p in second.parent.iterdir())
+    assert {"report.vi.html", "report.en.html", "manifest.json", "coverage.csv", "summary.json"} <= set(names)
     for name in names:
         assert (first.parent / name).read_bytes() == (second.parent / name).read_bytes(), name
     manifest = json.loads((first.parent / "manifest.json").read_text())
@@ -142,3 +144,16 @@ def test_retention_job_deletes_expired_partitions_and_logs_them(tmp_path: Path) 
     from socpipe.lakechain import verify_table
 
     assert verify_table(lake / "events") == []
+
+
+def test_html_report_targets_first_in_both_languages(report) -> None:
+    folder = report[1].parent
+    vi = (folder / "report.vi.html").read_text(encoding="utf-8")
+    en = (folder / "report.en.html").read_text(encoding="utf-8")
+    record = json.loads(report[1].read_text())
+    for page in (vi, en):
+        assert record["manifest_sha256"] in page and page.count("<svg") == 3 and "<script" not in page
+    assert vi.index("Chỉ tiêu và kết quả") < vi.index("Biểu đồ") < vi.index("Chi tiết")
+    assert "Cơ quan cấp tỉnh được giám sát" in vi and "Không đạt" in vi
+    assert en.index("Targets and results") < en.index("Charts") < en.index("Details")
+    assert record["outputs"]["report.vi.html"] and record["outputs"]["report.en.html"]

@@ -19,7 +19,7 @@ from layers.audit.coverage import coverage
 from layers.audit.handling import handling
 from layers.audit.incidents import IncidentFacts, incident_facts
 from layers.audit.lakeread import LakeReader
-from layers.audit.output import Result, render_table, write_record, write_result
+from layers.audit.output import Result, render_table, write_manifest, write_record, write_result
 from layers.audit.reporting import reporting
 from layers.audit.retention import retention
 from layers.audit.scope import Scope
@@ -91,13 +91,13 @@ class Audit:
         }
         return runs[name]()
 
-    def write(self, results: list[Result], out: Path) -> Path:
-        """Each result's CSV and JSON, the manifest and report.json; returns report.json's path."""
-        out.mkdir(parents=True, exist_ok=True)
-        outputs = [path for r in results for path in write_result(out, r)]
-        header = {"as_of": self.scope.as_of.isoformat(), "period": str(self.scope.period),
-                  "queries": [r.name for r in results], "settings": self.settings.as_json()}
-        return write_record(out, header, self.reader.manifest(), outputs)
+    def header(self) -> dict[str, Any]:
+        return {"as_of": self.scope.as_of.isoformat(), "period": str(self.scope.period),
+                "settings": self.settings.as_json()}
+
+
+# Renders more outputs from the results (the HTML report): (results, folder, header, manifest SHA-256) -> files.
+Renderer = Callable[[list[Result], Path, dict[str, Any], str], list[Path]]
 
 
 def summary(results: list[Result]) -> Result:
@@ -134,8 +134,10 @@ def _pct(part: int, whole: int) -> float | None:
     return round(100.0 * part / whole, 1) if whole else None
 
 
-def run(audit: Audit, names: list[str], out: Path, say: Callable[[str], None] = print) -> tuple[list[Result], Path]:
-    """Run the named queries ('summary' runs them all and adds the summary), print and write them."""
+def run(audit: Audit, names: list[str], out: Path, render: Renderer | None = None,
+        say: Callable[[str], None] = print) -> tuple[list[Result], Path]:
+    """Run the named queries ('summary' runs them all and adds the summary), print them, write each one's
+    CSV and JSON, the manifest, what `render` makes of them, and report.json; returns results and its path."""
     wanted = list(QUERIES) if "summary" in names else [n for n in QUERIES if n in names]
     results = [audit.query(n) for n in wanted]
     if "summary" in names:
@@ -143,6 +145,12 @@ def run(audit: Audit, names: list[str], out: Path, say: Callable[[str], None] = 
     for r in results:
         say(f"== {r.title} ({r.name}) ==")
         say(render_table(r.summary_columns, r.summary))
-    report = audit.write(results, out)
-    say(f"wrote {len(results)} results (CSV, JSON) and {report} (manifest {out / 'manifest.json'})")
+    out.mkdir(parents=True, exist_ok=True)
+    outputs = [path for r in results for path in write_result(out, r)]
+    header = {**audit.header(), "queries": [r.name for r in results]}
+    manifest_sha256 = write_manifest(out, audit.reader.manifest())
+    if render is not None:
+        outputs += render(results, out, header, manifest_sha256)
+    report = write_record(out, header, manifest_sha256, outputs)
+    say(f"wrote {len(outputs)} files and {report} (manifest SHA-256 {manifest_sha256})")
     return results, report

@@ -59,11 +59,16 @@ def write_result(out: Path, result: Result) -> list[Path]:
     return [csv_path, json_path]
 
 
-def write_record(out: Path, header: dict[str, Any], manifest: dict[str, Any], outputs: list[Path]) -> Path:
-    """manifest.json and report.json: what was read, what was written, each by its SHA-256."""
-    manifest_path = out / MANIFEST
-    manifest_path.write_text(dumps(manifest), encoding="utf-8")
-    record = {**header, "manifest": MANIFEST, "manifest_sha256": sha256_file(manifest_path),
+def write_manifest(out: Path, manifest: dict[str, Any]) -> str:
+    """manifest.json; returns its SHA-256 (which the HTML report shows and report.json carries)."""
+    path = out / MANIFEST
+    path.write_text(dumps(manifest), encoding="utf-8")
+    return sha256_file(path)
+
+
+def write_record(out: Path, header: dict[str, Any], manifest_sha256: str, outputs: list[Path]) -> Path:
+    """report.json: what was read (the manifest's hash) and what was written, each by its SHA-256."""
+    record = {**header, "manifest": MANIFEST, "manifest_sha256": manifest_sha256,
               "outputs": {p.name: sha256_file(p) for p in sorted(outputs)}}
     path = out / REPORT
     path.write_text(dumps(record), encoding="utf-8")
