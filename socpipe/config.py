@@ -142,6 +142,23 @@ DEFAULTS: dict[str, Any] = {
         },
         # Reporting clocks from detection (Decree 331/2026 Art 31.2.d).
         "deadline_hours": {"initial": 24, "full": 72},
+        # The reporting unit as the forms (Mẫu 03/04) and STIX bundles name it.
+        "reporter": {"name": "Trung tâm Giám sát điều hành an toàn thông tin tỉnh", "contact": None,
+                     "phone_email": None, "notified": None, "support_requested": None, "confidential": False},
+        # TLP marking of every exported object: white, green, amber or red.
+        "tlp": "amber",
+        # Transports used, in order: files, taxii, syslog.
+        "transports": ["files"],
+        # Attempts per transport and stage, and the wait before attempt n+1 (n times this many seconds).
+        "attempts": 3,
+        "retry_seconds": 5.0,
+        # `files`: folder the exports are written to.
+        "files_dir": "national-out",
+        # `taxii`: TAXII 2.1 API root URL and collection id; the password belongs in
+        # SOCPIPE__NATIONAL__TAXII__PASSWORD.
+        "taxii": {"url": None, "collection": None, "username": None, "password": None},
+        # `syslog`: collector address; protocol tcp (octet-counted) or udp.
+        "syslog": {"host": None, "port": 514, "protocol": "tcp"},
     },
     "dev": {
         # `socpipe dev`: where configs, data, logs and pid files of the local servers live.

@@ -3,6 +3,7 @@ reform in the middle of the period, events per system and day, incidents and the
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,8 @@ REGISTRY: dict[str, Any] = {
     ],
     "systems": [
         {"id": "s-prov", "name": "Cổng", "agency": "prov", "level": 3, "hosts": ["portal"]},
-        {"id": "s-dept-a", "name": "LGSP", "agency": "dept-a", "level": 4, "hosts": ["lgsp"]},
+        {"id": "s-dept-a", "name": "LGSP", "agency": "dept-a", "level": 4, "hosts": ["lgsp"],
+         "networks": ["10.10.40.0/24"]},
         {"id": "s-d1", "name": "LAN huyện", "agency": "d1", "level": 2, "hosts": ["d1-lan"]},
         {"id": "s-c-old", "name": "LAN xã cũ", "agency": "c-old", "level": 2, "hosts": ["c-old-lan"]},
         {"id": "s-silent", "name": "Thư", "agency": "dept-a", "level": 2, "hosts": ["mail"]},
@@ -113,8 +115,24 @@ ACTIONS = [
 ]
 
 
-def build(lake: Path) -> None:
+ALERT_LAKE_SCHEMA = pa.schema([("alert_id", pa.string()), ("timestamp", pa.timestamp("us", tz="UTC")),
+                               ("level", pa.string()), ("agency_id", pa.string()), ("document", pa.string()),
+                               ("date", pa.string())])
+# The critical incident's alert: what its indicators come from (an outside address, a domain, a hash).
+ALERT = {"alert_id": "aa01-a1", "@timestamp": "2025-07-01T01:00:00+00:00",
+         "rule": {"id": "rule-critical", "title": "Rule critical", "level": "critical", "tags": ["attack.impact"]},
+         "event": {"QueryName": "c2.evil.example", "DestinationIp": "198.51.100.23",
+                   "Hashes": "SHA256=" + "ab" * 32, "SourceIp": "10.10.40.5"},
+         "source": {"ip": "203.0.113.7"}, "agency": {"id": "dept-a"}, "system": {"id": "s-dept-a", "level": 4}}
+
+
+def build(lake: Path, exports: bool = True) -> None:
+    """The whole lake; without `exports`, the action log holds no layer-4 exports yet."""
     rows = events()
     write_lake_part(pa.Table.from_pylist(rows, schema=EVENT_SCHEMA), lake / "events", "part-00000")
     write_incidents(lake, INCIDENTS)
-    append_to_lake(lake, ACTIONS)
+    append_to_lake(lake, [a for a in ACTIONS if exports or a.kind != "export"])
+    alert = {"alert_id": ALERT["alert_id"], "timestamp": at("2025-07-01T01:00:00"), "level": "critical",
+             "agency_id": "dept-a", "document": json.dumps(ALERT), "date": "2025-07-01"}
+    write_lake_part(pa.Table.from_pylist([alert], schema=ALERT_LAKE_SCHEMA), lake / "alerts", "part-00000",
+                    partitioning=("date",))
