@@ -90,7 +90,7 @@ def render(results: list[Result], header: dict[str, Any], manifest_sha256: str, 
         parts.append(f"<h2>{_e(t['targets'])}</h2>")
         parts.append(_targets(by["summary"], language, t))
         parts.append(f"<h2>{_e(t['charts'])}</h2>")
-        parts.append(_figure(t["chart_coverage"], _coverage_chart(by["coverage"])))
+        parts.append(_figure(t["chart_coverage"], _coverage_chart(by["coverage"], language)))
         parts.append(_figure(t["chart_silence"], _silence_chart(by["sources"])))
         parts.append(_figure(t["chart_handling"], _handling_chart(by["handling"])))
     parts.append(f"<h2>{_e(t['details'])}</h2>")
@@ -136,23 +136,28 @@ def _figure(caption: str, svg: str) -> str:
     return f"<figure><figcaption>{_e(caption)}</figcaption>{svg}</figure>"
 
 
-def _coverage_chart(coverage: Result) -> str:
-    bar_w, gap, height = 90, 50, 200
+TIER_NAMES = {"vi": {"provincial": "cấp tỉnh", "district": "cấp huyện", "commune": "cấp xã"}}
+
+
+def _coverage_chart(coverage: Result, language: str) -> str:
+    bar_w, gap, height, top = 90, 50, 200, 25
     width = len(coverage.summary) * (bar_w + gap) + gap
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height + 50}" role="img">',
-             f'<line x1="0" y1="{height}" x2="{width}" y2="{height}" stroke="#444"/>']
+    base = top + height
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{base + 30}" role="img">',
+             f'<line x1="0" y1="{base}" x2="{width}" y2="{base}" stroke="#444"/>']
     for i, (tier, agencies, monitored, share, target, verdict) in enumerate(coverage.summary):
         x = gap + i * (bar_w + gap)
         value = share or 0.0
         h = height * value / 100
         colour = "#3a7d44" if verdict == "pass" else "#b03a2e" if verdict == "fail" else "#999"
-        ty = height - height * target / 100
-        parts += [f'<rect x="{x}" y="{height - h:.1f}" width="{bar_w}" height="{h:.1f}" fill="{colour}"/>',
+        ty = base - height * target / 100
+        label = TIER_NAMES.get(language, {}).get(tier, tier)
+        parts += [f'<rect x="{x}" y="{base - h:.1f}" width="{bar_w}" height="{h:.1f}" fill="{colour}"/>',
                   f'<line x1="{x - 8}" y1="{ty:.1f}" x2="{x + bar_w + 8}" y2="{ty:.1f}" stroke="#000" '
                   'stroke-width="3" stroke-dasharray="6,3"/>',
-                  f'<text x="{x + bar_w / 2}" y="{height - h - 6:.1f}" text-anchor="middle" font-size="13">'
+                  f'<text x="{x + bar_w / 2}" y="{base - h - 8:.1f}" text-anchor="middle" font-size="13">'
                   f'{value:g}% ({monitored}/{agencies})</text>',
-                  f'<text x="{x + bar_w / 2}" y="{height + 20}" text-anchor="middle" font-size="13">{_e(tier)}</text>']
+                  f'<text x="{x + bar_w / 2}" y="{base + 20}" text-anchor="middle" font-size="13">{_e(label)}</text>']
     parts.append("</svg>")
     return "".join(parts)
 
@@ -161,8 +166,11 @@ def _silence_chart(sources: Result) -> str:
     grid: dict[str, list[int]] = sources.notes["heatmap"]
     cell, label_w = 12, 160
     days = sources.notes["days"]
-    width, height = label_w + days * cell + 10, len(grid) * cell + 10
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">']
+    width, height = label_w + days * cell + 90, len(grid) * cell + 24
+    first, last = sources.notes["period"].split("..")
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" role="img">',
+             f'<text x="{label_w}" y="{height - 4}" font-size="10">{first}</text>',
+             f'<text x="{label_w + days * cell}" y="{height - 4}" font-size="10" text-anchor="end">{last}</text>']
     peak = max((n for counts in grid.values() for n in counts), default=0) or 1
     for row, (system, counts) in enumerate(grid.items()):
         y = row * cell

@@ -34,7 +34,7 @@ def sources(scope: Scope, activity: list[Day]) -> Result:
                ["with silent days", sum(r[6] == "silent" for r in rows)], ["never sent", len(never)]]
     return Result("sources", "Log-source silence per system", ["measure", "systems"], summary,
                   ["system_id", "agency_id", "level", "last_event", "longest_gap_days", "days_silent", "status"],
-                  rows, {"never_sent": never, "days": len(period),
+                  rows, {"never_sent": never, "days": len(period), "period": str(scope.period),
                          "heatmap": _heatmap(scope, activity)})
 
 
