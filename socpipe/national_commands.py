@@ -19,11 +19,12 @@ def add_parser(commands: Any) -> None:
     national.add_argument("--out", type=Path, help="folder of the files transport (default: national.files_dir)")
 
 
-def transports(config: Config, out: Path | None) -> list[Any]:
+def transports(config: Config, out: Path | None, names: list[str] | None = None) -> list[Any]:
+    """The transports named (default: national.transports), built from their settings."""
     from alerting.national.transports import FileTransport, SyslogTransport, TaxiiTransport
 
     chosen = []
-    for name in config.get("national", "transports"):
+    for name in names or config.get("national", "transports"):
         if name == "files":
             chosen.append(FileTransport(out or config.path("national", "files_dir")))
         elif name == "taxii":

@@ -13,6 +13,7 @@ import pyarrow as pa
 from alerting.actions import Action, append_to_lake
 from layers.audit.contract import write_incidents
 from layers.detect import EVENT_SCHEMA
+from layers.stream import ALERT_LAKE_SCHEMA
 from socpipe.lake import write_lake_part
 
 AS_OF = date(2025, 7, 15)
@@ -115,9 +116,6 @@ ACTIONS = [
 ]
 
 
-ALERT_LAKE_SCHEMA = pa.schema([("alert_id", pa.string()), ("timestamp", pa.timestamp("us", tz="UTC")),
-                               ("level", pa.string()), ("agency_id", pa.string()), ("document", pa.string()),
-                               ("date", pa.string())])
 # The critical incident's alert: what its indicators come from (an outside address, a domain, a hash).
 ALERT = {"alert_id": "aa01-a1", "@timestamp": "2025-07-01T01:00:00+00:00",
          "rule": {"id": "rule-critical", "title": "Rule critical", "level": "critical", "tags": ["attack.impact"]},
