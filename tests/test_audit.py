@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import audit_lake
 import pytest
 
 from dashboards.audit_report import write_reports
@@ -15,7 +16,6 @@ from layers.audit.output import verify
 from layers.audit.retention import purge_lake
 from layers.audit.scope import Period, Scope
 from socpipe.config import DEFAULTS
-from tests import audit_lake
 
 pytestmark = pytest.mark.slow
 

@@ -13,8 +13,10 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+import audit_lake
 import pytest
 from stix2validator import ValidationOptions, validate_file
+from taxii_server import medallion
 
 from alerting.actions import read_lake
 from alerting.national.stix import INCIDENT_CORE, check_incident_core
@@ -22,8 +24,6 @@ from alerting.national.transports import FileTransport, SyslogTransport, TaxiiTr
 from layers.national import job
 from socpipe.config import DEFAULTS
 from socpipe.registry import Registry
-from tests import audit_lake
-from tests.taxii_server import medallion
 
 NOW = datetime(2025, 7, 5, tzinfo=UTC)
 REGISTRY = Registry.from_dict({**audit_lake.REGISTRY, "systems": [s for s in audit_lake.REGISTRY["systems"]
