@@ -127,7 +127,7 @@ def main() -> None:
     from socpipe.spark import session
 
     print(f"load average before Spark: {os.getloadavg()}")
-    spark = session("bench-audit", master="local[2]", batch=True)
+    spark = session("bench-audit", master="local[2]")
     period = Period(START, START + timedelta(days=args.days - 1))
     scope = Scope.from_dict(period.end, period, reg)
     settings = job.Settings.from_config(DEFAULTS["audit"], DEFAULTS["national"])
