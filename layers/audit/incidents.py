@@ -40,8 +40,8 @@ def incident_facts(reader: LakeReader, scope: Scope) -> list[IncidentFacts]:
                  .select("incident_id", F.unix_micros("timestamp").alias("timestamp"), "document"))
     actions = reader.table("actions")
     if actions is None:
-        rows = incidents.collect()
-        return sorted((_facts(r.document, utc(r.timestamp), None) for r in rows), key=_order)
+        rows = incidents.toArrow().to_pylist()
+        return sorted((_facts(r["document"], utc(r["timestamp"]), None) for r in rows), key=_order)
     kind, after, at = F.col("kind"), F.col("after"), F.unix_micros("at").alias("at")
     closing = (kind == "status") & (F.get_json_object(after, "$.status") == "closed")
     log = (actions.where((F.col("target_type") == "incident") & (F.col("at") < F.lit(end_of(scope))))
@@ -52,19 +52,19 @@ def incident_facts(reader: LakeReader, scope: Scope) -> list[IncidentFacts]:
                F.collect_list(F.when(kind.isin("verdict", "status"), F.struct(at, "action_id", "after")))
                .alias("decisions"),
                F.collect_list(F.when(kind == "export", F.struct(at, "action_id", "detail"))).alias("exports")))
-    rows = incidents.join(log, incidents.incident_id == log.target_id, "left").collect()
-    return sorted((_facts(r.document, utc(r.timestamp), r) for r in rows), key=_order)
+    # Arrow, not Row objects: tens of thousands of incidents with nested lists cross to Python in one go.
+    rows = incidents.join(log, incidents.incident_id == log.target_id, "left").toArrow().to_pylist()
+    return sorted((_facts(r["document"], utc(r["timestamp"]), r) for r in rows), key=_order)
 
 
-def _facts(document: str, detected: datetime, log: Any) -> IncidentFacts:
-    if log is None or log.target_id is None:
+def _facts(document: str, detected: datetime, log: dict[str, Any] | None) -> IncidentFacts:
+    if log is None or log["target_id"] is None:
         return IncidentFacts(json.loads(document), detected, None, None, 0, [], [])
-    decisions = [json.loads(d.after) for d in sorted(log.decisions, key=lambda d: (d.at, d.action_id))]
-    exports = [{"at": utc(e.at), "action_id": e.action_id, "detail": json.loads(e.detail)}
-               for e in sorted(log.exports, key=lambda e: (e.at, e.action_id))]
-    return IncidentFacts(json.loads(document), detected, utc(log.acknowledged), utc(log.closed),
-                         int(log.escalations or 0),
-                         decisions, exports)
+    decisions = [json.loads(d["after"]) for d in sorted(log["decisions"], key=lambda d: (d["at"], d["action_id"]))]
+    exports = [{"at": utc(e["at"]), "action_id": e["action_id"], "detail": json.loads(e["detail"])}
+               for e in sorted(log["exports"], key=lambda e: (e["at"], e["action_id"]))]
+    return IncidentFacts(json.loads(document), detected, utc(log["acknowledged"]), utc(log["closed"]),
+                         int(log["escalations"] or 0), decisions, exports)
 
 
 def _order(facts: IncidentFacts) -> tuple[datetime, str]:

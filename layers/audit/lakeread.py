@@ -40,6 +40,11 @@ class LakeReader:
                                   if files else None)
         return self._frames[name]
 
+    def paths(self, name: str) -> list[Path]:
+        """The files `table(name)` reads, as absolute paths (for jobs that read them themselves)."""
+        self.table(name)
+        return [self.lake / entry["file"] for entry in self._files[name]]
+
     def _wanted(self, relative: str) -> bool:
         if any(part.startswith(("_", ".")) for part in relative.split("/")):
             return False
