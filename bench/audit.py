@@ -127,7 +127,9 @@ def main() -> None:
     from socpipe.spark import session
 
     print(f"load average before Spark: {os.getloadavg()}")
+    started = time.monotonic()
     spark = session("bench-audit", master="local[2]")
+    print(f"Spark session started in {time.monotonic() - started:.1f} s (not counted below)")
     period = Period(START, START + timedelta(days=args.days - 1))
     scope = Scope.from_dict(period.end, period, reg)
     settings = job.Settings.from_config(DEFAULTS["audit"], DEFAULTS["national"])

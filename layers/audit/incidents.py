@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -32,39 +33,45 @@ def end_of(scope: Scope) -> datetime:
 
 
 def incident_facts(reader: LakeReader, scope: Scope) -> list[IncidentFacts]:
+    """Three small Spark queries (the period's incidents, per-incident handling times, and the verdict,
+    status and export actions) joined by incident id here: a join and lists of structs in Spark cost
+    more than they save at tens of thousands of incidents."""
     incidents = reader.table("incidents")
     if incidents is None:
         return []
     start, end = scope.period.start.isoformat(), scope.period.end.isoformat()
-    incidents = (incidents.where(F.col("date").cast("string").between(start, end))
-                 .select("incident_id", F.unix_micros("timestamp").alias("timestamp"), "document"))
+    rows = (incidents.where(F.col("date").cast("string").between(start, end))
+            .select("incident_id", F.unix_micros("timestamp").alias("timestamp"), "document")
+            .toArrow().to_pylist())  # Arrow, not Row objects: tens of thousands cross to Python in one go
     actions = reader.table("actions")
-    if actions is None:
-        rows = incidents.toArrow().to_pylist()
-        return sorted((_facts(r["document"], utc(r["timestamp"]), None) for r in rows), key=_order)
-    kind, after, at = F.col("kind"), F.col("after"), F.unix_micros("at").alias("at")
-    closing = (kind == "status") & (F.get_json_object(after, "$.status") == "closed")
-    log = (actions.where((F.col("target_type") == "incident") & (F.col("at") < F.lit(end_of(scope))))
-           .groupBy("target_id").agg(
-               F.min(F.when(kind == "acknowledge", at)).alias("acknowledged"),
-               F.min(F.when(closing, at)).alias("closed"),
-               F.sum(F.when(kind == "escalate", 1).otherwise(0)).alias("escalations"),
-               F.collect_list(F.when(kind.isin("verdict", "status"), F.struct(at, "action_id", "after")))
-               .alias("decisions"),
-               F.collect_list(F.when(kind == "export", F.struct(at, "action_id", "detail"))).alias("exports")))
-    # Arrow, not Row objects: tens of thousands of incidents with nested lists cross to Python in one go.
-    rows = incidents.join(log, incidents.incident_id == log.target_id, "left").toArrow().to_pylist()
-    return sorted((_facts(r["document"], utc(r["timestamp"]), r) for r in rows), key=_order)
+    times: dict[str, dict[str, Any]] = {}
+    logged: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    if actions is not None:
+        kind, at = F.col("kind"), F.unix_micros("at").alias("at")
+        closing = (kind == "status") & (F.get_json_object(F.col("after"), "$.status") == "closed")
+        mine = actions.where((F.col("target_type") == "incident") & (F.col("at") < F.lit(end_of(scope))))
+        times = {r["target_id"]: r for r in mine.groupBy("target_id").agg(
+            F.min(F.when(kind == "acknowledge", at)).alias("acknowledged"),
+            F.min(F.when(closing, at)).alias("closed"),
+            F.sum(F.when(kind == "escalate", 1).otherwise(0)).alias("escalations")).toArrow().to_pylist()}
+        for r in (mine.where(kind.isin("verdict", "status", "export"))
+                  .select("target_id", "kind", at, "action_id", "after", "detail").toArrow().to_pylist()):
+            logged[r["target_id"]].append(r)
+    facts = [_facts(r["document"], utc(r["timestamp"]), times.get(r["incident_id"]), logged[r["incident_id"]])
+             for r in rows]
+    return sorted(facts, key=_order)
 
 
-def _facts(document: str, detected: datetime, log: dict[str, Any] | None) -> IncidentFacts:
-    if log is None or log["target_id"] is None:
-        return IncidentFacts(json.loads(document), detected, None, None, 0, [], [])
-    decisions = [json.loads(d["after"]) for d in sorted(log["decisions"], key=lambda d: (d["at"], d["action_id"]))]
-    exports = [{"at": utc(e["at"]), "action_id": e["action_id"], "detail": json.loads(e["detail"])}
-               for e in sorted(log["exports"], key=lambda e: (e["at"], e["action_id"]))]
-    return IncidentFacts(json.loads(document), detected, utc(log["acknowledged"]), utc(log["closed"]),
-                         int(log["escalations"] or 0), decisions, exports)
+def _facts(document: str, detected: datetime, times: dict[str, Any] | None,
+           logged: list[dict[str, Any]]) -> IncidentFacts:
+    logged = sorted(logged, key=lambda a: (a["at"], a["action_id"]))
+    decisions = [json.loads(a["after"]) for a in logged if a["kind"] != "export"]
+    exports = [{"at": utc(a["at"]), "action_id": a["action_id"], "detail": json.loads(a["detail"])}
+               for a in logged if a["kind"] == "export"]
+    if times is None:
+        return IncidentFacts(json.loads(document), detected, None, None, 0, decisions, exports)
+    return IncidentFacts(json.loads(document), detected, utc(times["acknowledged"]), utc(times["closed"]),
+                         int(times["escalations"] or 0), decisions, exports)
 
 
 def _order(facts: IncidentFacts) -> tuple[datetime, str]:
