@@ -63,16 +63,21 @@ h1{font-size:1.5em}h2{border-bottom:2px solid #235;padding-bottom:.2em;margin-to
 table{border-collapse:collapse;margin:.5em 0 1em;font-size:.85em}td,th{border:1px solid #bbb;padding:.25em .5em;
 text-align:left;vertical-align:top}th{background:#e8edf3}.pass{background:#d9f2d9}.fail{background:#f7d4d4}
 .meta td{border:none;padding:.1em .6em .1em 0}code{font-size:.85em;word-break:break-all}figure{margin:1em 0}
-figcaption{font-weight:bold;margin-bottom:.3em}@media print{h2{page-break-after:avoid}}"""
+figcaption{font-weight:bold;margin-bottom:.3em}@media print{h2{page-break-after:avoid}}
+figure{break-inside:avoid}@page{size:A4 landscape;margin:1.2cm}"""
 
 
 def write_reports(results: list[Result], out: Path, header: dict[str, Any], manifest_sha256: str) -> list[Path]:
-    """report.vi.html and report.en.html in `out`."""
+    """report.vi.html, report.en.html and their PDFs in `out`."""
+    import weasyprint
+
     paths = []
     for language in LANGUAGES:
-        path = out / f"report.{language}.html"
-        path.write_text(render(results, header, manifest_sha256, language), encoding="utf-8")
-        paths.append(path)
+        page = out / f"report.{language}.html"
+        page.write_text(render(results, header, manifest_sha256, language), encoding="utf-8")
+        pdf = page.with_suffix(".pdf")
+        weasyprint.HTML(filename=str(page)).write_pdf(str(pdf))
+        paths += [page, pdf]
     return paths
 
 

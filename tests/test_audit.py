@@ -106,7 +106,9 @@ def test_reports_are_byte_identical_and_verify(spark, lake: Path, report, tmp_pa
     _, second = job.run(_audit(spark, lake), ["summary"], tmp_path / "again", render=write_reports)
     names = sorted(p.name for p in first.parent.iterdir())
     assert names == sorted(p.name for p in second.parent.iterdir())
-    assert {"report.vi.html", "report.en.html", "manifest.json", "coverage.csv", "summary.json"} <= set(names)
+    assert {"report.vi.html", "report.en.html", "report.vi.pdf", "report.en.pdf", "manifest.json", "coverage.csv",
+            "summary.json"} <= set(names)
+    assert (first.parent / "report.vi.pdf").read_bytes().startswith(b"%PDF")
     for name in names:
         assert (first.parent / name).read_bytes() == (second.parent / name).read_bytes(), name
     manifest = json.loads((first.parent / "manifest.json").read_text())

@@ -65,6 +65,18 @@ def syslog_line(report: Report, hostname: str = "socpipe") -> str:
     return f"<{pri}>1 {when} {hostname} socpipe - national-{report.stage} {sd} \ufeff{json_line(report)}"
 
 
+REASONS_VI = (("level ", "mức độ cảnh báo "), ("system level ", "hệ thống cấp độ "), ("tag ", "nhãn luật "),
+              ("verdict ", "kết luận của chuyên viên: "), ("escalated by an analyst", "chuyên viên chuyển báo cáo"))
+
+
+def _reason_vi(reason: str) -> str:
+    """A selection reason (layers/national/select.py) in Vietnamese."""
+    for english, vietnamese in REASONS_VI:
+        if reason.startswith(english):
+            return vietnamese + reason[len(english):]
+    return reason
+
+
 def _minute(value: datetime | str | None) -> str:
     if value is None:
         return "chưa gửi"
@@ -97,7 +109,7 @@ def form_html(report: Report) -> str:
         ("4. Mô tả sơ bộ sự cố", v(f"{(inc.get('rule') or {}).get('title', '')}: {inc.get('count', 1)} cảnh báo "
                                   f"từ {inc.get('first')} đến {inc.get('last')}; máy {inc.get('host.name')}, "
                                   f"địa chỉ nguồn {inc.get('source.ip')}")),
-        ("Lý do phải báo cáo", v("; ".join(report.reasons))),
+        ("Lý do phải báo cáo", v("; ".join(_reason_vi(r) for r in report.reasons))),
         ("5. Thời điểm phát hiện", html.escape(_minute(inc["@timestamp"]))),
         ("Hạn thông báo ban đầu (24 giờ)", html.escape(_minute(report.deadlines["initial"]))),
         ("Đã gửi thông báo ban đầu lúc", html.escape(_minute(report.sent.get("initial")))),
