@@ -15,6 +15,7 @@ from layers.audit import job
 from layers.audit.output import verify
 from layers.audit.retention import purge_lake
 from layers.audit.scope import Period, Scope
+from socpipe.cli import main
 from socpipe.config import DEFAULTS
 
 pytestmark = pytest.mark.slow
@@ -115,6 +116,7 @@ def test_reports_are_byte_identical_and_verify(spark, lake: Path, report, tmp_pa
     files = [f["file"] for f in manifest["tables"]["events"]["files"]]
     assert files and not any("2025-07-20" in f for f in files)
     assert verify(first) == []
+    assert main(["audit", "verify", str(first.parent)]) == 0
 
 
 def test_verify_finds_a_tampered_lake_file_and_report(spark, tmp_path: Path) -> None:
@@ -130,6 +132,7 @@ def test_verify_finds_a_tampered_lake_file_and_report(spark, tmp_path: Path) -> 
     assert "coverage.csv: changed since the report was made" in problems
     assert f"lake {relative}: changed since the report read it" in problems
     assert f"lake {relative}: file changed since it was written" in problems
+    assert main(["audit", "verify", str(report)]) == 1
 
 
 def test_retention_job_deletes_expired_partitions_and_logs_them(tmp_path: Path) -> None:

@@ -163,3 +163,15 @@ def test_syslog_over_tcp_to_a_listener(lake: Path) -> None:
         length, _, message = frame.partition(b" ")
         assert int(length) == len(message) and message.startswith(b"<")
         assert json.loads(message.decode().split("\ufeff", 1)[1])["incident_id"] in ("aa01", "aa02")
+
+
+def test_taxii_password_only_from_the_environment_and_never_shown(tmp_path: Path) -> None:
+    from socpipe.config import load_config
+    from socpipe.national_commands import transports
+
+    config = load_config(None, {"SOCPIPE__NATIONAL__TAXII__PASSWORD": "0123",
+                                "SOCPIPE__NATIONAL__TAXII__URL": "http://127.0.0.1:9/national/",
+                                "SOCPIPE__NATIONAL__TAXII__COLLECTION": "c1",
+                                "SOCPIPE__NATIONAL__TRANSPORTS": "[files, taxii]"})
+    files, taxii = transports(config, tmp_path)
+    assert taxii.password == "0123" and "0123" not in repr(taxii) and files.folder == tmp_path
