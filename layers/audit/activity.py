@@ -42,9 +42,9 @@ def utc(micros: int | None) -> datetime | None:
 
 
 def daily_activity(reader: LakeReader) -> list[Day]:
-    if reader.table("events") is None:
-        return []
     files = [str(p) for p in reader.paths("events")]
+    if not files:
+        return []
     tasks = (len(files) + FILES_PER_TASK - 1) // FILES_PER_TASK
     partial = reader.spark.range(tasks, numPartitions=tasks).mapInArrow(
         lambda batches: _count_files(files, batches), PARTIAL_DDL)

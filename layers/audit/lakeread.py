@@ -23,6 +23,9 @@ class LakeReader:
 
     def __init__(self, spark: SparkSession, lake: Path, as_of: date) -> None:
         self.spark = spark
+        # The audit names its files itself: Spark need not list them with a job of its own (it would for
+        # more than 32 paths, which costs seconds per table).
+        spark.conf.set("spark.sql.sources.parallelPartitionDiscovery.threshold", "1000000")
         self.lake = lake.resolve()
         self.as_of = as_of.isoformat()
         self._files: dict[str, list[dict[str, Any]]] = {}
@@ -32,17 +35,19 @@ class LakeReader:
         """The table's rows in partitions dated on or before the as-of day (None when there are none).
         Files of later days are neither read nor listed, so a lake that grew since gives the same report."""
         if name not in self._frames:
+            files = self.paths(name)
+            self._frames[name] = (self.spark.read.option("basePath", str(self.lake / name))
+                                  .parquet(*map(str, files)) if files else None)
+        return self._frames[name]
+
+    def paths(self, name: str) -> list[Path]:
+        """The files of `table(name)`, as absolute paths (for tasks that read them themselves), hashed
+        into the manifest on first use."""
+        if name not in self._files:
             root = self.lake / name
             files = sorted(p for p in root.rglob("*.parquet") if self._wanted(p.relative_to(root).as_posix()))
             self._files[name] = [{"file": f"{name}/{p.relative_to(root).as_posix()}", "sha256": sha256_file(p),
                                   "bytes": p.stat().st_size} for p in files]
-            self._frames[name] = (self.spark.read.option("basePath", str(root)).parquet(*map(str, files))
-                                  if files else None)
-        return self._frames[name]
-
-    def paths(self, name: str) -> list[Path]:
-        """The files `table(name)` reads, as absolute paths (for jobs that read them themselves)."""
-        self.table(name)
         return [self.lake / entry["file"] for entry in self._files[name]]
 
     def _wanted(self, relative: str) -> bool:
