@@ -52,6 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     dev = commands.add_parser("dev", help="local Kafka and OpenSearch on 127.0.0.1 (Java processes, no Docker)")
     dev.add_argument("dev_command", choices=["up", "down", "status"])
+
+    from socpipe import audit_commands, national_commands
+
+    audit_commands.add_parsers(commands)
+    national_commands.add_parser(commands)
     return parser
 
 
@@ -73,6 +78,14 @@ def main(argv: list[str] | None = None) -> int:
         return run_collector(args, config)
     if args.command == "run":
         return _run(args, config)
+    if args.command in ("audit", "retention"):
+        from socpipe import audit_commands
+
+        return (audit_commands.run_audit if args.command == "audit" else audit_commands.run_retention)(args, config)
+    if args.command == "national":
+        from socpipe import national_commands
+
+        return national_commands.run(args, config)
     from socpipe.demo import run_demo
 
     return run_demo(config, args.rules, args.out)

@@ -129,6 +129,61 @@ DEFAULTS: dict[str, Any] = {
         # {RULE_ID: {group_by: [FIELD, ...], duration: 10m}}.
         "rules": {},
     },
+    "audit": {
+        # `socpipe audit`: an agency is monitored when events came from its systems on at least this
+        # share of the days it existed in the period.
+        "monitored_days_percent": 80.0,
+        # The plan's coverage targets (percent of agencies monitored) per tier.
+        "targets": {"provincial": 100.0, "district": 100.0, "commune": 50.0},
+        # Target share of provincial and district systems classified by security level.
+        "classified_target_percent": 100.0,
+        # Minimum log retention per security level, in months (domain.md; TCVN 14423:2026 to confirm).
+        "retention_months": {1: 0, 2: 1, 3: 3, 4: 6, 5: 12},
+        # Handling deadlines per incident level, measured from detection.
+        "deadlines": {
+            "critical": {"acknowledge_minutes": 15, "close_hours": 24},
+            "high": {"acknowledge_minutes": 60, "close_hours": 72},
+            "medium": {"acknowledge_minutes": 240, "close_hours": 168},
+            "low": {"acknowledge_minutes": 1440, "close_hours": 336},
+            "informational": {"acknowledge_minutes": 2880, "close_hours": 720},
+        },
+        # Where reports go when --out is not given.
+        "out": "audit-out",
+    },
+    "retention": {
+        # `socpipe retention`: lake tables and daily search-index prefixes, kept this many months; a day
+        # holds every system's data, so keep at least the longest level minimum (12 months at level 5).
+        "keep_months": {"events": 12, "alerts": 12},
+        "index_keep_months": {"events": 12, "alerts": 12},
+    },
+    "national": {
+        # Layer 4: which incidents are reported to the national centre (any one criterion suffices).
+        "select": {
+            "levels": ["critical"],
+            "system_level_from": 4,  # incidents on systems of this security level or higher; none: off
+            "tags": ["ransomware", "defacement", "attack.impact"],  # substrings of rule tags
+            "verdicts": ["true_positive_impact"],  # analysts' verdicts that make an incident reportable
+        },
+        # Reporting clocks from detection (Decree 331/2026 Art 31.2.d).
+        "deadline_hours": {"initial": 24, "full": 72},
+        # The reporting unit as the forms (Mẫu 03/04) and STIX bundles name it.
+        "reporter": {"name": "Trung tâm Giám sát điều hành an toàn thông tin tỉnh", "contact": None,
+                     "phone_email": None, "notified": None, "support_requested": None, "confidential": False},
+        # TLP marking of every exported object: white, green, amber or red.
+        "tlp": "amber",
+        # Transports used, in order: files, taxii, syslog.
+        "transports": ["files"],
+        # Attempts per transport and stage, and the wait before attempt n+1 (n times this many seconds).
+        "attempts": 3,
+        "retry_seconds": 5.0,
+        # `files`: folder the exports are written to.
+        "files_dir": "national-out",
+        # `taxii`: TAXII 2.1 API root URL and collection id; the password belongs in
+        # SOCPIPE__NATIONAL__TAXII__PASSWORD.
+        "taxii": {"url": None, "collection": None, "username": None, "password": None},
+        # `syslog`: collector address; protocol tcp (octet-counted) or udp.
+        "syslog": {"host": None, "port": 514, "protocol": "tcp"},
+    },
     "dev": {
         # `socpipe dev`: where configs, data, logs and pid files of the local servers live.
         "state_dir": ".socpipe/dev",

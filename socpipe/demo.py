@@ -16,6 +16,7 @@ from dashboards.html_report import write_report
 from enrich.normalise import HostHint
 from layers import detect
 from rules.compiler import load_rules
+from socpipe.audit_demo import write_demo_layers
 from socpipe.config import STARTER_PACK, Config
 from socpipe.registry import Registry
 from socpipe.report import agency_lines, summary_lines
@@ -53,4 +54,5 @@ def run_demo(config: Config, extra_rules: list[Path], out: Path) -> int:
     names = {a.id: a.name for a in registry.agencies.values()}
     write_report(out / "report.html", lines, alerts, names)
     print(f"wrote {out / 'alerts.jsonl'}, {out / 'deadletter.jsonl'}, {lake}/ and {out / 'report.html'}")
+    write_demo_layers(spark, config, out, REGISTRY)  # layer 3: out/audit/, layer 4: out/national/
     return 0

@@ -44,3 +44,11 @@ def test_demo_runs_end_to_end(tmp_path):
     assert "<svg" in report and "Alerts by level" in report and "Alerts by agency" in report
     assert "Sở Nội vụ" in report
     assert "events read" in result.stdout and "alerts by agency" in result.stdout
+
+    # Layers 3 and 4 (socpipe/audit_demo.py): the auditor's report and the national exports.
+    audit = out / "audit"
+    assert {"report.vi.html", "report.en.html", "report.json", "manifest.json", "coverage.csv"} <= {
+        p.name for p in audit.iterdir()}
+    assert socpipe("audit", "verify", str(audit / "report.json")).returncode == 0
+    bundles = sorted((out / "national").rglob("initial.stix.json"))
+    assert bundles and all((b.parent / "mau-03.html").exists() for b in bundles)
