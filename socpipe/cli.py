@@ -50,6 +50,20 @@ def build_parser() -> argparse.ArgumentParser:
     one_shot = collect.add_parser("import", parents=[config_option], help="send .evtx, JSON and log files once")
     one_shot.add_argument("paths", nargs="+", type=Path)
 
+    commands.add_parser("serve", help="the web console and its API (console.host:console.port)")
+    users = commands.add_parser("users", help="local console accounts (console.users_file)").add_subparsers(
+        dest="users_command", required=True)
+    add = users.add_parser("add", help="a new account")
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=["analyst", "agency", "auditor", "admin"])
+    add.add_argument("--agency", help="the agency of an `agency` user")
+    add.add_argument("--language", default="vi", choices=["vi", "en"])
+    add.add_argument("--password", help="default: asked on the terminal (a flag shows in the process list)")
+    passwd = users.add_parser("passwd", help="a new password")
+    passwd.add_argument("name")
+    passwd.add_argument("--password")
+    users.add_parser("disable", help="refuse the account from now on").add_argument("name")
+
     dev = commands.add_parser("dev", help="local Kafka and OpenSearch on 127.0.0.1 (Java processes, no Docker)")
     dev.add_argument("dev_command", choices=["up", "down", "status"])
 
@@ -78,6 +92,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_collector(args, config)
     if args.command == "run":
         return _run(args, config)
+    if args.command in ("serve", "users"):
+        from dashboards.console import serve
+
+        return serve.serve(config) if args.command == "serve" else serve.users(args, config)
     if args.command in ("audit", "retention"):
         from socpipe import audit_commands
 

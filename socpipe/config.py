@@ -20,7 +20,7 @@ from socpipe.jars import cache_root
 
 ENV_PREFIX = "SOCPIPE__"
 # Settings taken from the environment verbatim: "0123", "yes" or "*x" stay the strings they are.
-SECRET_KEYS = frozenset({"password", "sasl_password"})
+SECRET_KEYS = frozenset({"password", "sasl_password", "secret_key"})
 
 DEFAULTS: dict[str, Any] = {
     "rules": {
@@ -183,6 +183,18 @@ DEFAULTS: dict[str, Any] = {
         "taxii": {"url": None, "collection": None, "username": None, "password": None},
         # `syslog`: collector address; protocol tcp (octet-counted) or udp.
         "syslog": {"host": None, "port": 514, "protocol": "tcp"},
+    },
+    "console": {
+        # `socpipe serve`: address and port of the console, its API and the acknowledgement links.
+        "host": "127.0.0.1",
+        "port": 8400,
+        # TLS certificate and key (PEM); none: plain HTTP (put a TLS proxy in front on a network).
+        "tls_certfile": None,
+        "tls_keyfile": None,
+        # Local accounts with argon2 hashes (`socpipe users add|passwd|disable`).
+        "users_file": ".socpipe/users.yaml",
+        # Signs session cookies; only from SOCPIPE__CONSOLE__SECRET_KEY. None: a new key at every start.
+        "secret_key": None,
     },
     "dev": {
         # `socpipe dev`: where configs, data, logs and pid files of the local servers live.

@@ -1,0 +1,42 @@
+"""The console's words in Vietnamese and English, chosen per user; times shown in Asia/Ho_Chi_Minh."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+WORDS: dict[str, dict[str, str]] = {
+    "vi": {
+        "title": "Trung tâm giám sát an toàn thông tin", "login": "Đăng nhập", "logout": "Đăng xuất",
+        "user": "Tên đăng nhập", "password": "Mật khẩu", "bad_login": "Sai tên đăng nhập hoặc mật khẩu",
+        "too_many": "Quá nhiều lần thử, vui lòng đợi một phút", "queue": "Sự cố", "level": "Mức độ",
+        "status": "Trạng thái", "agency": "Cơ quan", "rule": "Quy tắc", "host": "Máy", "last": "Lần cuối",
+        "count": "Số cảnh báo", "filter": "Lọc", "group_by": "Nhóm theo", "search": "Tìm kiếm", "none": "—",
+        "acknowledge": "Xác nhận", "assign": "Giao cho", "set_status": "Đổi trạng thái", "verdict": "Kết luận",
+        "comment": "Ghi chú", "note": "Ghi chú", "apply": "Thực hiện", "history": "Lịch sử xử lý",
+        "conflict": "Sự cố vừa được người khác thay đổi: hãy tải lại trang", "next": "Trang sau",
+        "forbidden": "Không có quyền", "detected": "Phát hiện", "alerts": "Cảnh báo", "total": "Tổng",
+        "group": "Nhóm", "system": "Hệ thống", "tags": "Kỹ thuật ATT&CK", "bulk_close": "Đóng các sự cố đã chọn",
+        "first": "Lần đầu",
+    },
+    "en": {
+        "title": "Security monitoring centre", "login": "Sign in", "logout": "Sign out", "user": "User name",
+        "password": "Password", "bad_login": "Wrong user name or password",
+        "too_many": "Too many attempts, please wait a minute", "queue": "Incidents", "level": "Level",
+        "status": "Status", "agency": "Agency", "rule": "Rule", "host": "Host", "last": "Last seen",
+        "count": "Alerts", "filter": "Filter", "group_by": "Group by", "search": "Search", "none": "—",
+        "acknowledge": "Acknowledge", "assign": "Assign to", "set_status": "Set status", "verdict": "Verdict",
+        "comment": "Comment", "note": "Note", "apply": "Apply", "history": "Handling history",
+        "conflict": "Someone else changed this incident: reload the page", "next": "Next page",
+        "forbidden": "Not allowed", "detected": "Detected", "alerts": "Alerts", "total": "Total",
+        "group": "Group", "system": "System", "tags": "ATT&CK techniques", "bulk_close": "Close selected incidents",
+        "first": "First seen",
+    },
+}
+
+
+def local_time(stamp: str | None) -> str:
+    if not stamp:
+        return "—"
+    return datetime.fromisoformat(stamp).astimezone(ZONE).strftime("%d/%m/%Y %H:%M:%S")

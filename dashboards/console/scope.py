@@ -1,0 +1,67 @@
+"""What a signed-in user may see and do, applied by the server to every query and every write.
+
+An agency user sees the incidents of their agency and its subtree (agency.id or any of agency.ids in
+it); everyone else sees all. Only analysts (and admins) change incidents; auditors and agency users
+read, and agency users may acknowledge and comment on their own agency's incidents (layer 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dashboards.console.users import User
+from socpipe.registry import Registry
+
+AGENCY_ACTIONS = frozenset({"acknowledge", "comment"})
+ANALYST_ACTIONS = frozenset({"acknowledge", "comment", "assign", "status", "verdict"})
+
+
+def subtree(registry: Registry | None, agency: str) -> frozenset[str]:
+    """The agency and every unit under it."""
+    if registry is None:
+        return frozenset({agency})
+    children: dict[str, list[str]] = {}
+    for unit in registry.agencies.values():
+        if unit.parent:
+            children.setdefault(unit.parent, []).append(unit.id)
+    found, todo = set(), [agency]
+    while todo:
+        current = todo.pop()
+        if current not in found:
+            found.add(current)
+            todo.extend(children.get(current, []))
+    return frozenset(found)
+
+
+@dataclass(frozen=True)
+class Scope:
+    user: User
+    agencies: frozenset[str] | None  # None: every agency
+
+    @classmethod
+    def of(cls, user: User, registry: Registry | None) -> Scope:
+        if user.role == "agency":
+            assert user.agency is not None
+            return cls(user, subtree(registry, user.agency))
+        return cls(user, None)
+
+    def filter(self) -> list[dict[str, Any]]:
+        """The query clauses that restrict a search to this scope (none for unrestricted users)."""
+        if self.agencies is None:
+            return []
+        ids = sorted(self.agencies)
+        return [{"bool": {"should": [{"terms": {"agency.id": ids}}, {"terms": {"agency.ids": ids}}],
+                          "minimum_should_match": 1}}]
+
+    def sees(self, document: dict[str, Any]) -> bool:
+        if self.agencies is None:
+            return True
+        agency = document.get("agency") or {}
+        return bool(({agency.get("id")} | set(agency.get("ids") or [])) & self.agencies)
+
+    def may(self, action: str) -> bool:
+        role = self.user.role
+        if role in ("analyst", "admin"):
+            return action in ANALYST_ACTIONS
+        return role == "agency" and action in AGENCY_ACTIONS

@@ -1,0 +1,63 @@
+"""`socpipe serve` and `socpipe users`: the console built from the configuration, served by uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import secrets
+import sys
+
+from fastapi import FastAPI
+
+from dashboards.console.app import create_app
+from dashboards.console.store import IncidentStore
+from dashboards.console.users import Users
+from socpipe import search
+from socpipe.config import Config
+from socpipe.registry import Registry
+
+
+def users_of(config: Config) -> Users:
+    path = config.path("console", "users_file")
+    assert path is not None
+    return Users(path)
+
+
+def build(config: Config) -> FastAPI:
+    registry_path = config.path("registry")
+    lake = config.path("lake", "path")
+    assert lake is not None
+    store = IncidentStore(search.client(config), config.get("incidents", "index"), lake,
+                          config.get("opensearch", "replicas"))
+    # Without a configured key every start signs new sessions: everyone signs in again after a restart.
+    key = config.get("console", "secret_key") or secrets.token_urlsafe(32)
+    return create_app(store, users_of(config), Registry.load(registry_path) if registry_path else None, key,
+                      secure_cookies=bool(config.get("console", "tls_certfile")))
+
+
+def serve(config: Config) -> int:
+    import uvicorn
+
+    certfile, keyfile = config.path("console", "tls_certfile"), config.path("console", "tls_keyfile")
+    uvicorn.run(build(config), host=config.get("console", "host"), port=config.get("console", "port"),
+                ssl_certfile=str(certfile) if certfile else None, ssl_keyfile=str(keyfile) if keyfile else None,
+                log_level="info")
+    return 0
+
+
+def users(args: argparse.Namespace, config: Config) -> int:
+    accounts = users_of(config)
+    try:
+        if args.users_command == "disable":
+            accounts.disable(args.name)
+        else:
+            password = args.password or getpass.getpass(f"password for {args.name}: ")
+            if args.users_command == "add":
+                accounts.add(args.name, password, args.role, args.agency, args.language)
+            else:
+                accounts.passwd(args.name, password)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"{args.users_command}: {args.name} ({accounts.path})")
+    return 0

@@ -1,0 +1,170 @@
+"""The console's reads and writes of incidents in OpenSearch, every one within the caller's scope.
+
+Paging uses search_after on (last, incident_id), which stays fast at millions of documents where deep
+from/size would not. A change is written with the document's sequence number and primary term: the
+second of two concurrent writers gets a Conflict instead of silently overwriting the first; and every
+change is also an action record (alerting/actions.py) in the search store and the lake.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from opensearchpy import OpenSearch
+from opensearchpy.exceptions import ConflictError, NotFoundError
+
+from alerting.actions import ACTIONS_INDEX, Action, append_to_lake, search_documents
+from alerting.actions import MAPPING as ACTIONS_MAPPING
+from alerting.incidents import MAPPING as INCIDENTS_MAPPING
+from dashboards.console.scope import Scope
+from socpipe import search
+
+STATUSES = ("new", "acknowledged", "in_progress", "closed", "escalated")
+VERDICTS = ("true_positive_impact", "true_positive_no_impact", "false_positive", "benign")
+LEVELS = ("critical", "high", "medium", "low", "informational")
+GROUP_FIELDS = {"rule": "rule.id", "agency": "agency.id", "host": "host.name", "level": "level", "status": "status"}
+PAGE = 50
+
+
+class Conflict(Exception):
+    """Someone else changed the incident since the caller read it."""
+
+
+class Forbidden(Exception):
+    """The caller may not do this (or the incident is outside their scope, which reads the same)."""
+
+
+@dataclass(frozen=True)
+class Filters:
+    level: str | None = None
+    status: str | None = None
+    agency: str | None = None
+    rule: str | None = None
+    text: str | None = None
+
+    def clauses(self) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        for value, field in ((self.level, "level"), (self.status, "status"), (self.rule, "rule.id")):
+            if value:
+                out.append({"term": {field: value}})
+        if self.agency:
+            either = [{"term": {"agency.id": self.agency}}, {"term": {"agency.ids": self.agency}}]
+            out.append({"bool": {"should": either, "minimum_should_match": 1}})
+        if self.text:
+            out.append({"simple_query_string": {"query": self.text, "fields": ["rule.title", "host.name",
+                                                                             "group", "incident_id"]}})
+        return out
+
+
+class IncidentStore:
+    def __init__(self, client: OpenSearch, index: str, lake: Path, replicas: int = 0) -> None:
+        self.client, self.index, self.lake = client, index, lake
+        search.ensure_index(client, index, INCIDENTS_MAPPING, replicas)
+        search.ensure_index(client, ACTIONS_INDEX, ACTIONS_MAPPING, replicas)
+
+    def _query(self, scope: Scope, filters: Filters) -> dict[str, Any]:
+        return {"bool": {"filter": [*scope.filter(), *filters.clauses()],
+                         "must_not": [{"exists": {"field": "merged_into"}}]}}
+
+    def queue(self, scope: Scope, filters: Filters, after: list[Any] | None = None,
+              size: int = PAGE) -> tuple[list[dict[str, Any]], list[Any] | None, int]:
+        """A page of incidents, newest first; the cursor for the next page; the total."""
+        body: dict[str, Any] = {"query": self._query(scope, filters), "size": size, "track_total_hits": True,
+                                "sort": [{"last": {"order": "desc", "missing": "_last"}}, {"incident_id": "asc"}]}
+        if after:
+            body["search_after"] = after
+        found = self.client.search(index=self.index, body=body)
+        hits = found["hits"]["hits"]
+        cursor = hits[-1]["sort"] if len(hits) == size else None
+        return [h["_source"] for h in hits], cursor, found["hits"]["total"]["value"]
+
+    def groups(self, scope: Scope, filters: Filters, by: str) -> list[tuple[str, int]]:
+        field = GROUP_FIELDS.get(by)
+        if field is None:
+            raise ValueError(f"cannot group by {by!r} (known: {', '.join(GROUP_FIELDS)})")
+        body = {"query": self._query(scope, filters), "size": 0,
+                "aggs": {"g": {"terms": {"field": field, "size": 50, "missing": "-"}}}}
+        found = self.client.search(index=self.index, body=body)
+        return [(b["key"], b["doc_count"]) for b in found["aggregations"]["g"]["buckets"]]
+
+    def get(self, scope: Scope, incident_id: str) -> tuple[dict[str, Any], int, int]:
+        """The incident, its sequence number and primary term; NotFound outside the scope too."""
+        try:
+            found = self.client.get(index=self.index, id=incident_id)
+        except NotFoundError:
+            raise Forbidden(incident_id) from None
+        if not scope.sees(found["_source"]):
+            raise Forbidden(incident_id)
+        return found["_source"], found["_seq_no"], found["_primary_term"]
+
+    def history(self, scope: Scope, incident_id: str) -> list[dict[str, Any]]:
+        self.get(scope, incident_id)
+        body = {"query": {"bool": {"filter": [{"term": {"target_id": incident_id}}]}}, "size": 500,
+                "sort": [{"at": "asc"}, {"action_id": "asc"}]}
+        return [h["_source"] for h in self.client.search(index=ACTIONS_INDEX, body=body)["hits"]["hits"]]
+
+    def act(self, scope: Scope, incident_id: str, kind: str, value: str | None = None, note: str = "",
+            seq_no: int | None = None, primary_term: int | None = None, now: datetime | None = None) -> dict[str, Any]:
+        """Apply one action; `seq_no`/`primary_term` are those the caller's page was built from."""
+        if not scope.may(kind):
+            raise Forbidden(kind)
+        doc, current_seq, current_term = self.get(scope, incident_id)
+        if seq_no is not None and (seq_no, primary_term) != (current_seq, current_term):
+            raise Conflict(incident_id)
+        now = now or datetime.now(UTC)
+        change = _change(doc, kind, value, note, scope.user.name, now)
+        before = {k: doc.get(k) for k in change}
+        try:
+            self.client.update(index=self.index, id=incident_id, body={"doc": change}, refresh="wait_for",
+                               if_seq_no=current_seq if seq_no is None else seq_no,
+                               if_primary_term=current_term if primary_term is None else primary_term)
+        except ConflictError:
+            raise Conflict(incident_id) from None
+        action = Action(now, scope.user.name, kind, "incident", incident_id, (doc.get("agency") or {}).get("id"),
+                        before, change, {"note": note} if note else {})
+        append_to_lake(self.lake, [action])
+        search.write(self.client, search_documents([action]))
+        self.client.indices.refresh(index=ACTIONS_INDEX)  # the history on the next page view shows it
+        return {**doc, **change}
+
+
+def _change(doc: dict[str, Any], kind: str, value: str | None, note: str, user: str, now: datetime) -> dict[str, Any]:
+    """The fields an action changes, with the handling times as numbers for dashboards."""
+    detected = datetime.fromisoformat(doc["@timestamp"]) if doc.get("@timestamp") else None
+    since = (lambda: round((now - detected).total_seconds(), 3)) if detected else (lambda: None)
+    if kind == "acknowledge":
+        if doc.get("acknowledged_at"):
+            return {}
+        return {"status": "acknowledged" if doc.get("status") == "new" else doc.get("status"),
+                "acknowledged_at": now.isoformat(), "acknowledged_by": user, "tta_seconds": since()}
+    if kind == "assign":
+        return {"assignee": value or None}
+    if kind == "status":
+        if value not in STATUSES:
+            raise ValueError(f"unknown status {value!r}")
+        change: dict[str, Any] = {"status": value}
+        if value == "closed":
+            change.update(closed_at=now.isoformat(), ttc_seconds=since())
+        if value != "new" and not doc.get("acknowledged_at"):
+            change.update(acknowledged_at=now.isoformat(), acknowledged_by=user, tta_seconds=since())
+        return change
+    if kind == "verdict":
+        if value not in VERDICTS:
+            raise ValueError(f"unknown verdict {value!r}")
+        return {"verdict": value, "verdict_reason": note or None}
+    if kind == "comment":
+        return {}
+    raise ValueError(f"unknown action {kind!r}")
+
+
+def load_incidents(client: OpenSearch, index: str, path: Path, replicas: int = 0) -> int:
+    """Index incidents.jsonl (as `socpipe detect` and `socpipe demo` write it), keeping nothing people changed."""
+    search.ensure_index(client, index, INCIDENTS_MAPPING, replicas)
+    docs = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    search.write(client, [(index, d["incident_id"], json.dumps(d, ensure_ascii=False)) for d in docs])
+    client.indices.refresh(index=index)
+    return len(docs)

@@ -1,0 +1,99 @@
+"""The console in a real browser (Debian's chromium driven by Playwright), served by uvicorn on 127.0.0.1:
+sign in, filter, group, open an incident, acknowledge with a note, assign, comment, bulk-close, sign out.
+Screenshots go to test-artifacts/console/; the pages must log no console errors."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import uvicorn
+from conftest import ROOT
+from console_fixtures import PASSWORD, console
+
+pytestmark = pytest.mark.slow
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts" / "console"
+
+
+@pytest.fixture
+def served(dev_servers, tmp_path):
+    client, store, incidents = console(dev_servers, tmp_path)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(client.app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", store, incidents
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_triage_in_a_real_browser(served):
+    from playwright.sync_api import sync_playwright
+
+    assert CHROMIUM.exists(), "Debian's chromium is needed (.ci/run installs it)"
+    url, store, incidents = served
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        page = browser.new_page()
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url + "/")
+        assert page.url.endswith("/login")
+        page.fill("#username", "analyst")
+        page.fill("#password", PASSWORD)
+        page.click("#signin")
+        page.wait_for_selector("table.queue")
+        assert page.inner_text("#total") == str(len(incidents))
+        page.screenshot(path=str(ARTIFACTS / "1-queue.png"), full_page=True)
+
+        page.select_option("select[name=level]", "high")
+        page.select_option("#group", "agency")
+        page.click("#apply-filters")
+        page.wait_for_selector("table.queue")
+        assert page.inner_text("#total") == "2"  # Encoded PowerShell on two skhcn hosts
+        assert "Web shell" not in page.inner_text("table.queue")
+        assert "Sở Khoa học và Công nghệ" in page.inner_text(".groups")  # grouped by agency, shown by name
+        page.screenshot(path=str(ARTIFACTS / "2-filtered-grouped.png"), full_page=True)
+
+        page.keyboard.press("j")  # keyboard triage: select the first row, open it
+        page.keyboard.press("Enter")
+        page.wait_for_selector("#act-acknowledge")
+        page.fill("#act-acknowledge input[name=note]", "Checked with the agency: đang xử lý")
+        page.click("#act-acknowledge button")
+        page.wait_for_selector("#history li")
+        assert page.inner_text("#status") == "acknowledged"
+        page.fill("#act-assign input[name=value]", "analyst")
+        page.click("#act-assign button")
+        page.wait_for_function("document.querySelector('#assignee').innerText.includes('analyst')")
+        page.fill("#act-comment input[name=note]", "Host isolated")
+        page.click("#act-comment button")
+        page.wait_for_function("document.querySelectorAll('#history li').length === 3")
+        assert "Host isolated" in page.inner_text("#history")
+        page.screenshot(path=str(ARTIFACTS / "3-incident.png"), full_page=True)
+
+        page.goto(url + "/")
+        for box in page.query_selector_all("table.queue input[type=checkbox]")[:2]:
+            box.check()
+        page.click("#bulk-close")
+        page.wait_for_selector("table.queue")
+        statuses = [row.inner_text() for row in page.query_selector_all("table.queue tbody tr td:nth-child(7)")]
+        assert statuses.count("closed") == 2
+        page.screenshot(path=str(ARTIFACTS / "4-bulk-closed.png"), full_page=True)
+        page.click("#logout")
+        page.wait_for_selector("#signin")
+        page.goto(url + "/")
+        assert page.url.endswith("/login")
+        browser.close()
+    assert errors == []
