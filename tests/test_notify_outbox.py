@@ -50,3 +50,26 @@ def test_ack_tokens_valid_expired_tampered():
     with pytest.raises(AckError) as err:
         verify_token("k", token[:-2] + ("AA" if token[-2:] != "AA" else "BB"), T0)
     assert err.value.reason == "tampered"
+
+
+def test_escalation_on_deadline_and_none_after_acknowledgement(tmp_path):
+    from alerting.ack import acknowledge
+
+    config = load_config(environ={"SOCPIPE__NOTIFY__OUTBOX_DIR": str(tmp_path / "out"),
+                                  "SOCPIPE__NOTIFY__ACK_SECRET": "s3cret"})
+    store, actions = SqliteStore(tmp_path / "s.sqlite"), ActionLog(tmp_path / "lake")
+    store.put_many("incident", [("x", _incident("x", "vp-ubnd", "critical")),
+                                ("y", _incident("y", "vp-ubnd", "critical") | {"host.name": "other"})])
+    store.put("incident", "y", {**store.get("incident", "y"), "rule": {**store.get("incident", "y")["rule"],
+                                                                       "id": "r2"}})
+    notifier = Notifier(config, Registry.load(REGISTRY), store, actions, {"email": EmailChannel(config)})
+    notifier.tick(T0 + timedelta(seconds=31))
+    token = make_token("s3cret", "y", "vp-it", T0 + timedelta(days=1))
+    acknowledge(store, actions, "s3cret", token, "đang xử lý", T0 + timedelta(minutes=5))
+    with pytest.raises(AckError, match="already used"):
+        acknowledge(store, actions, "s3cret", token, "", T0 + timedelta(minutes=6))
+    report = notifier.tick(T0 + timedelta(minutes=16))  # critical: 15 min from detection
+    assert report.escalated == 1
+    assert store.get("incident", "x")["escalation_step"] == 1 and store.get("incident", "y")["escalation_step"] == 0
+    heads = [p for p in (tmp_path / "out").glob("*.eml") if b"lv.cuong@ankhanh.example" in p.read_bytes()]
+    assert len(heads) == 1 and b"X-Socpipe-Incidents: x" in heads[0].read_bytes()
