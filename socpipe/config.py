@@ -20,7 +20,7 @@ from socpipe.jars import cache_root
 
 ENV_PREFIX = "SOCPIPE__"
 # Settings taken from the environment verbatim: "0123", "yes" or "*x" stay the strings they are.
-SECRET_KEYS = frozenset({"password", "sasl_password", "secret_key"})
+SECRET_KEYS = frozenset({"password", "sasl_password", "secret_key", "ack_secret", "webhook_secret"})
 
 DEFAULTS: dict[str, Any] = {
     "rules": {
@@ -195,6 +195,60 @@ DEFAULTS: dict[str, Any] = {
         "users_file": ".socpipe/users.yaml",
         # Signs session cookies; only from SOCPIPE__CONSOLE__SECRET_KEY. None: a new key at every start.
         "secret_key": None,
+    },
+    "notify": {
+        # Layer 1 (`socpipe notify`): routing, notifications, acknowledgement, escalation. Times in seconds.
+        # What a notification is about: "incidents" (layer 2's `incidents` index) or "alerts" (each alert
+        # taken as an incident of its own, for installations without layer 2).
+        "unit": "incidents",
+        # The scheduler's state (groups, sent notifications, used ack links) without a search store: SQLite.
+        "state_path": ".socpipe/notify/state.sqlite",
+        # How often `socpipe notify` looks at incidents, deadlines and pending messages.
+        "tick_seconds": 5.0,
+        # Acknowledgement links point here (the `socpipe serve` console); keys are signed with ack_secret
+        # (set SOCPIPE__NOTIFY__ACK_SECRET; links are refused without it).
+        "base_url": "http://127.0.0.1:8000",
+        "ack_secret": None,
+        "ack_link_seconds": 259200,
+        # An acknowledged incident not moved on (in progress or closed) within this time is unacknowledged
+        # again and its escalation resumes (as PagerDuty does); none: acknowledgements never expire.
+        "ack_timeout_seconds": 1800,
+        # Time to acknowledge, by alert level, before the next step of the agency's escalation chain is told;
+        # none: never escalated. Levels in working_hours_levels count office hours only.
+        "deadlines": {"critical": 900, "high": 3600, "medium": 28800, "low": None, "informational": None},
+        "working_hours_levels": ["medium"],
+        # Deadlines multiplied by this factor for systems of a security level (e.g. level 4-5: half).
+        "system_level_factor": {4: 0.5, 5: 0.5},
+        # These levels (and systems of level >= serious_system_level) count deadlines from detection time,
+        # so an agency that does not acknowledge never consumes the national reporting clock.
+        "serious_levels": ["critical", "high"],
+        "serious_system_level": 4,
+        # Maintenance windows hold notifications: [{agency: ID, system: ID, start: ISO, end: ISO}].
+        "maintenance": [],
+        # Local time (agency time zone) of the daily digest of digest routes.
+        "digest_time": "07:30",
+        # The routing tree (Alertmanager-like): match {agency (subtree), system, level, tags}, the first
+        # matching child wins unless `continue`; children inherit the other keys. roles: who is told first;
+        # channels: email, webhook; quiet_hours: {start, end} local time holds messages; digest: daily.
+        "route": {
+            "group_by": ["agency.id", "rule.id"],
+            "group_wait": 30, "group_interval": 300, "repeat_interval": 14400,
+            "roles": ["on_site"], "channels": ["email"],
+            "routes": [
+                {"match": {"level": ["low", "informational"]}, "digest": True},
+                {"match": {"level": ["medium"]}, "quiet_hours": {"start": "21:00", "end": "07:00"}},
+            ],
+        },
+        # SMTP relay; none: messages are written as .eml files to outbox_dir (the embedded default).
+        # security: starttls, tls or none; the password belongs in SOCPIPE__NOTIFY__SMTP__PASSWORD.
+        "smtp": {"host": None, "port": 587, "security": "starttls", "username": None, "password": None,
+                 "sender": "SOC An Khanh <soc@localhost>", "timeout": 10.0},
+        "outbox_dir": ".socpipe/notify/outbox",
+        # Webhooks: bodies signed with HMAC-SHA256 of webhook_secret (header X-Socpipe-Signature), retried
+        # with these waits; a contact webhook "zalo:CHAT_ID" posts the Zalo Bot API shape to zalo_url.
+        "webhook_secret": None,
+        "webhook_retry_seconds": [1, 2, 5],
+        "zalo_url": None,
     },
     "dev": {
         # `socpipe dev`: where configs, data, logs and pid files of the local servers live.

@@ -9,16 +9,23 @@ keep pointing at units that no longer exist.
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
 AGENCY_TYPES = frozenset({"province", "department", "district", "commune", "ward", "special_zone"})
 LEVELS = range(1, 6)
+# Duties a contact holds for an agency (layer 1): who is told first, who next, who owns a system.
+ROLES = frozenset({"on_site", "head", "system_owner", "operating_unit", "soc_duty"})
+LANGUAGES = frozenset({"vi", "en"})
+DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
+DEFAULT_ESCALATION = ("on_site", "head", "soc_duty")
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -38,12 +45,54 @@ class Agency:
     valid_from: date | None = None
     valid_to: date | None = None
     superseded_by: str | None = None
+    duties: Duties | None = None
 
     def active_on(self, day: date) -> bool:
         """True if the unit existed on that day (both bounds inclusive)."""
         return (self.valid_from is None or self.valid_from <= day) and (
             self.valid_to is None or day <= self.valid_to
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A person (or a shared mailbox) that notifications reach; `language` picks the template (vi or en)."""
+
+    id: str
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    chat: str | None = None  # a Matrix user or room, or a Zalo chat id
+    webhook: str | None = None
+    language: str = "vi"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkingHours:
+    """Office hours in a time zone: medium-level deadlines count only these hours."""
+
+    timezone: str = DEFAULT_TIMEZONE
+    days: tuple[int, ...] = (1, 2, 3, 4, 5)  # ISO weekdays, Monday = 1
+    start: time = time(7, 30)
+    end: time = time(17, 0)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def contains(self, moment: datetime) -> bool:
+        local = moment.astimezone(self.zone)
+        return local.isoweekday() in self.days and self.start <= local.time() < self.end
+
+
+@dataclass(frozen=True, slots=True)
+class Duties:
+    """An agency's own roles (role -> contact ids), escalation chain (roles, in order) and office hours.
+    Anything left out is inherited from the parent agency, so the province can set the SOC duty officer once."""
+
+    roles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    escalation: tuple[str, ...] | None = None
+    working_hours: WorkingHours | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +105,7 @@ class InformationSystem:
     level: int
     hosts: tuple[str, ...] = ()
     networks: tuple[IPNetwork, ...] = ()
+    owners: tuple[str, ...] = ()  # contact ids of the system owner, told besides the agency's contacts
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +123,13 @@ LOCATE_CACHE = 100_000
 class Registry:
     """Validated agencies and systems, with look-ups by host name and IP address."""
 
-    def __init__(self, agencies: Iterable[Agency], systems: Iterable[InformationSystem]) -> None:
+    def __init__(self, agencies: Iterable[Agency], systems: Iterable[InformationSystem],
+                 contacts: Iterable[Contact] = ()) -> None:
         self.agencies: dict[str, Agency] = _index(agencies, "agency")
         self.systems: dict[str, InformationSystem] = _index(systems, "system")
+        self.contacts: dict[str, Contact] = _index(contacts, "contact")
         self._validate_agencies()
+        self._validate_duties()
         self._exact_hosts: dict[str, InformationSystem] = {}
         self._wildcards: list[tuple[str, InformationSystem]] = []
         self._networks: list[tuple[IPNetwork, InformationSystem]] = []
@@ -101,7 +154,8 @@ class Registry:
         """Build from parsed YAML, so tests and callers with their own source need no file."""
         agencies = [_parse_agency(item) for item in data.get("agencies") or []]
         systems = [_parse_system(item) for item in data.get("systems") or []]
-        return cls(agencies, systems)
+        contacts = [_parse_contact(item) for item in data.get("contacts") or []]
+        return cls(agencies, systems, contacts)
 
     def locate(self, host: str | None, ip: str | None) -> Ownership | None:
         """The owner of a host or address: a host match wins over an IP match; the longest prefix wins.
@@ -133,6 +187,38 @@ class Registry:
             path.append(agency)
             current = agency.parent
         return path
+
+    def successor(self, agency_id: str) -> Agency:
+        """The unit that took over an agency's records: superseded_by followed to its end (itself if none)."""
+        agency = self.agencies[agency_id]
+        while agency.superseded_by is not None:
+            agency = self.agencies[agency.superseded_by]
+        return agency
+
+    def in_subtree(self, agency_id: str, root: str) -> bool:
+        """True if the agency is `root` or lies below it (unknown agencies lie nowhere)."""
+        return agency_id in self.agencies and any(a.id == root for a in self.ancestors(agency_id))
+
+    def role_contacts(self, agency_id: str, role: str) -> list[Contact]:
+        """The contacts holding a role for an agency: its own, else its nearest ancestor's."""
+        for agency in self.ancestors(agency_id):
+            ids = agency.duties.roles.get(role) if agency.duties else None
+            if ids:
+                return [self.contacts[i] for i in ids]
+        return []
+
+    def escalation_chain(self, agency_id: str) -> tuple[str, ...]:
+        """The roles told one after another while nobody acknowledges (own chain, else inherited)."""
+        for agency in self.ancestors(agency_id):
+            if agency.duties and agency.duties.escalation:
+                return agency.duties.escalation
+        return DEFAULT_ESCALATION
+
+    def working_hours(self, agency_id: str) -> WorkingHours:
+        for agency in self.ancestors(agency_id):
+            if agency.duties and agency.duties.working_hours:
+                return agency.duties.working_hours
+        return WorkingHours()
 
     def active(self, on: date) -> list[Agency]:
         """The agencies that existed on the given day, in file order."""
@@ -182,6 +268,25 @@ class Registry:
                 seen.add(current)
                 current = self.agencies[current].parent
 
+    def _validate_duties(self) -> None:
+        for agency in self.agencies.values():
+            if agency.duties is None:
+                continue
+            for role, ids in agency.duties.roles.items():
+                if role not in ROLES:
+                    known = ", ".join(sorted(ROLES))
+                    raise RegistryError(f"agency {agency.id!r}: unknown role {role!r} (known: {known})")
+                for ident in ids:
+                    if ident not in self.contacts:
+                        raise RegistryError(f"agency {agency.id!r}: role {role!r} names unknown contact {ident!r}")
+            for role in agency.duties.escalation or ():
+                if role not in ROLES:
+                    raise RegistryError(f"agency {agency.id!r}: escalation step {role!r} is not a role")
+        for system in self.systems.values():
+            for ident in system.owners:
+                if ident not in self.contacts:
+                    raise RegistryError(f"system {system.id!r}: owner {ident!r} is not a contact")
+
     def _add_system(self, system: InformationSystem) -> None:
         if system.agency not in self.agencies:
             raise RegistryError(f"system {system.id!r}: agency {system.agency!r} does not exist")
@@ -204,7 +309,7 @@ class Registry:
             self._networks.append((network, system))
 
 
-_Item = TypeVar("_Item", Agency, InformationSystem)
+_Item = TypeVar("_Item", Agency, InformationSystem, Contact)
 
 
 def _index(items: Iterable[_Item], what: str) -> dict[str, _Item]:
@@ -227,7 +332,57 @@ def _parse_agency(item: Any) -> Agency:
         valid_from=_date(data.get("valid_from"), f"agency {ident!r}: valid_from"),
         valid_to=_date(data.get("valid_to"), f"agency {ident!r}: valid_to"),
         superseded_by=_optional_str(data.get("superseded_by")),
+        duties=_parse_duties(data, f"agency {ident!r}"),
     )
+
+
+def _parse_contact(item: Any) -> Contact:
+    data = _require(item, "contact", ("id", "name"))
+    ident = str(data["id"])
+    language = str(data.get("language") or "vi")
+    if language not in LANGUAGES:
+        raise RegistryError(f"contact {ident!r}: language {language!r} is not vi or en")
+    email = _optional_str(data.get("email"))
+    if email is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+", email):
+        raise RegistryError(f"contact {ident!r}: email {email!r} is not an address")
+    return Contact(id=ident, name=str(data["name"]), email=email, phone=_optional_str(data.get("phone")),
+                   chat=_optional_str(data.get("chat")), webhook=_optional_str(data.get("webhook")),
+                   language=language)
+
+
+def _parse_duties(data: Mapping[str, Any], where: str) -> Duties | None:
+    roles, escalation, hours = data.get("roles"), data.get("escalation"), data.get("working_hours")
+    if roles is None and escalation is None and hours is None:
+        return None
+    if roles is not None and not isinstance(roles, Mapping):
+        raise RegistryError(f"{where}: roles must map a role to contact ids")
+    parsed_roles = {str(role): tuple(str(i) for i in (ids if isinstance(ids, list) else [ids]))
+                    for role, ids in (roles or {}).items()}
+    if escalation is not None and not isinstance(escalation, list):
+        raise RegistryError(f"{where}: escalation must be a list of roles")
+    return Duties(roles=parsed_roles, escalation=tuple(str(r) for r in escalation) if escalation else None,
+                  working_hours=_parse_hours(hours, where) if hours is not None else None)
+
+
+def _parse_hours(data: Any, where: str) -> WorkingHours:
+    if not isinstance(data, Mapping):
+        raise RegistryError(f"{where}: working_hours must be a mapping (timezone, days, start, end)")
+    zone = str(data.get("timezone") or DEFAULT_TIMEZONE)
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise RegistryError(f"{where}: unknown time zone {zone!r}") from None
+    days = tuple(int(d) for d in data.get("days") or (1, 2, 3, 4, 5))
+    if any(d not in range(1, 8) for d in days):
+        raise RegistryError(f"{where}: working_hours days must be ISO weekdays 1..7, got {list(days)}")
+    try:
+        start = time.fromisoformat(str(data.get("start") or "07:30"))
+        end = time.fromisoformat(str(data.get("end") or "17:00"))
+    except ValueError as exc:
+        raise RegistryError(f"{where}: working_hours start/end must be HH:MM ({exc})") from None
+    if end <= start:
+        raise RegistryError(f"{where}: working_hours end {end} is not after start {start}")
+    return WorkingHours(timezone=zone, days=days, start=start, end=end)
 
 
 def _parse_system(item: Any) -> InformationSystem:
@@ -253,6 +408,7 @@ def _parse_system(item: Any) -> InformationSystem:
         level=level,
         hosts=hosts,
         networks=tuple(networks),
+        owners=tuple(str(o) for o in data.get("owners") or []),
     )
 
 

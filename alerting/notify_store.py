@@ -1,0 +1,140 @@
+"""Where layer 1 keeps its state: incidents, routing groups, sent notifications, used links.
+
+The scheduler must survive restarts and never send a message twice, so nothing lives only in memory: every
+decision is written before the message goes out and every message is logged when the server accepted it.
+Two stores with one interface: SQLite for the embedded default (one file, transactions), and the search
+store (incidents in `incidents` as docs/records.md defines them, the rest in `notify-state`) when one is
+configured. Every message, acknowledgement and escalation is also an action record (alerting/actions.py).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+from alerting.actions import ACTIONS_INDEX, MAPPING, Action, append_to_lake, search_documents
+
+INCIDENTS_INDEX = "incidents"
+STATE_INDEX = "notify-state"
+KINDS = ("incident", "group", "sent", "token", "track", "digest")
+
+
+class NotifyStore(Protocol):
+    """Documents by kind and id (kinds: KINDS)."""
+
+    def get(self, kind: str, ident: str) -> dict[str, Any] | None: ...
+
+    def put(self, kind: str, ident: str, doc: dict[str, Any]) -> None: ...
+
+    def put_many(self, kind: str, docs: Iterable[tuple[str, dict[str, Any]]]) -> None: ...
+
+    def all(self, kind: str) -> Iterator[tuple[str, dict[str, Any]]]: ...
+
+
+class SqliteStore:
+    """The embedded store: one table (kind, id, JSON), one transaction per call; safe across threads."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("CREATE TABLE IF NOT EXISTS docs (kind TEXT, id TEXT, doc TEXT, PRIMARY KEY (kind, id))")
+        self._lock = threading.Lock()
+
+    def get(self, kind: str, ident: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._db.execute("SELECT doc FROM docs WHERE kind = ? AND id = ?", (kind, ident)).fetchone()
+        return None if row is None else json.loads(row[0])
+
+    def put(self, kind: str, ident: str, doc: dict[str, Any]) -> None:
+        self.put_many(kind, [(ident, doc)])
+
+    def put_many(self, kind: str, docs: Iterable[tuple[str, dict[str, Any]]]) -> None:
+        rows = [(kind, ident, json.dumps(doc, ensure_ascii=False, default=str)) for ident, doc in docs]
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR REPLACE INTO docs VALUES (?, ?, ?)", rows)
+            self._db.execute("COMMIT")
+
+    def all(self, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        with self._lock:
+            rows = self._db.execute("SELECT id, doc FROM docs WHERE kind = ? ORDER BY id", (kind,)).fetchall()
+        return ((ident, json.loads(doc)) for ident, doc in rows)
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class SearchStore:
+    """The search store: incidents in `incidents` (the contract's index), the rest in `notify-state`.
+    Writes refresh at once, so the next tick (perhaps of a restarted process) reads what was decided."""
+
+    def __init__(self, search: Any, replicas: int = 0) -> None:
+        from socpipe.search import ensure_index
+
+        self._search = search
+        ensure_index(search, STATE_INDEX, {"dynamic": False, "properties": {"kind": {"type": "keyword"}}}, replicas)
+        ensure_index(search, INCIDENTS_INDEX, {"properties": {"incident_id": {"type": "keyword"},
+                                                              "agency.id": {"type": "keyword"}}}, replicas)
+        ensure_index(search, ACTIONS_INDEX, MAPPING, replicas)
+
+    def _where(self, kind: str, ident: str) -> tuple[str, str]:
+        return (INCIDENTS_INDEX, ident) if kind == "incident" else (STATE_INDEX, f"{kind}:{ident}")
+
+    def get(self, kind: str, ident: str) -> dict[str, Any] | None:
+        index, doc_id = self._where(kind, ident)
+        found = self._search.get(index=index, id=doc_id, ignore=404)
+        if not found.get("found"):
+            return None
+        source = found["_source"]
+        return source if kind == "incident" else json.loads(source["doc"])
+
+    def put(self, kind: str, ident: str, doc: dict[str, Any]) -> None:
+        self.put_many(kind, [(ident, doc)])
+
+    def put_many(self, kind: str, docs: Iterable[tuple[str, dict[str, Any]]]) -> None:
+        from socpipe.search import write
+
+        triples = []
+        for ident, doc in docs:
+            index, doc_id = self._where(kind, ident)
+            body = doc if kind == "incident" else {"kind": kind, "doc": json.dumps(doc, ensure_ascii=False,
+                                                                                   default=str)}
+            triples.append((index, doc_id, json.dumps(body, ensure_ascii=False, default=str)))
+        rejected = write(self._search, triples)
+        if rejected:
+            raise RuntimeError(f"search store refused {kind} {rejected[0].doc_id}: {rejected[0].reason}")
+        self._search.indices.refresh(index=INCIDENTS_INDEX if kind == "incident" else STATE_INDEX)
+
+    def all(self, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
+        from opensearchpy.helpers import scan
+
+        if kind == "incident":
+            for hit in scan(self._search, index=INCIDENTS_INDEX, query={"query": {"match_all": {}}}):
+                yield hit["_id"], hit["_source"]
+            return
+        prefix = f"{kind}:"
+        query = {"query": {"term": {"kind": kind}}}
+        for hit in scan(self._search, index=STATE_INDEX, query=query):
+            yield hit["_id"][len(prefix):], json.loads(hit["_source"]["doc"])
+
+
+class ActionLog:
+    """Appends action records to the lake and, when there is one, the search index `actions`."""
+
+    def __init__(self, lake: Path | None, search: Any = None) -> None:
+        self.lake, self.search = lake, search
+
+    def record(self, actions: list[Action]) -> None:
+        if not actions:
+            return
+        if self.lake is not None:
+            append_to_lake(self.lake, actions)
+        if self.search is not None:
+            from socpipe.search import write
+
+            write(self.search, search_documents(actions))
