@@ -50,6 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
     one_shot = collect.add_parser("import", parents=[config_option], help="send .evtx, JSON and log files once")
     one_shot.add_argument("paths", nargs="+", type=Path)
 
+    boards = commands.add_parser("dashboards", help="Grafana dashboards as code").add_subparsers(
+        dest="dashboards_command", required=True)
+    export = boards.add_parser("export", parents=[config_option], help="write Grafana provisioning files to DIR")
+    export.add_argument("dir", type=Path)
+    push = boards.add_parser("push", parents=[config_option], help="publish the dashboards to a Grafana "
+                             "(token from SOCPIPE__GRAFANA__TOKEN)")
+    push.add_argument("--url", help="Grafana base URL (default: grafana.url)")
+
     dev = commands.add_parser("dev", help="local Kafka and OpenSearch on 127.0.0.1 (Java processes, no Docker)")
     dev.add_argument("dev_command", choices=["up", "down", "status"])
     return parser
@@ -73,6 +81,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_collector(args, config)
     if args.command == "run":
         return _run(args, config)
+    if args.command == "dashboards":
+        from dashboards.grafana.cli import run as run_dashboards
+
+        return run_dashboards(args, config)
     from socpipe.demo import run_demo
 
     return run_demo(config, args.rules, args.out)
