@@ -6,6 +6,8 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
+from grafana_client.client import GrafanaClientError
+
 from dashboards.grafana.dashboards import Settings, all_dashboards
 from dashboards.grafana.provisioning import export
 from dashboards.grafana.publish import push
@@ -27,6 +29,10 @@ def run(args: argparse.Namespace, config: Config) -> int:
     if not url:
         print("no Grafana URL: pass --url or set grafana.url", file=sys.stderr)
         return 2
-    urls = push(url, config.get("grafana", "token") or "", folder, all_dashboards(settings, registry, today))
+    try:
+        urls = push(url, config.get("grafana", "token") or "", folder, all_dashboards(settings, registry, today))
+    except (ValueError, GrafanaClientError) as error:
+        print(f"push to {url} failed: {error}", file=sys.stderr)
+        return 1
     print(f"pushed {len(urls)} dashboards to {url} (folder {folder})")
     return 0
