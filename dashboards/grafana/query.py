@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-DEFAULT_MIN_INTERVAL_MS = 5_000  # client.GetMinInterval's default when neither query nor data source set one
 DEFAULT_RESOLUTION = 1500  # tsdb.defaultRes: the span is cut into about this many buckets
 MAX_BUCKETS = 65535  # OpenSearch's search.max_buckets, the plugin's defaultMaxBuckets
 DEFAULT_TERMS_SIZE = 500
@@ -70,13 +69,26 @@ def render(target: dict[str, Any], variables: dict[str, str]) -> dict[str, Any]:
     return json.loads(text)
 
 
-def msearch(ds: DataSource, targets: list[dict[str, Any]], start: datetime, end: datetime) -> Request:
-    """The request for a panel's targets over [start, end] (client.ExecuteMultisearch)."""
+def frontend_interval_ms(ds: DataSource, start: datetime, end: datetime, max_data_points: int = 1000) -> int:
+    """The `intervalMs` Grafana's front end sends with a panel's queries: the range cut into the panel's
+    maxDataPoints (its width in pixels; 1000 stands in here), rounded as the plugin rounds, not below the
+    data source's minimum interval."""
+    span = _epoch_ms(end) - _epoch_ms(start)
+    rounded = _round(span // max_data_points)
+    return max(rounded, parse_interval(ds.time_interval))
+
+
+def msearch(ds: DataSource, targets: list[dict[str, Any]], start: datetime, end: datetime,
+            query_interval_ms: int | None = None) -> Request:
+    """The request for a panel's targets over [start, end] (client.ExecuteMultisearch). The query's
+    interval (Grafana's `intervalMs`, see frontend_interval_ms) is the least date histogram interval
+    (client.GetMinInterval)."""
     from_ms, to_ms = _epoch_ms(start), _epoch_ms(end)
+    minimum = frontend_interval_ms(ds, start, end) if query_interval_ms is None else query_interval_ms
     index = ",".join(indices(ds, start, end))
     lines = []
     for target in targets:
-        body, interval_ms = _search_body(ds, target, from_ms, to_ms)
+        body, interval_ms = _search_body(target, from_ms, to_ms, minimum, ds.time_field)
         header = {"ignore_unavailable": True, "index": index, "search_type": "query_then_fetch"}
         text = json.dumps(body, separators=(",", ":"), sort_keys=True)
         text = text.replace("$__interval_ms", str(interval_ms)).replace("$__interval", format_interval(interval_ms))
@@ -85,23 +97,24 @@ def msearch(ds: DataSource, targets: list[dict[str, Any]], start: datetime, end:
     return Request(f"/_msearch?max_concurrent_shard_requests={shards}", "\n".join(lines) + "\n")
 
 
-def _search_body(ds: DataSource, target: dict[str, Any], from_ms: int, to_ms: int) -> tuple[dict[str, Any], int]:
+def _search_body(target: dict[str, Any], from_ms: int, to_ms: int, minimum_ms: int,
+                 time_field: str) -> tuple[dict[str, Any], int]:
     """luceneHandler.processQuery + processTimeSeriesQuery for one target."""
     metrics = target.get("metrics") or []
     buckets = target.get("bucketAggs") or []
     if not buckets:
         raise ValueError(f"target {target.get('refId')}: only aggregation queries are ported (no raw documents)")
     filters: list[dict[str, Any]] = [
-        {"range": {ds.time_field: {"gte": from_ms, "lte": to_ms, "format": "epoch_millis"}}}]
+        {"range": {time_field: {"gte": from_ms, "lte": to_ms, "format": "epoch_millis"}}}]
     query = target.get("query") or ""
     if query.strip():
         filters.append({"query_string": {"analyze_wildcard": True, "query": query}})
     body: dict[str, Any] = {"size": 0, "query": {"bool": {"filter": filters[0] if len(filters) == 1 else filters}}}
-    interval_ms = _interval_ms(ds, target, from_ms, to_ms)
+    interval_ms = histogram_interval_ms(target, from_ms, to_ms, minimum_ms)
     root: dict[str, Any] = {}
     level = root
     for bucket in buckets:
-        inner = _bucket_agg(bucket, metrics, from_ms, to_ms, ds.time_field)
+        inner = _bucket_agg(bucket, metrics, from_ms, to_ms, time_field)
         level[bucket["id"]] = inner
         level = inner.setdefault("aggs", {})
     for metric in metrics:
@@ -137,8 +150,9 @@ def _bucket_agg(bucket: dict[str, Any], metrics: list[dict[str, Any]], from_ms: 
         order_by = settings.get("orderBy")
         if order_by is not None:
             terms["order"][order_by] = settings.get("order", "desc")
-            if str(order_by).isdigit():  # ordered by a metric: that metric is added inside the terms agg
-                metric = next((m for m in metrics if m["id"] == order_by), None)
+            by_metric = re.fullmatch(r"(\d+)(\[.*\])?", str(order_by))  # a metric id, or a percentile "1[50.0]"
+            if by_metric:  # ordered by a metric: that metric is added inside the terms agg
+                metric = next((m for m in metrics if m["id"] == by_metric.group(1)), None)
                 if metric is not None:
                     container["aggs"] = {metric["id"]: {metric["type"]: {"field": metric.get("field", "")}}}
         if "_term" in terms["order"]:  # OpenSearch names it _key
@@ -179,10 +193,9 @@ def _int(value: Any, default: int) -> int:
         return default
 
 
-def _interval_ms(ds: DataSource, target: dict[str, Any], from_ms: int, to_ms: int) -> int:
+def histogram_interval_ms(target: dict[str, Any], from_ms: int, to_ms: int, minimum: int) -> int:
     """tsdb.CalculateInterval: span / 1500 rounded to a clean bracket, not below the minimum, raised
-    when terms aggregations would multiply the buckets past 90% of max_buckets."""
-    minimum = parse_interval(target.get("interval") or ds.time_interval or "") or DEFAULT_MIN_INTERVAL_MS
+    when terms aggregations would multiply the buckets past 90% of max_buckets (`$__interval`)."""
     span = to_ms - from_ms
     product = math.prod(_int((b.get("settings") or {}).get("size"), DEFAULT_TERMS_SIZE) or DEFAULT_TERMS_SIZE
                         for b in target.get("bucketAggs") or [] if b["type"] == "terms")
@@ -199,10 +212,16 @@ def _resolve(span_ms: int, minimum_ms: int) -> int:
     interval = span_ms // DEFAULT_RESOLUTION
     if interval < minimum_ms:
         return minimum_ms
-    rounded = next((value for bound, value in _ROUND if interval <= bound), None)
-    if rounded is None:
-        rounded = 2_592_000_000 if interval < 3_628_800_000 else 31_536_000_000
+    rounded = _round(interval)
     return rounded if rounded >= minimum_ms else minimum_ms
+
+
+def _round(interval_ms: int) -> int:
+    """tsdb.roundInterval."""
+    rounded = next((value for bound, value in _ROUND if interval_ms <= bound), None)
+    if rounded is None:
+        rounded = 2_592_000_000 if interval_ms < 3_628_800_000 else 31_536_000_000
+    return rounded
 
 
 def parse_interval(text: str) -> int:
