@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     dev = commands.add_parser("dev", help="local Kafka and OpenSearch on 127.0.0.1 (Java processes, no Docker)")
     dev.add_argument("dev_command", choices=["up", "down", "status"])
+    dev.add_argument("--secure", action="store_true", help="up: Kafka with TLS, SASL/SCRAM-SHA-512 users and ACLs")
     return parser
 
 
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         from socpipe.dev.servers import run as run_dev
 
         return run_dev(args.dev_command, config.path("dev", "state_dir"), config.get("dev", "kafka_port"),
-                       config.get("dev", "opensearch_port"))
+                       config.get("dev", "opensearch_port"), secure=args.secure)
     if args.command == "rules":
         return _check(args, config) if args.rules_command == "check" else _regress(args, config)
     if args.command == "detect":
