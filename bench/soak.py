@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.dataset as ds
 from kafka import KafkaConsumer
 from opensearchpy import OpenSearch
@@ -169,7 +170,11 @@ def _drain_and_count(home: Path, endpoints: servers.Endpoints, name: str, events
     search = OpenSearch(endpoints.opensearch, timeout=60)
     deadline = time.monotonic() + drain_seconds
     while True:
-        counts = _counts(home, search, endpoints.kafka, name)
+        try:
+            counts = _counts(home, search, endpoints.kafka, name)
+        except pa.ArrowInvalid:  # a lake file the job is writing right now: read again
+            time.sleep(1)
+            continue
         done = counts["lake events"][0] >= events and counts["search alerts"][0] >= len(alerts)
         if done or time.monotonic() > deadline:
             break
