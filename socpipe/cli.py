@@ -64,8 +64,18 @@ def build_parser() -> argparse.ArgumentParser:
     passwd.add_argument("--password")
     users.add_parser("disable", help="refuse the account from now on").add_argument("name")
 
+
+    boards = commands.add_parser("dashboards", help="Grafana dashboards as code").add_subparsers(
+        dest="dashboards_command", required=True)
+    export = boards.add_parser("export", parents=[config_option], help="write Grafana provisioning files to DIR")
+    export.add_argument("dir", type=Path)
+    push = boards.add_parser("push", parents=[config_option], help="publish the dashboards to a Grafana "
+                             "(token from SOCPIPE__GRAFANA__TOKEN)")
+    push.add_argument("--url", help="Grafana base URL (default: grafana.url)")
+
     dev = commands.add_parser("dev", help="local Kafka and OpenSearch on 127.0.0.1 (Java processes, no Docker)")
     dev.add_argument("dev_command", choices=["up", "down", "status"])
+    dev.add_argument("--secure", action="store_true", help="up: Kafka with TLS, SASL/SCRAM-SHA-512 users and ACLs")
 
     from socpipe import audit_commands, national_commands
 
@@ -81,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         from socpipe.dev.servers import run as run_dev
 
         return run_dev(args.dev_command, config.path("dev", "state_dir"), config.get("dev", "kafka_port"),
-                       config.get("dev", "opensearch_port"))
+                       config.get("dev", "opensearch_port"), secure=args.secure)
     if args.command == "rules":
         return _check(args, config) if args.rules_command == "check" else _regress(args, config)
     if args.command == "detect":
@@ -104,6 +114,10 @@ def main(argv: list[str] | None = None) -> int:
         from socpipe import national_commands
 
         return national_commands.run(args, config)
+    if args.command == "dashboards":
+        from dashboards.grafana.cli import run as run_dashboards
+
+        return run_dashboards(args, config)
     from socpipe.demo import run_demo
 
     return run_demo(config, args.rules, args.out)

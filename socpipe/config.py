@@ -20,7 +20,7 @@ from socpipe.jars import cache_root
 
 ENV_PREFIX = "SOCPIPE__"
 # Settings taken from the environment verbatim: "0123", "yes" or "*x" stay the strings they are.
-SECRET_KEYS = frozenset({"password", "sasl_password", "secret_key", "ack_secret", "webhook_secret"})
+SECRET_KEYS = frozenset({"password", "sasl_password", "secret_key", "ack_secret", "webhook_secret", "token"})
 
 DEFAULTS: dict[str, Any] = {
     "rules": {
@@ -256,6 +256,23 @@ DEFAULTS: dict[str, Any] = {
         # Ports on 127.0.0.1; 0 picks a free one.
         "kafka_port": 0,
         "opensearch_port": 0,
+    },
+    "grafana": {
+        # Grafana's base URL for `socpipe dashboards push` (none: pass --url).
+        "url": None,
+        # Service-account token for `dashboards push`: only from SOCPIPE__GRAFANA__TOKEN, never a file.
+        "token": None,
+        # Folder (uid and title) the dashboards go to, provisioned or pushed.
+        "folder": "socpipe",
+        # The search store as Grafana reaches it, written into the provisioned data sources.
+        "opensearch_url": "http://opensearch:9200",
+        # The incidents index (docs/records.md) the incident panels read.
+        "incidents_index": "incidents",
+        # Deadlines in seconds to acknowledge and to close an incident, by level (auditor dashboard).
+        "ack_deadline_seconds": {"critical": 900, "high": 3600, "medium": 14400, "low": 86400,
+                                 "informational": 259200},
+        "close_deadline_seconds": {"critical": 86400, "high": 259200, "medium": 604800, "low": 1209600,
+                                   "informational": 2592000},
     },
 }
 

@@ -220,6 +220,20 @@ class Registry:
                 return agency.duties.working_hours
         return WorkingHours()
 
+    def subtree(self, agency_id: str) -> list[str]:
+        """An agency's access scope: itself, the units under it, and the former units whose records it took
+        over (superseded_by), with theirs, so old alerts stay visible to their successor."""
+        if agency_id not in self.agencies:
+            raise KeyError(agency_id)
+        scope, todo = [agency_id], [agency_id]
+        while todo:
+            current = todo.pop()
+            for agency in self.agencies.values():
+                if agency.id not in scope and current in (agency.parent, agency.superseded_by):
+                    scope.append(agency.id)
+                    todo.append(agency.id)
+        return scope
+
     def active(self, on: date) -> list[Agency]:
         """The agencies that existed on the given day, in file order."""
         return [agency for agency in self.agencies.values() if agency.active_on(on)]

@@ -92,7 +92,10 @@ def ensure_templates(search: OpenSearch, prefixes: dict[str, str], replicas: int
     """Index templates for events and alerts, so every daily index gets the mappings (retried until up)."""
     for kind, prefix in prefixes.items():
         settings = {"number_of_shards": 1, "number_of_replicas": replicas, "refresh_interval": REFRESH[kind]}
-        body = {"index_patterns": [f"{prefix}-*"], "priority": 100,
+        aliases = alias_template(prefix)  # agency aliases (agency_aliases fills it) for indices made later
+        _retrying(lambda name=aliases: search.cluster.put_component_template(
+            name=name, body={"template": {}}, create=True, ignore=400), "put alias template")
+        body = {"index_patterns": [f"{prefix}-*"], "priority": 100, "composed_of": [aliases],
                 "template": {"settings": settings, "mappings": MAPPINGS[kind]}}
         _retrying(lambda name=f"socpipe-{kind}", body=body: search.indices.put_index_template(name=name, body=body),
                   "put index template")
@@ -152,3 +155,25 @@ def _retrying(call: Any, what: str) -> Any:
             wait = RETRY_SECONDS[min(attempt, len(RETRY_SECONDS) - 1)]
             log.warning("search store error %s during %s; retrying in %s s", error.status_code, what, wait)
             time.sleep(wait)
+
+
+def alias_template(prefix: str) -> str:
+    return f"socpipe-{prefix}-agency-aliases"
+
+
+def agency_aliases(search: OpenSearch, prefix: str, scopes: dict[str, list[str]]) -> list[str]:
+    """Filtered aliases `<prefix>-agency-<id>`, one per agency, over `<prefix>` and `<prefix>-*`: each
+    shows only documents whose agency.id is in that agency's scope (itself and its subtree). A component
+    template gives the aliases to daily indices created later; existing indices get them now. The
+    dashboards' agency data sources and the console read through them. Returns the alias names."""
+    aliases = {f"{prefix}-agency-{agency}": {"filter": {"terms": {"agency.id": sorted(ids)}}}
+               for agency, ids in scopes.items()}
+    _retrying(lambda: search.cluster.put_component_template(
+        name=alias_template(prefix), body={"template": {"aliases": aliases}}), "put alias template")
+    existing = _retrying(lambda: search.indices.get(index=f"{prefix},{prefix}-*", ignore_unavailable=True,
+                                                    allow_no_indices=True), "list indices")
+    actions = [{"add": {"index": index, "alias": alias, **body}} for index in existing
+               for alias, body in aliases.items()]
+    if actions:
+        _retrying(lambda: search.indices.update_aliases(body={"actions": actions}), "add aliases")
+    return sorted(aliases)

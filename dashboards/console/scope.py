@@ -17,23 +17,6 @@ AGENCY_ACTIONS = frozenset({"acknowledge", "comment"})
 ANALYST_ACTIONS = frozenset({"acknowledge", "comment", "assign", "status", "verdict"})
 
 
-def subtree(registry: Registry | None, agency: str) -> frozenset[str]:
-    """The agency and every unit under it."""
-    if registry is None:
-        return frozenset({agency})
-    children: dict[str, list[str]] = {}
-    for unit in registry.agencies.values():
-        if unit.parent:
-            children.setdefault(unit.parent, []).append(unit.id)
-    found, todo = set(), [agency]
-    while todo:
-        current = todo.pop()
-        if current not in found:
-            found.add(current)
-            todo.extend(children.get(current, []))
-    return frozenset(found)
-
-
 @dataclass(frozen=True)
 class Scope:
     user: User
@@ -43,7 +26,7 @@ class Scope:
     def of(cls, user: User, registry: Registry | None) -> Scope:
         if user.role == "agency":
             assert user.agency is not None
-            return cls(user, subtree(registry, user.agency))
+            return cls(user, frozenset(registry.subtree(user.agency) if registry else [user.agency]))
         return cls(user, None)
 
     def filter(self) -> list[dict[str, Any]]:

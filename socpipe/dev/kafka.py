@@ -31,8 +31,9 @@ logger.apache.level = warn
 """
 
 
-def prepare(directory: Path, port: int, controller_port: int) -> list[str]:
-    """Write fresh config and storage (dev data is throw-away) and return the java command line."""
+def prepare(directory: Path, port: int, controller_port: int, secure: bool = False) -> list[str]:
+    """Write fresh config and storage (dev data is throw-away) and return the java command line. Secure:
+    TLS and SASL/SCRAM-SHA-512 on the client listener, ACLs enforced (socpipe/dev/kafka_secure.py)."""
     home = jars.ensure(JARS)
     data = directory / "data"
     shutil.rmtree(data, ignore_errors=True)
@@ -54,7 +55,16 @@ def prepare(directory: Path, port: int, controller_port: int) -> list[str]:
         "share.coordinator.state.topic.min.isr": "1",
         "group.initial.rebalance.delay.ms": "0",
     }
+    scram: list[str] = []
+    (directory / "credentials.json").unlink(missing_ok=True)  # a former secured run's
+    if secure:
+        from socpipe.dev import kafka_secure
+
+        secured, scram = kafka_secure.prepare(directory, port, controller_port)
+        properties.update(secured)
     config = directory / "server.properties"
+    config.unlink(missing_ok=True)
+    config.touch(mode=0o600)  # a secured broker's file holds its own password
     config.write_text("".join(f"{k}={v}\n" for k, v in properties.items()), encoding="utf-8")
     log_config = directory / "log4j2.properties"
     log_config.write_text(_LOG4J2, encoding="utf-8")
@@ -63,22 +73,23 @@ def prepare(directory: Path, port: int, controller_port: int) -> list[str]:
     # --standalone goes with controller.quorum.bootstrap.servers (StorageTool refuses it with the older voters).
     # The id is passed as --cluster-id=ID: a random id may start with "-", which would read as an option.
     format_storage = [*base, "kafka.tools.StorageTool", "format", f"--cluster-id={_cluster_id()}",
-                      "-c", str(config.resolve()), "--standalone"]
+                      "-c", str(config.resolve()), "--standalone", *scram]
     done = subprocess.run(format_storage, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"kafka storage format failed:\n{done.stdout}{done.stderr}")
     return [*base, "kafka.Kafka", str(config.resolve())]
 
 
-def check(bootstrap: str) -> None:
-    """A real client round trip: metadata through the admin API (raises until the broker answers)."""
+def check(bootstrap: str, options: dict | None = None) -> None:
+    """A real client round trip: metadata through the admin API (raises until the broker answers);
+    `options`: TLS and SASL settings of a secured broker (kafka-python keywords)."""
     from kafka import KafkaAdminClient
 
     quiet = logging.getLogger("kafka")
     level = quiet.level
     quiet.setLevel(logging.CRITICAL)  # refused connections while the broker starts are expected, not news
     try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000)
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=5000, **(options or {}))
         try:
             admin.list_topics()
         finally:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from socpipe.dev import kafka, opensearch, process
+from socpipe.dev import kafka, kafka_secure, opensearch, process
 
 HOST = "127.0.0.1"
 READY_TIMEOUT = 120.0  # OpenSearch needs up to ~90 s on 2 busy cores
@@ -33,18 +33,21 @@ class Endpoints:
     def lines(self) -> list[str]:
         return [f"kafka {self.kafka}", f"opensearch {self.opensearch}"]
 
-    def config_yaml(self, state_dir: Path) -> str:
-        """A socpipe configuration naming these servers; the absolute state folder lets `--config` find them."""
+    def config_yaml(self, state_dir: Path, kafka_settings: dict | None = None) -> str:
+        """A socpipe configuration naming these servers; the absolute state folder lets `--config` find them.
+        `kafka_settings`: a secured Kafka's TLS and SASL settings of one role (no password)."""
         home = state_dir.resolve().parent  # beside the servers' state: the lake, checkpoints, collector state
-        return yaml.safe_dump({"kafka": {"bootstrap_servers": self.kafka}, "opensearch": {"url": self.opensearch},
+        return yaml.safe_dump({"kafka": {"bootstrap_servers": self.kafka, **(kafka_settings or {})},
+                               "opensearch": {"url": self.opensearch},
                                "lake": {"path": str(home / "lake")},
                                "run": {"checkpoint_dir": str(home / "checkpoints")},
                                "collect": {"state_dir": str(home / "collect")},
                                "dev": {"state_dir": str(state_dir.resolve())}}, sort_keys=False)
 
 
-def up(state_dir: Path, kafka_port: int = 0, opensearch_port: int = 0) -> Endpoints:
-    """Start whatever is not running yet (0 = a free port) and wait until both answer real requests."""
+def up(state_dir: Path, kafka_port: int = 0, opensearch_port: int = 0, secure: bool = False) -> Endpoints:
+    """Start whatever is not running yet (0 = a free port) and wait until both answer real requests.
+    Secure: Kafka with TLS, SCRAM principals and ACLs (socpipe/dev/kafka_secure.py)."""
     state_dir.mkdir(parents=True, exist_ok=True)
     started: list[str] = []
     try:
@@ -56,7 +59,7 @@ def up(state_dir: Path, kafka_port: int = 0, opensearch_port: int = 0) -> Endpoi
             port, internal_port = _free_ports(kafka_port if name == "kafka" else opensearch_port)
             _say(f"starting {name} (the first run fetches its jars with Maven)")
             if name == "kafka":
-                command, endpoint = kafka.prepare(directory, port, internal_port), f"{HOST}:{port}"
+                command, endpoint = kafka.prepare(directory, port, internal_port, secure), f"{HOST}:{port}"
             else:
                 command, endpoint = opensearch.prepare(directory, port, internal_port), f"http://{HOST}:{port}"
             _endpoint_file(directory).write_text(endpoint + "\n", encoding="utf-8")
@@ -65,6 +68,8 @@ def up(state_dir: Path, kafka_port: int = 0, opensearch_port: int = 0) -> Endpoi
             started.append(name)
         endpoints = Endpoints(*(_endpoint(state_dir / name) for name in NAMES))
         _wait_ready(state_dir, endpoints)
+        if kafka_secure.is_secure(state_dir / "kafka"):
+            kafka_secure.grant(endpoints.kafka, state_dir / "kafka")
     except BaseException:
         for name in started:
             process.stop(_pid_file(state_dir / name), STOP_TIMEOUT)
@@ -100,7 +105,7 @@ def status(state_dir: Path) -> dict[str, str | None]:
         if process.running_pid(_pid_file(directory)) is not None:
             endpoint = _endpoint(directory)
             try:
-                _CHECKS[name](endpoint)
+                _check(state_dir, name, endpoint)
             except Exception:
                 endpoint = None
         found[name] = endpoint
@@ -113,17 +118,28 @@ def pids(state_dir: Path) -> dict[str, int | None]:
 
 
 def run(command: str, state_dir: Path, kafka_port: int = 0, opensearch_port: int = 0,
-        config_file: Path | None = None) -> int:
-    """The CLI entry: prints `kafka HOST:PORT` and `opensearch URL`; `up` also writes a ready config file."""
+        config_file: Path | None = None, secure: bool = False) -> int:
+    """The CLI entry: prints `kafka HOST:PORT` and `opensearch URL`; `up` also writes a ready config file
+    (secure: the pipeline's, and dev-collector.yaml for collectors; passwords stay in kafka/<role>.env)."""
     if command == "up":
         try:
-            endpoints = up(state_dir, kafka_port, opensearch_port)
+            endpoints = up(state_dir, kafka_port, opensearch_port, secure)
         except (RuntimeError, TimeoutError) as error:
             _say(f"dev up failed: {error}")
             return 1
         target = config_file or Path.cwd() / ".socpipe" / "dev.yaml"
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(endpoints.config_yaml(state_dir), encoding="utf-8")
+        kafka_dir = state_dir / "kafka"
+        if kafka_secure.is_secure(kafka_dir):
+            collector = target.with_name(f"{target.stem}-collector{target.suffix}")
+            collector.write_text(endpoints.config_yaml(state_dir, kafka_secure.client_settings(kafka_dir, "collector")),
+                                 encoding="utf-8")
+            target.write_text(endpoints.config_yaml(state_dir, kafka_secure.client_settings(kafka_dir, "pipeline")),
+                              encoding="utf-8")
+            _say(f"kafka is secured: collectors use {collector} with the password in {kafka_dir / 'collector.env'}, "
+                 f"the job {target} with {kafka_dir / 'pipeline.env'} (e.g. `set -a; . FILE; set +a`)")
+        else:
+            target.write_text(endpoints.config_yaml(state_dir), encoding="utf-8")
         print("\n".join(endpoints.lines()))
         _say(f"configuration written to {target}; stop with `socpipe dev down`")
         return 0
@@ -142,6 +158,13 @@ def run(command: str, state_dir: Path, kafka_port: int = 0, opensearch_port: int
 _CHECKS: dict[str, Callable[[str], None]] = {"kafka": kafka.check, "opensearch": opensearch.check}
 
 
+def _check(state_dir: Path, name: str, endpoint: str) -> None:
+    if name == "kafka" and kafka_secure.is_secure(state_dir / name):
+        kafka.check(endpoint, kafka_secure.python_options(state_dir / name, "admin"))
+    else:
+        _CHECKS[name](endpoint)
+
+
 def _wait_ready(state_dir: Path, endpoints: Endpoints) -> None:
     """Poll both until they answer; fail fast with the log's tail when a process dies."""
     waiting = dict(zip(NAMES, (endpoints.kafka, endpoints.opensearch), strict=True))
@@ -154,7 +177,7 @@ def _wait_ready(state_dir: Path, endpoints: Endpoints) -> None:
                 raise RuntimeError(f"{name} exited while starting; its log ends:\n"
                                    + process.log_tail(directory / f"{name}.log"))
             try:
-                _CHECKS[name](endpoint)
+                _check(state_dir, name, endpoint)
             except Exception as error:
                 last[name] = f"{type(error).__name__}: {error}"
             else:

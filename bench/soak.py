@@ -1,0 +1,222 @@
+"""Soak: the whole stack for a long time under faults, then exactly-once counts and memory figures.
+
+Starts its own dev servers, `socpipe run` and a TCP syslog collector, sends auth.log lines at a steady
+rate (every tenth alerts) for --minutes, and on a schedule restarts Kafka, restarts OpenSearch and
+SIGKILLs the streaming job (started again at once), in turn. Then it waits for the pipeline to drain
+and counts: every event exactly once in the lake and in OpenSearch, every alert exactly once in the
+lake, OpenSearch and the Kafka `alerts` topic. Resident memory (RSS) of every process is sampled; a
+process is flat when its RSS at the end is less than 10% above its RSS after warm-up (the first fifth of
+the run), compared within one process lifetime (restarted processes are measured from their restart).
+Notifications are not on this branch yet, so they are not counted.
+
+    python -m bench.soak                         # 30 minutes at 5,000 events/s
+    python -m bench.soak --minutes 3 --rate 1000 # the CI-sized run (tests/test_soak.py)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+from kafka import KafkaConsumer
+from opensearchpy import OpenSearch
+from opensearchpy.helpers import scan
+
+from alerting.alerts import alert_id
+from bench.stream_latency import ALERT_EVERY, _config, _event_id, _line, _start, _wait_port
+from rules.compiler import load_rules
+from socpipe.config import STARTER_PACK
+from socpipe.dev import servers
+
+GROWTH_LIMIT = 0.10
+
+
+@dataclass
+class Memory:
+    """RSS samples per process lifetime: name -> list of (pid, MiB)."""
+
+    samples: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
+
+    def sample(self, name: str, pids: list[int], after_warmup: bool) -> None:
+        rss = sum(_rss_mib(pid) for pid in pids)
+        if after_warmup and pids:
+            self.samples.setdefault(name, []).append((pids[0], rss))
+
+    def report(self) -> list[tuple[str, float, float, float]]:
+        """(name, MiB after warm-up of the last lifetime, MiB at the end, growth)."""
+        out = []
+        for name, samples in self.samples.items():
+            last_pid = samples[-1][0]
+            lifetime = [rss for pid, rss in samples if pid == last_pid]
+            first, end = lifetime[0], lifetime[-1]
+            out.append((name, first, end, (end - first) / first if first else 0.0))
+        return out
+
+
+def _rss_mib(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def _group(pid: int) -> list[int]:
+    """The process and everything in its session (the job: driver, JVM, Python workers)."""
+    members = [pid]
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != pid:
+            try:
+                if os.getsid(int(entry.name)) == pid:
+                    members.append(int(entry.name))
+            except OSError:
+                continue
+    return members
+
+
+def run(minutes: float, rate: int, drain_seconds: float) -> bool:
+    seconds = minutes * 60
+    rule_id = next(r.id for r in load_rules([STARTER_PACK]).rules if r.title.startswith("SSH Authentication"))
+    with tempfile.TemporaryDirectory(prefix="socpipe-soak-") as tmp:
+        home = Path(tmp)
+        endpoints = servers.up(home / "dev")
+        config, name, port = _config(home, endpoints)
+        job = _start(config, home / "run.log", "run")
+        collector = _start(config, home / "collect.log", "collect", "syslog", "--tcp", str(port))
+        memory, faults = Memory(), []
+        try:
+            conn = socket.create_connection(_wait_port(port), timeout=60)
+            total = int(rate * seconds)
+            started = time.monotonic()
+            sender = threading.Thread(target=_send, args=(conn, rate, total, started), daemon=True)
+            sender.start()
+            schedule = [seconds * k / 7 for k in range(1, 7)]  # six faults, two of each kind
+            kinds = ["kafka", "opensearch", "job"] * 2
+            while sender.is_alive() or schedule:
+                elapsed = time.monotonic() - started
+                if schedule and elapsed >= schedule[0]:
+                    schedule.pop(0)
+                    kind = kinds.pop(0)
+                    t0 = time.monotonic()
+                    if kind == "job":
+                        os.killpg(job.pid, signal.SIGKILL)
+                        job.wait()
+                        job = _start(config, home / "run.log", "run")
+                    else:
+                        servers.stop_server(home / "dev", kind)
+                        time.sleep(5)
+                        servers.resume_server(home / "dev", kind)
+                    faults.append(f"{elapsed:.0f} s: {'SIGKILL of the job' if kind == 'job' else 'restart of ' + kind}"
+                                  f" ({time.monotonic() - t0:.0f} s)")
+                    print("fault", faults[-1], flush=True)
+                warm = elapsed > seconds / 5
+                pids = servers.pids(home / "dev")
+                for server, pid in pids.items():
+                    memory.sample(server, [pid] if pid else [], warm)
+                memory.sample("job (driver, JVM, workers)", _group(job.pid), warm)
+                memory.sample("collector", [collector.pid], warm)
+                time.sleep(2)
+            sender.join()
+            conn.close()
+            sent_seconds = time.monotonic() - started
+            print(f"sent {total} events in {sent_seconds:.0f} s ({total / sent_seconds:.0f}/s); draining ...",
+                  flush=True)
+            # Every line is distinct (its number is in it), so each is one event; every tenth alerts.
+            alerts = {alert_id(rule_id, _event_id(_line(i))) for i in range(0, total, ALERT_EVERY)}
+            ok = _drain_and_count(home, endpoints, name, total, alerts, drain_seconds)
+        finally:
+            for process in (collector, job):
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+            servers.down(home / "dev")
+    print("faults:", *faults, sep="\n  ")
+    flat = True
+    for proc, first, end, growth in memory.report():
+        flat &= growth < GROWTH_LIMIT
+        print(f"RSS {proc}: {first:.0f} MiB after warm-up, {end:.0f} MiB at the end ({growth:+.1%})")
+    print(f"load average at the end: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
+    print("soak passed" if ok and flat else "soak FAILED")
+    return ok and flat
+
+
+def _send(conn: socket.socket, rate: int, total: int, started: float) -> None:
+    sent, tick = 0, 0.01
+    while sent < total:
+        due = min(total, int((time.monotonic() - started) * rate) + 1)
+        if due > sent:
+            conn.sendall(b"".join(_line(i) + b"\n" for i in range(sent, due)))
+            sent = due
+        time.sleep(tick)
+
+
+def _drain_and_count(home: Path, endpoints: servers.Endpoints, name: str, events: int, alerts: set[str],
+                     drain_seconds: float) -> bool:
+    search = OpenSearch(endpoints.opensearch, timeout=60)
+    deadline = time.monotonic() + drain_seconds
+    while True:
+        try:
+            counts = _counts(home, search, endpoints.kafka, name)
+        except pa.ArrowInvalid:  # a lake file the job is writing right now: read again
+            time.sleep(1)
+            continue
+        done = counts["lake events"][0] >= events and counts["search alerts"][0] >= len(alerts)
+        if done or time.monotonic() > deadline:
+            break
+        time.sleep(5)
+    ok = True
+    for store, (rows, unique) in counts.items():
+        want = events if "events" in store else len(alerts)
+        good = rows == unique == want
+        ok &= good
+        print(f"{store}: {rows} records, {unique} distinct, {want} expected{'' if good else '  <-- NOT exactly once'}")
+    return ok
+
+
+def _counts(home: Path, search: OpenSearch, kafka: str, name: str) -> dict[str, tuple[int, int]]:
+    out = {}
+    for table, column in (("events", "event_id"), ("alerts", "alert_id")):
+        path = home / "lake" / table
+        ids = (ds.dataset(path, format="parquet", partitioning="hive").to_table(columns=[column])
+               .column(column).to_pylist() if path.is_dir() else [])
+        out[f"lake {table}"] = (len(ids), len(set(ids)))
+    for index in ("events", "alerts"):
+        search.indices.refresh(index=f"{name}-{index}-*", ignore_unavailable=True, allow_no_indices=True)
+        ids = [h["_id"] for h in scan(search, index=f"{name}-{index}-*", query={"query": {"match_all": {}}},
+                                      _source=False, ignore_unavailable=True)]
+        out[f"search {index}"] = (len(ids), len(set(ids)))
+    consumer = KafkaConsumer("alerts", bootstrap_servers=kafka, auto_offset_reset="earliest",
+                             consumer_timeout_ms=5000)
+    keys = [m.key for m in consumer]
+    consumer.close()
+    out["kafka alerts"] = (len(keys), len(set(keys)))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--rate", type=int, default=5000, help="events/s sent to the TCP syslog collector")
+    parser.add_argument("--drain-seconds", type=float, default=600.0, help="wait for the backlog at most this long")
+    args = parser.parse_args()
+    print(f"load average at the start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    sys.exit(0 if run(args.minutes, args.rate, args.drain_seconds) else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Grafana dashboards as code: panel targets, the dashboards, their provisioning and publishing."""
