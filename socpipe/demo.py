@@ -11,6 +11,7 @@ import json
 import shutil
 from pathlib import Path
 
+from alerting.outbox_demo import write_outbox
 from alerting.triage import Triage
 from dashboards.html_report import write_report
 from enrich.normalise import HostHint
@@ -54,5 +55,6 @@ def run_demo(config: Config, extra_rules: list[Path], out: Path) -> int:
     names = {a.id: a.name for a in registry.agencies.values()}
     write_report(out / "report.html", lines, alerts, names)
     print(f"wrote {out / 'alerts.jsonl'}, {out / 'deadletter.jsonl'}, {lake}/ and {out / 'report.html'}")
+    print("\n".join(write_outbox(registry, out)))  # layer 1: out/outbox/
     write_demo_layers(spark, config, out, REGISTRY)  # layer 3: out/audit/, layer 4: out/national/
     return 0

@@ -52,3 +52,18 @@ def test_demo_runs_end_to_end(tmp_path):
     assert socpipe("audit", "verify", str(audit / "report.json")).returncode == 0
     bundles = sorted((out / "national").rglob("initial.stix.json"))
     assert bundles and all((b.parent / "mau-03.html").exists() for b in bundles)
+
+
+def test_demo_outbox_tells_each_contact_only_one_agencys_incidents(tmp_path):
+    import email
+    import email.policy
+
+    out = tmp_path / "demo-out"
+    assert socpipe("demo", "--out", str(out)).returncode == 0
+    incidents = {i["incident_id"]: i for i in map(json.loads, (out / "incidents.jsonl").read_text().splitlines())}
+    mails = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in sorted((out / "outbox").glob("*.eml"))]
+    assert len(mails) >= 10 and all(m["To"] and m["Message-ID"] for m in mails)
+    for mail in mails:
+        ids = [i.strip() for i in str(mail["X-Socpipe-Incidents"]).split(",")]
+        agencies = {incidents[i]["agency"]["id"] for i in ids}
+        assert len(agencies) == 1, (mail["To"], agencies)  # never another agency's incident in a message
