@@ -61,7 +61,8 @@ def test_demo_outbox_tells_each_contact_only_one_agencys_incidents(tmp_path):
     out = tmp_path / "demo-out"
     assert socpipe("demo", "--out", str(out)).returncode == 0
     incidents = {i["incident_id"]: i for i in map(json.loads, (out / "incidents.jsonl").read_text().splitlines())}
-    mails = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in sorted((out / "outbox").glob("*.eml"))]
+    eml_paths = sorted((out / "outbox").glob("*.eml"))
+    mails = [email.message_from_bytes(p.read_bytes(), policy=email.policy.default) for p in eml_paths]
     assert len(mails) >= 10 and all(m["To"] and m["Message-ID"] for m in mails)
     for mail in mails:
         ids = [i.strip() for i in str(mail["X-Socpipe-Incidents"]).split(",")]
