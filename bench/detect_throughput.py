@@ -23,7 +23,7 @@ from pyspark.sql import SparkSession
 from bench import sqlite_baseline
 from bench.corpus import generate, write_lake
 from layers.detect import match_lake
-from layers.engine import fallback_count
+from layers.matcher.engine import fallback_count
 from rules.compiler import load_rules
 from rules.model import CompiledRule
 from socpipe.spark import session

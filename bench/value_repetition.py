@@ -2,7 +2,7 @@
 generated and with every command line made unique.
 
 Run from the repository root: python -m bench.value_repetition [--events N]. The Detector works per distinct
-value (layers/fieldbatch.py), so its cost per event grows as values stop repeating; this prints the CPU per
+value (layers/matcher/fieldbatch.py), so its cost per event grows as values stop repeating; this prints the CPU per
 event of both corpora, their share of distinct command lines per batch and their alerts.
 """
 
@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 from bench.corpus import generate, lake_table
 from bench.detect_throughput import PRODUCT, RULE_FOLDERS, SIGMAHQ
 from layers.detect import EVENT_SCHEMA, LAKE_BATCH_ROWS, alert_batch
-from layers.engine import Detector
+from layers.matcher.engine import Detector
 from rules.compiler import load_rules
 
 COMMAND_LINES = ("CommandLine", "ParentCommandLine")

@@ -30,7 +30,7 @@ from pyspark.sql import DataFrame, SparkSession
 from alerting.alerts import alert_document
 from enrich.normalise import HostHint, context, normalise
 from ingest.splits import SPLIT_BYTES, Split, plan_splits, read_split
-from layers.engine import Detector, fallback_count
+from layers.matcher.engine import Detector, fallback_count
 from rules.model import CompiledRule, RuleSet
 from socpipe.events import DeadLetter, Event
 from socpipe.lake import LAKE_BATCH_ROWS, write_lake_part

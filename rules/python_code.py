@@ -15,8 +15,8 @@ import re
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from layers.prefilter import regex_literals
 from rules import ir
+from rules.literals import regex_literals
 
 _NUMBER = re.compile(ir.NUMBER_RE)
 _IPV4 = re.compile(ir.IPV4_RE)

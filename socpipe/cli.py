@@ -138,7 +138,7 @@ def _check(args: argparse.Namespace, config: Config) -> int:
 
 
 def _regress(args: argparse.Namespace, config: Config) -> int:
-    from rules import regress
+    from layers.matcher import regress
     from rules.compiler import load_rules
 
     repo: Path = args.repo

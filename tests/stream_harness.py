@@ -23,7 +23,7 @@ from opensearchpy.helpers import scan
 
 from alerting.alerts import alert_id
 from layers.detect import event_row
-from layers.engine import Detector
+from layers.matcher.engine import Detector
 from layers.stream import parse_envelope
 from rules.compiler import load_rules
 from socpipe.config import STARTER_PACK

@@ -12,7 +12,7 @@ from alerting.alerts import alert_id
 from bench.corpus import generate
 from enrich.normalise import normalise
 from layers import detect
-from layers.plain_path import PlainMatcher
+from layers.matcher.plain_path import PlainMatcher
 from rules.compiler import load_rules
 from rules.model import RuleSet
 from socpipe.events import WINDOWS, Event

@@ -18,10 +18,10 @@ from bench.corpus import generate, lake_table, write_lake
 from enrich.normalise import normalise
 from ingest import read_paths
 from layers.detect import EVENT_SCHEMA, alert_batch, match_lake
-from layers.engine import Detector, gates
-from layers.fieldbatch import FieldBatch, distinct
-from layers.plain_path import PlainMatcher
-from layers.prefilter import (
+from layers.matcher.engine import Detector, gates
+from layers.matcher.fieldbatch import FieldBatch, distinct
+from layers.matcher.plain_path import PlainMatcher
+from layers.matcher.prefilter import (
     ANY_FIELD,
     MAX_CLAUSES,
     MIN_LITERAL,
@@ -32,7 +32,7 @@ from layers.prefilter import (
     required_clauses,
     required_literals,
 )
-from layers.sql_path import match_sql
+from layers.matcher.sql_path import match_sql
 from rules import ir
 from rules.compiler import load_rules
 from rules.model import CompiledRule

@@ -58,7 +58,7 @@ def _case_event(rule_id: str, expected: str, index: int) -> Event:
 @cache
 def _case_matches() -> dict[str, set[str]]:
     """Every case event run once through the engine with the whole pack loaded, keyed by event origin."""
-    from layers.engine import match_events
+    from layers.matcher.engine import match_events
 
     events = [
         _case_event(rule, expected, index) for rule, expected, index in (p.values for p in _case_params())
@@ -131,7 +131,7 @@ def _demo_events() -> tuple[list[Event], list[Any]]:
 
 @cache
 def _demo_matches() -> list[set[str]]:
-    from layers.engine import match_events
+    from layers.matcher.engine import match_events
 
     return match_events(RULES, _demo_events()[0])
 

@@ -21,7 +21,7 @@ from alerting.alerts import alert_id
 from alerting.incidents import incident_id
 from alerting.triage import StreamTriage
 from layers.detect import event_row
-from layers.engine import Detector
+from layers.matcher.engine import Detector
 from layers.stream import parse_envelope
 from rules.compiler import load_rules
 from rules.model import RuleSet

@@ -2,7 +2,7 @@
 
 No route cache, no literal prefilter, no columnar work, no substring guards before regexes: the same
 compiler's Python output applied the obvious way, one event at a time. It is the reference the Detector is
-held to on large corpora (the Spark SQL path in layers/sql_path.py is the other reference, affordable on
+held to on large corpora (the Spark SQL path in layers/matcher/sql_path.py is the other reference, affordable on
 small samples only).
 """
 

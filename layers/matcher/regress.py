@@ -14,7 +14,7 @@ import yaml
 
 from enrich.normalise import normalise
 from ingest import read_file
-from layers.engine import Detector
+from layers.matcher.engine import Detector
 from rules.model import RuleSet
 from socpipe.events import Event
 

@@ -14,7 +14,7 @@ from functools import reduce
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from layers.engine import ROUTING_FIELDS
+from layers.matcher.engine import ROUTING_FIELDS
 from rules import ir
 from rules.logsources import Source
 from rules.model import CompiledRule

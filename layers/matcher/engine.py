@@ -5,7 +5,7 @@ facility); the literal prefilter drops the rules that cannot match; the compiled
 remaining rule decides. Work goes by distinct values, since log values repeat: a rule's predicate runs
 once per distinct combination of the values it reads among its candidate events, after gates (the parts of
 the rule that read one field) have dropped events by one field's values. The same Detector runs inside
-Spark (layers/detect.py) and in plain Python; layers/plain_path.py is the reference it is tested against.
+Spark (layers/detect.py) and in plain Python; layers/matcher/plain_path.py is the reference it is tested against.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from layers.fieldbatch import Column, FieldBatch, distinct, group
-from layers.prefilter import Prefilter, required_clauses
+from layers.matcher.fieldbatch import Column, FieldBatch, distinct, group
+from layers.matcher.prefilter import Prefilter, required_clauses
 from rules import ir
 from rules.model import CompiledRule
 from rules.python_code import EventView, Predicate, compile_predicate

@@ -10,22 +10,18 @@ always decides: the prefilter only skips rules that cannot match, so it never ch
 
 from __future__ import annotations
 
-import re
-import re._constants as sre
-import re._parser as sre_parse
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import chain
-from operator import attrgetter
-from typing import Any
 
 import ahocorasick_rs
 import numpy as np
 import pyarrow as pa
 
-from layers.fieldbatch import Column, FieldBatch, distinct, spans, utf8_buffer
+from layers.matcher.fieldbatch import Column, FieldBatch, distinct, spans, utf8_buffer
 from rules import ir
+from rules.literals import best, rank, regex_literals
 
 MAX_CLAUSES = 2  # more clauses drop a few more candidates but cost scanning and counting
 MIN_LITERAL = 3  # shorter literals hit many events: a rule gets them only when it offers nothing longer
@@ -69,7 +65,7 @@ def required_literals(node: ir.Node) -> Requirement | None:
             texts = regex_literals(pattern)
             return frozenset(Literal(field or ANY_FIELD, t, True) for t in texts) if texts else None
         case ir.And(args):
-            return _best([required_literals(a) for a in args])
+            return best([required_literals(a) for a in args])
         case ir.Or(args):
             union: set[Literal] = set()
             for a in args:
@@ -86,64 +82,13 @@ def required_clauses(node: ir.Node) -> list[Requirement]:
     an AND's arguments, the requirement of anything else."""
     options = [required_literals(a) for a in node.args] if isinstance(node, ir.And) else [required_literals(node)]
     found = dict.fromkeys(o for o in options if o)  # in argument order: ties sort the same in every process
-    return sorted(found, key=_rank, reverse=True)[:MAX_CLAUSES]
-
-
-def _best(options: list[frozenset | None], text: Callable[[Any], str] = attrgetter("text")) -> frozenset | None:
-    """Of several sufficient requirements, the one most likely to rule an event out."""
-    found = [o for o in options if o]
-    return max(found, key=lambda o: _rank(o, text)) if found else None
-
-
-def _rank(option: frozenset, text: Callable[[Any], str] = attrgetter("text")) -> tuple[int, int]:
-    """Prefer sets whose shortest literal is long (rare), then sets with fewer literals."""
-    return min(len(text(x)) for x in option), -len(option)
+    return sorted(found, key=rank, reverse=True)[:MAX_CLAUSES]
 
 
 def _longest_run(pattern: str) -> str:
     """The longest text run of a LIKE pattern, lowercased."""
     texts = [p for p in ir.like_parts(pattern) if not isinstance(p, ir.Wildcard)]
     return max(texts, key=len, default="").lower()
-
-
-def regex_literals(pattern: str) -> frozenset[str] | None:
-    """Lowercased ASCII strings of which one occurs in every match of `pattern`, or None."""
-    try:
-        return _sequence(list(sre_parse.parse(pattern)))
-    except (re.error, RecursionError):
-        return None
-
-
-def _sequence(items: list) -> frozenset[str] | None:
-    """Best requirement of a concatenation: a run of literals, or a mandatory group or alternation."""
-    options: list[frozenset[str] | None] = []
-    run: list[str] = []
-
-    def end_run() -> None:
-        if run:
-            options.append(frozenset({"".join(run)}))
-        run.clear()
-
-    for op, av in items:
-        if op is sre.LITERAL and chr(av).isascii():
-            run.append(chr(av).lower())
-        elif op is sre.AT:
-            continue  # anchors consume nothing: the run goes on
-        elif op is sre.SUBPATTERN:
-            end_run()
-            options.append(_sequence(list(av[3])))
-        elif op is sre.BRANCH:
-            end_run()
-            branches = [_sequence(list(b)) for b in av[1]]
-            options.append(frozenset().union(*branches) if all(branches) else None)
-        elif op in (sre.MAX_REPEAT, sre.MIN_REPEAT, sre.POSSESSIVE_REPEAT):
-            end_run()
-            if av[0] >= 1:
-                options.append(_sequence(list(av[2])))
-        else:
-            end_run()
-    end_run()
-    return _best([o for o in options if o], text=str)
 
 
 @dataclass(frozen=True, slots=True)

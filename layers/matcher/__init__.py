@@ -1,0 +1,1 @@
+"""The matcher every job shares: log-source routing, the literal prefilter, field batches, two reference paths."""
