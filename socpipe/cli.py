@@ -38,16 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     collect = commands.add_parser("collect", help="collectors: records to Kafka raw.<source>, unframeable ones "
                                   "to deadletter").add_subparsers(dest="collect_command", required=True)
-    config_option = argparse.ArgumentParser(add_help=False)  # so `socpipe collect ... --config FILE` works too
-    config_option.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="YAML configuration")
-    syslog = collect.add_parser("syslog", parents=[config_option], help="syslog listener (UDP, TCP, TLS)")
+    syslog = collect.add_parser("syslog", help="syslog listener (UDP, TCP, TLS)")
     syslog.add_argument("--udp", type=int, metavar="PORT", help="UDP port, one message per datagram")
     syslog.add_argument("--tcp", type=int, metavar="PORT", help="TCP port, newline or octet-counted framing")
     syslog.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="the TCP listener speaks TLS (PEM files)")
     syslog.add_argument("--bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    tail = collect.add_parser("file", parents=[config_option], help="tail log files (offsets kept, rotation)")
+    tail = collect.add_parser("file", help="tail log files (offsets kept, rotation)")
     tail.add_argument("paths", nargs="+", type=Path)
-    one_shot = collect.add_parser("import", parents=[config_option], help="send .evtx, JSON and log files once")
+    one_shot = collect.add_parser("import", help="send .evtx, JSON and log files once")
     one_shot.add_argument("paths", nargs="+", type=Path)
 
     commands.add_parser("serve", help="the web console and its API (console.host:console.port)")
@@ -67,9 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     boards = commands.add_parser("dashboards", help="Grafana dashboards as code").add_subparsers(
         dest="dashboards_command", required=True)
-    export = boards.add_parser("export", parents=[config_option], help="write Grafana provisioning files to DIR")
+    export = boards.add_parser("export", help="write Grafana provisioning files to DIR")
     export.add_argument("dir", type=Path)
-    push = boards.add_parser("push", parents=[config_option], help="publish the dashboards to a Grafana "
+    push = boards.add_parser("push", help="publish the dashboards to a Grafana "
                              "(token from SOCPIPE__GRAFANA__TOKEN)")
     push.add_argument("--url", help="Grafana base URL (default: grafana.url)")
 
@@ -81,7 +79,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     audit_commands.add_parsers(commands)
     national_commands.add_parser(commands)
+    _config_everywhere(parser)
     return parser
+
+
+def _config_everywhere(parser: argparse.ArgumentParser) -> None:
+    """`--config FILE` before or after any subcommand, with one meaning: every subcommand's parser takes it
+    too, without a default of its own (SUPPRESS), so one given before the subcommand is not reset."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):  # aliases share one parser
+                if "--config" not in sub._option_string_actions:
+                    sub.add_argument("--config", type=Path, default=argparse.SUPPRESS,
+                                     help="YAML configuration (also accepted before the subcommand)")
+                _config_everywhere(sub)
 
 
 def main(argv: list[str] | None = None) -> int:
