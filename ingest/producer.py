@@ -124,21 +124,29 @@ class Producer:
 
     def send(self, message: Message) -> bool:
         """Queue one message; False when the spool is full and the message was dropped (logged)."""
+        return self.send_all([message]) == 1
+
+    def send_all(self, messages: list[Message]) -> int:
+        """Queue messages in order (one spool write for all); the ones past the spool's bound are dropped
+        (logged) and the count of those queued is returned."""
         with self._lock:
             flags = SPOOLED if self._unreachable else 0
-            if self._spool.append(message, flags):
+            taken = self._spool.append_all(messages, flags)
+            if taken:
                 if flags:
-                    self.counts.spooled += 1
+                    self.counts.spooled += taken
                 self._wake.set()
-                return True
-            self.counts.dropped += 1
+            if taken == len(messages):
+                return taken
+            self.counts.dropped += len(messages) - taken
             now = time.monotonic()
             if now - self._last_drop_log >= _DROP_LOG_SECONDS:
                 self._last_drop_log = now
+                latest = messages[-1]
                 log.error("spool full (%d of at most %d bytes waiting for Kafka): %d records dropped so far, "
                           "latest %s on %s", self._spool.pending_bytes, self._spool.max_bytes,
-                          self.counts.dropped, message.key.decode("utf-8", "replace"), message.topic)
-            return False
+                          self.counts.dropped, latest.key.decode("utf-8", "replace"), latest.topic)
+            return taken
 
     def wait_drained(self, timeout: float) -> bool:
         """Block until Kafka acknowledged everything queued, or the timeout; True when drained."""

@@ -88,22 +88,32 @@ class Spool:
 
     def append(self, message: Message, flags: int = 0) -> bool:
         """Add a message at the end; False (nothing written) when it would cross max_bytes."""
-        payload = _pack(message)
-        entry = _ENTRY.pack(len(payload), zlib.crc32(payload), flags) + payload
+        return self.append_all([message], flags) == 1
+
+    def append_all(self, messages: list[Message], flags: int = 0) -> int:
+        """Add messages at the end, in order, with one write: how many fit (the rest would cross max_bytes)."""
+        entries = []
+        for message in messages:
+            payload = _pack(message)
+            entries.append(_ENTRY.pack(len(payload), zlib.crc32(payload), flags) + payload)
         with self._lock:
-            if self.pending_bytes + len(entry) > self.max_bytes:
-                return False
-            if self._sizes[self._tail] >= self._segment_bytes:
-                self._writer.close()
-                self._tail += 1
-                self._sizes[self._tail] = 0
-                self._writer = self._path(self._tail).open("ab")
-            self._writer.write(entry)
+            taken = 0
+            for entry in entries:
+                if self.pending_bytes + len(entry) > self.max_bytes:
+                    break
+                if self._sizes[self._tail] >= self._segment_bytes:
+                    self._writer.flush()
+                    self._writer.close()
+                    self._tail += 1
+                    self._sizes[self._tail] = 0
+                    self._writer = self._path(self._tail).open("ab")
+                self._writer.write(entry)
+                self._sizes[self._tail] += len(entry)
+                self.pending_bytes += len(entry)
+                self.pending_records += 1
+                taken += 1
             self._writer.flush()  # readers (the sender thread) read the file, not this buffer
-            self._sizes[self._tail] += len(entry)
-            self.pending_bytes += len(entry)
-            self.pending_records += 1
-        return True
+        return taken
 
     # ---- reading and acknowledging -----------------------------------------------------------------
 

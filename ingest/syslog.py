@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ingest.producer import Producer
+from ingest.spool import Message
 from ingest.stamp import AgencyHints, deadletter_message, envelope_message, received_now
 from socpipe.envelope import Envelope
 from socpipe.events import SYSLOG, DeadLetter
@@ -145,7 +146,7 @@ class SyslogListener:
             except TimeoutError:
                 continue
             if datagram:
-                self._send(datagram, "udp", sender)
+                self._producer.send(self._message(datagram, "udp", sender))
 
     def _serve_tcp(self) -> None:
         assert self.tcp is not None
@@ -172,8 +173,8 @@ class SyslogListener:
             while True:
                 if self._stop.is_set():
                     if rest := framer.rest():
-                        self._deadletter(FramingError("collector stopped before the message was complete", rest),
-                                         scheme, sender)
+                        stopped = FramingError("collector stopped before the message was complete", rest)
+                        self._producer.send(self._deadletter(stopped, scheme, sender))
                     return
                 try:
                     data = connection.recv(65536)
@@ -182,31 +183,30 @@ class SyslogListener:
                 except OSError as err:
                     log.warning("connection from %s failed: %s", _origin(scheme, sender), err)
                     data = b""
-                for item in framer.feed(data) if data else framer.end():
-                    if isinstance(item, FramingError):
-                        self._deadletter(item, scheme, sender)
-                    else:
-                        self._send(item, scheme, sender)
+                messages = [self._deadletter(item, scheme, sender) if isinstance(item, FramingError)
+                            else self._message(item, scheme, sender)
+                            for item in (framer.feed(data) if data else framer.end())]
+                self._producer.send_all(messages)  # one spool write per read from the socket
                 if not data:
                     return
 
     # ---- stamping ----------------------------------------------------------------------------------
 
-    def _send(self, message: bytes, scheme: str, sender: tuple) -> None:
+    def _message(self, message: bytes, scheme: str, sender: tuple) -> Message:
         number = next(self._sequence)
         envelope = Envelope(
             raw=message, source=SYSLOG, collector=self._collector, origin=_origin(scheme, sender),
             position=f"message {number}", received_at=received_now(),
             record_id=f"{self._collector}|{self._started}|{number}", agency=self._hints.for_sender(sender[0]))
-        self._producer.send(envelope_message(envelope))
+        return envelope_message(envelope)
 
-    def _deadletter(self, error: FramingError, scheme: str, sender: tuple) -> None:
+    def _deadletter(self, error: FramingError, scheme: str, sender: tuple) -> Message:
         number = next(self._sequence)
         origin = _origin(scheme, sender)
         log.error("%s message %d: %s (sent to the dead-letter topic)", origin, number, error.reason)
         letter = DeadLetter(origin, f"message {number}", error.reason, error.raw)
-        self._producer.send(deadletter_message(letter, self._collector, received_now(),
-                                               f"{self._collector}|{self._started}|{number}"))
+        record_id = f"{self._collector}|{self._started}|{number}"
+        return deadletter_message(letter, self._collector, received_now(), record_id)
 
 
 def _origin(scheme: str, sender: tuple) -> str:
