@@ -5,8 +5,10 @@ the executors (mapInArrow, with the parsers, normalisation and Detector of `socp
 driver writes the results: the Parquet lake (lake/events and lake/alerts), OpenSearch events-* and
 alerts-*, Kafka `alerts` and `deadletter`. Exactly once, end to end: after a crash Spark replays an
 unfinished micro-batch with the same offsets; its lake files are named after the batch id (rewritten,
-not added), search documents have stable ids (overwritten), and a ledger of finished batches keeps the
-Kafka sinks from sending twice.
+not added), search documents have stable ids (overwritten), and a batch's Kafka records go in one
+transaction that also commits the batch id to a ledger (a consumer group's offset), so a redone batch
+whose records were committed is not sent again and a half-sent one is aborted, never seen by
+read_committed consumers.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from kafka import KafkaAdminClient, KafkaProducer
+from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
+from kafka.structs import OffsetAndMetadata
 from pyspark import Broadcast
 from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
@@ -41,7 +44,14 @@ from layers.detect import EVENT_SCHEMA, alert_batch, context_doc, detector_for, 
 from rules.model import RuleSet
 from socpipe import kafka_client, search
 from socpipe.config import Config
-from socpipe.envelope import ALERTS_TOPIC, DEADLETTER_TOPIC, PARSER_OF_SOURCE, RAW_TOPICS, Envelope
+from socpipe.envelope import (
+    ALERTS_TOPIC,
+    DEADLETTER_TOPIC,
+    PARSER_OF_SOURCE,
+    RAW_TOPICS,
+    TRANSACTION_PREFIX,
+    Envelope,
+)
 from socpipe.events import DeadLetter, Event
 from socpipe.lake import write_lake_part
 from socpipe.registry import Registry
@@ -132,7 +142,7 @@ def _results(token: str, rules: Broadcast, settings: Broadcast,
 
 
 class Sinks:
-    """The foreachBatch writer: lake, search store and Kafka, each idempotent or guarded by the ledger."""
+    """The foreachBatch writer: lake and search store (idempotent), Kafka (one transaction per batch)."""
 
     def __init__(self, spark: SparkSession, config: Config, ruleset: RuleSet, settings: ParseSettings,
                  triage: Any = None) -> None:
@@ -140,13 +150,14 @@ class Sinks:
         self.settings = spark.sparkContext.broadcast(settings)
         self.token = uuid.uuid4().hex
         self.lake = Path(config.path("lake", "path"))
-        self.ledger = Path(config.path("run", "checkpoint_dir")) / "finished-batches"
+        checkpoint = Path(config.path("run", "checkpoint_dir"))
+        self.ledger = checkpoint / "finished-batches"
         self.ledger.mkdir(parents=True, exist_ok=True)
         self.prefixes = {"events": config.get("run", "events_index"), "alerts": config.get("run", "alerts_index")}
         self.search = search.client(config)
         search.ensure_templates(self.search, self.prefixes, config.get("opensearch", "replicas"))
         self.topics = kafka_client.topic(config, ALERTS_TOPIC), kafka_client.topic(config, DEADLETTER_TOPIC)
-        self.producer = KafkaProducer(**kafka_client.python_options(config), acks="all", linger_ms=20)
+        self.kafka = KafkaBatches(config, checkpoint)
         self.triage = triage  # alerting/triage.py StreamTriage: filters, suppression, incidents
 
     def __call__(self, raw: DataFrame, batch_id: int) -> None:
@@ -164,9 +175,6 @@ class Sinks:
         events, alerts, dead = (table.filter(pc.equal(kinds, name)) for name in (EVENT, ALERT, DEAD))
         alerts, triaged = self.triage.tune(alerts, batch_id) if self.triage else (alerts, None)
         matched = time.monotonic()
-        # Kafka sends are queued first and run in the producer's thread while the lake and search writes go.
-        alerts_topic, deadletter_topic = self.topics
-        sends = [self._send(alerts_topic, alerts), self._send(deadletter_topic, dead)]
         name = f"stream-{batch_id:010d}"
         if events.num_rows:
             write_lake_part(events.select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA), self.lake / "events", name)
@@ -181,22 +189,24 @@ class Sinks:
         if self.triage:
             rejected += self.triage.write(triaged)
         indexed = time.monotonic()
-        sends.append([self.producer.send(deadletter_topic, key=r.doc_id.encode(), value=json.dumps(
-            {"reason": f"search store refused the document for {r.index}: {r.reason}", "raw": r.source},
-            ensure_ascii=False).encode()) for r in rejected])
-        self.producer.flush()
-        for send in (f for group in sends for f in group):
-            send.get()  # raises if Kafka did not take it: the batch is then redone after restart
+        alerts_topic, deadletter_topic = self.topics
+        refused = [(r.doc_id, json.dumps({"reason": f"search store refused the document for {r.index}: {r.reason}",
+                                          "raw": r.source}, ensure_ascii=False)) for r in rejected]
+        sent = self.kafka.send(batch_id, [*self._records(alerts_topic, alerts), *self._records(deadletter_topic, dead),
+                                          *((deadletter_topic, key, value) for key, value in refused)])
+        if not sent:
+            log.info("batch %s: its Kafka records were committed before a restart; not sent again", batch_id)
         marker.write_text(f"{events.num_rows} {alerts.num_rows} {dead.num_rows + len(rejected)}\n", encoding="utf-8")
         done = time.monotonic()
         log.info("batch %s: %s events, %s alerts, %s dead letters in %.2f s (parse+detect %.2f, lake %.2f, "
                  "search %.2f, kafka %.2f)", batch_id, events.num_rows, alerts.num_rows, dead.num_rows + len(rejected),
                  done - started, matched - started, stored - matched, indexed - stored, done - indexed)
 
-    def _send(self, topic: str, rows: pa.Table) -> list[Any]:
-        """Queue rows' documents on a topic, keyed by their id; returns the futures."""
-        return [self.producer.send(topic, key=(k or "").encode(), value=v.encode())
-                for k, v in zip(rows.column("doc_id").to_pylist(), rows.column("document").to_pylist(), strict=True)]
+    @staticmethod
+    def _records(topic: str, rows: pa.Table) -> list[tuple[str, str, str]]:
+        """(topic, key, value) of rows' documents, keyed by their id."""
+        return [(topic, k or "", v) for k, v in zip(rows.column("doc_id").to_pylist(),
+                                                    rows.column("document").to_pylist(), strict=True)]
 
     @staticmethod
     def _docs(table: pa.Table, prefix: str) -> list[tuple[str, str, str]]:
@@ -204,6 +214,73 @@ class Sinks:
                 for date, doc_id, document in zip(table.column("index_date").to_pylist(),
                                                    table.column("doc_id").to_pylist(),
                                                    table.column("document").to_pylist(), strict=True)]
+
+
+class KafkaBatches:
+    """Each micro-batch's Kafka records in one transaction that also commits the batch id to a ledger.
+
+    The ledger is the committed offset of a consumer group of the job's own (on the first raw topic,
+    which the job may read; the offset is the batch id + 1). The transactional id and the group are
+    named after an id kept in the checkpoint folder, so a restarted job fences the killed one (Kafka
+    aborts its open transaction) and learns which batch was committed last; a new checkpoint folder
+    starts a new ledger. Consumers of `alerts` read with isolation_level=read_committed."""
+
+    def __init__(self, config: Config, checkpoint: Path) -> None:
+        marker = checkpoint / "kafka-sink-id"
+        if not marker.exists():
+            marker.write_text(uuid.uuid4().hex[:16] + "\n", encoding="utf-8")
+        self.name = kafka_client.topic(config, f"{TRANSACTION_PREFIX}{marker.read_text(encoding='utf-8').strip()}")
+        self.ledger = TopicPartition(kafka_client.topic(config, RAW_TOPICS[0]), 0)
+        self.options = kafka_client.python_options(config)
+        self.producer: KafkaProducer | None = None
+        self.committed: int | None = None  # the last batch committed; None: read the ledger again
+
+    def send(self, batch_id: int, records: list[tuple[str, str, str]]) -> bool:
+        """Send (topic, key, value) records and the batch id in one transaction; False (nothing sent)
+        when the ledger shows the batch committed already. Raises when Kafka did not take them (the
+        batch is then redone after the query restarts; the open transaction is aborted)."""
+        producer = self._producer()
+        if batch_id <= self._last_committed():
+            return False
+        try:
+            producer.begin_transaction()
+            for topic, key, value in records:
+                producer.send(topic, key=key.encode(), value=value.encode())
+            producer.send_offsets_to_transaction({self.ledger: OffsetAndMetadata(batch_id + 1, "", -1)}, self.name)
+            producer.commit_transaction()
+        except Exception:
+            self.committed = None  # the commit may or may not have reached Kafka: ask the ledger next time
+            self.close()
+            raise
+        self.committed = batch_id
+        return True
+
+    def close(self) -> None:
+        """Drop the producer (an open transaction is aborted when the next one fences it)."""
+        if self.producer is not None:
+            with contextlib.suppress(Exception):
+                self.producer.close(timeout=5)
+            self.producer = None
+
+    def _producer(self) -> KafkaProducer:
+        # init_transactions completes or aborts a transaction a killed job left open, so the ledger is
+        # read after it.
+        if self.producer is None:
+            producer = KafkaProducer(**self.options, acks="all", linger_ms=20, transactional_id=self.name)
+            producer.init_transactions()
+            self.producer = producer
+        return self.producer
+
+    def _last_committed(self) -> int:
+        if self.committed is None:
+            admin = KafkaAdminClient(**self.options)
+            try:
+                offsets = admin.list_group_offsets({self.name: [self.ledger]}).get(self.name, {})
+            finally:
+                admin.close()
+            offset = offsets.get(self.ledger)
+            self.committed = offset.offset - 1 if offset is not None and offset.offset >= 0 else -1
+        return self.committed
 
 
 def ensure_topics(config: Config) -> None:
@@ -250,7 +327,7 @@ def run(spark: SparkSession, config: Config, ruleset: RuleSet, settings: ParseSe
             query.awaitTermination()
             return
     finally:
-        sinks.producer.close()
+        sinks.kafka.close()
 
 
 def _start_query(spark: SparkSession, config: Config, sinks: Sinks, once: bool) -> StreamingQuery:

@@ -20,6 +20,8 @@ RAW_PREFIX = "raw."
 RAW_TOPICS = tuple(f"{RAW_PREFIX}{source}" for source in PARSER_OF_SOURCE)
 ALERTS_TOPIC = "alerts"
 DEADLETTER_TOPIC = "deadletter"
+# The streaming job's Kafka transactional id and ledger group: this, then an id kept with its checkpoints.
+TRANSACTION_PREFIX = "socpipe-run-"
 _HEADERS = ("received_at", "collector", "source", "origin", "position", "agency")
 
 

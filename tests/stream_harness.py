@@ -100,7 +100,8 @@ class Pipeline:
 
     def kafka_keys(self, topic: str) -> list[str]:
         consumer = KafkaConsumer(self.topic(topic), bootstrap_servers=self.servers.kafka,
-                                 auto_offset_reset="earliest", consumer_timeout_ms=3000)
+                                 auto_offset_reset="earliest", consumer_timeout_ms=3000,
+                                 isolation_level="read_committed")
         try:
             return [m.key.decode() for m in consumer]
         finally:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from socpipe.dev import tls
-from socpipe.envelope import ALERTS_TOPIC, DEADLETTER_TOPIC, RAW_PREFIX, RAW_TOPICS
+from socpipe.envelope import ALERTS_TOPIC, DEADLETTER_TOPIC, RAW_PREFIX, RAW_TOPICS, TRANSACTION_PREFIX
 
 ROLES = ("admin", "collector", "pipeline")
 MECHANISM = "SCRAM-SHA-512"
@@ -123,7 +123,11 @@ def grant(bootstrap: str, directory: Path, prefix: str = "") -> None:
                 *allow("pipeline", topic, f"{prefix}{ALERTS_TOPIC}", False, write, describe, create),
                 *allow("pipeline", topic, f"{prefix}{DEADLETTER_TOPIC}", False, write, describe, create),
                 # Spark's Kafka source names its consumer groups spark-kafka-source-*.
-                *allow("pipeline", group, "spark-kafka-source", True, read, describe)]
+                *allow("pipeline", group, "spark-kafka-source", True, read, describe),
+                # The job's transactions and their ledger group (layers/stream.py KafkaBatches).
+                *allow("pipeline", ResourceType.TRANSACTIONAL_ID, f"{prefix}{TRANSACTION_PREFIX}", True, write,
+                       describe),
+                *allow("pipeline", group, f"{prefix}{TRANSACTION_PREFIX}", True, read, describe)]
         result = admin.create_acls(acls)
         if result.get("failed"):
             raise RuntimeError(f"kafka ACLs refused: {result['failed']}")
