@@ -30,7 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import TopicAlreadyExistsError
+from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
 from pyspark import Broadcast
 from pyspark.errors import StreamingQueryException
@@ -59,6 +59,7 @@ from socpipe.registry import Registry
 log = logging.getLogger(__name__)
 
 EVENT, ALERT, DEAD = "event", "alert", "deadletter"
+LEDGER_WAIT_SECONDS = 60.0  # retriable Kafka errors while reading the ledger, before the batch fails
 # One row per event, alert or dead letter of a micro-batch; event rows fill the lake columns too.
 RESULT_SCHEMA = pa.schema([
     ("row", pa.string()),
@@ -273,14 +274,26 @@ class KafkaBatches:
 
     def _last_committed(self) -> int:
         if self.committed is None:
-            admin = KafkaAdminClient(**self.options)
-            try:
-                offsets = admin.list_group_offsets({self.name: [self.ledger]}).get(self.name, {})
-            finally:
-                admin.close()
-            offset = offsets.get(self.ledger)
+            offset = self._ledger_offset()
             self.committed = offset.offset - 1 if offset is not None and offset.offset >= 0 else -1
         return self.committed
+
+    def _ledger_offset(self) -> OffsetAndMetadata | None:
+        """The ledger group's committed offset; retried while Kafka says to (a new cluster has no group
+        coordinator until its offsets topic exists)."""
+        deadline = time.monotonic() + LEDGER_WAIT_SECONDS
+        admin = KafkaAdminClient(**self.options)
+        try:
+            while True:
+                try:
+                    return admin.list_group_offsets({self.name: [self.ledger]}).get(self.name, {}).get(self.ledger)
+                except KafkaError as error:
+                    if not error.retriable or time.monotonic() > deadline:
+                        raise
+                    log.info("kafka ledger not readable yet (%s); retrying", type(error).__name__)
+                    time.sleep(1)
+        finally:
+            admin.close()
 
 
 def ensure_topics(config: Config) -> None:
