@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from socpipe.registry import Registry
 
-from socpipe.events import SYSLOG, WEBSERVER, WINDOWS, Event
+from socpipe.events import SYSLOG, WEBSERVER, WINDOWS, Event, system_value
 
 # Security 4688 field -> the Sysmon EventID 1 name rules use (added only when absent).
 PROCESS_4688_ALIASES = {"NewProcessName": "Image", "ParentProcessName": "ParentImage"}
@@ -44,7 +44,8 @@ class Context:
 def normalise(event: Event) -> Event:
     """Add the Sysmon names to Security 4688 process-creation events."""
     f = event.fields
-    if event.kind != WINDOWS or f.get("EventID") != "4688" or f.get("Channel", "").lower() != "security":
+    if (event.kind != WINDOWS or system_value(f, "EventID") != "4688"
+            or (system_value(f, "Channel") or "").lower() != "security"):
         return event
     fields = dict(f)
     for source, alias in PROCESS_4688_ALIASES.items():
@@ -92,7 +93,7 @@ def _host_ip_user(event: Event) -> tuple[str | None, str | None, str | None]:
         ip = next((f[k] for k in ("IpAddress", "SourceIp", "SourceAddress") if f.get(k) not in (None, "-")), None)
         user = next((f[k] for k in ("TargetUserName", "User", "SubjectUserName") if f.get(k) not in (None, "-")),
                     None)
-        return f.get("Computer"), ip, user
+        return system_value(f, "Computer"), ip, user
     if event.kind == SYSLOG:
         match = _SYSLOG_FROM.search(f.get("message", ""))
         user = _SYSLOG_USER.search(f.get("message", ""))
@@ -114,8 +115,8 @@ def event_time(kind: str, f: dict[str, str], year: int | None = None) -> datetim
     RFC 3164 syslog carries no year: `year` supplies it (default: the current year).
     """
     try:
-        if kind == WINDOWS and "TimeCreated" in f:
-            return _iso(f["TimeCreated"])
+        if kind == WINDOWS and (created := system_value(f, "TimeCreated")):
+            return _iso(created)
         if kind == WEBSERVER and "date" in f:
             return datetime.strptime(f["date"], "%d/%b/%Y:%H:%M:%S %z").astimezone(UTC)
         if kind == SYSLOG and "timestamp" in f:

@@ -2,7 +2,9 @@
 
 Every parser takes the bytes of one record and returns flat Sigma-named fields with string values,
 or raises ParseError; framing records out of a file or a Kafka topic is the caller's job.
-Values are left out when they carry nothing: JSON null, empty XML elements, "-" in text logs.
+Values are left out when they carry nothing: JSON null in flat JSON, "-" in text logs. An empty value that
+the record tells apart from a missing one (an empty EVTX element, "" in JSON) stays as "": Sigma's `''`
+matches it and `null` does not.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 
-from socpipe.events import JSON, SYSLOG, WEBSERVER, WINDOWS
+from socpipe.events import JSON, SYSLOG, SYSTEM_PREFIX, WEBSERVER, WINDOWS
 
 
 class ParseError(ValueError):
@@ -96,6 +98,8 @@ _SYSTEM_FIELDS: dict[str, tuple[str, ...]] = {
     "Execution_ThreadID": ("Execution", "#attributes", "ThreadID"),
     "Security_UserID": ("Security", "#attributes", "UserID"),
 }
+SYSTEM_FIELD_NAMES = tuple(_SYSTEM_FIELDS)
+_ABSENT = object()  # a System path that leads nowhere, told apart from an element present and empty
 
 
 def windows_fields(document: object) -> dict[str, str]:
@@ -103,36 +107,50 @@ def windows_fields(document: object) -> dict[str, str]:
 
     EventData entries and the entries inside UserData's one provider-defined wrapper element become
     fields by their names. Data items without a Name are joined with newlines into one "Data" field,
-    the way Sigma rules for classic logs (e.g. PowerShell 400/800) match on Data. Empty elements are
-    left out. System values are added last, so an EventData entry cannot mask EventID or Channel.
+    the way Sigma rules for classic logs (e.g. PowerShell 400/800) match on Data.
+
+    An element that is present but empty (`<Data Name="StartModule"/>`, JSON null or "" in the export)
+    is the empty string, not a missing field: Sigma's `''` matches only the first, `null` only the second.
+
+    A name in both System and the event's own data (event 104's UserData Channel, the log that was
+    cleared, beside System's Channel, the log that holds event 104): the plain name is the event's own
+    value, as SigmaHQ's authors read it, and the System value is kept as "System.<name>"
+    (socpipe.events.SYSTEM_PREFIX). Log-source routing reads "System.<name>" first (system_value).
     """
     event = document.get("Event") if isinstance(document, dict) else None
     if not isinstance(event, dict) or not isinstance(event.get("System"), dict):
         raise ParseError("not a Windows event: no Event/System object")
     fields: dict[str, str] = {}
     unnamed: list[str] = []
-    _put_section(fields, unnamed, event.get("EventData"))
+    has_unnamed = _put_section(fields, unnamed, event.get("EventData"))
     user_data = event.get("UserData")
     if isinstance(user_data, dict):
         for key, wrapper in user_data.items():
             if key != "#attributes":
-                _put_section(fields, unnamed, wrapper)
-    if unnamed:
+                has_unnamed = _put_section(fields, unnamed, wrapper) or has_unnamed
+    if unnamed or (has_unnamed and "Data" not in fields):
         fields["Data"] = "\n".join(unnamed)
     system = event["System"]
     for name, path in _SYSTEM_FIELDS.items():
         value: object = system
         for step in path:
-            value = value.get(step) if isinstance(value, dict) else None
+            value = value.get(step, _ABSENT) if isinstance(value, dict) else _ABSENT
+        if value is _ABSENT:
+            continue
+        if name in fields:
+            name = SYSTEM_PREFIX + name
         _put_xml(fields, name, value)
     return fields
 
 
-def _put_section(fields: dict[str, str], unnamed: list[str], section: object) -> None:
-    """EventData or a UserData wrapper. Its own #attributes (xmlns, Name="TaskDisabled") are not data."""
+def _put_section(fields: dict[str, str], unnamed: list[str], section: object) -> bool:
+    """EventData or a UserData wrapper; whether it held unnamed data. Its own #attributes (xmlns,
+    Name="TaskDisabled") are not data."""
     if not isinstance(section, dict):
-        unnamed.extend(_xml_texts(section))
-        return
+        texts = _xml_texts(section)
+        unnamed.extend(texts)
+        return bool(texts)
+    has_unnamed = False
     for key, value in section.items():
         if key == "Data":
             for item in value if isinstance(value, list) else [value]:
@@ -142,8 +160,10 @@ def _put_section(fields: dict[str, str], unnamed: list[str], section: object) ->
                     _put_xml(fields, _field_name(str(name)), item)
                 else:
                     unnamed.extend(_xml_texts(item))
+                    has_unnamed = True
         elif key != "#attributes":
             _put_xml(fields, _field_name(key), value)
+    return has_unnamed
 
 
 def _field_name(name: str) -> str:
@@ -152,15 +172,15 @@ def _field_name(name: str) -> str:
 
 
 def _put_xml(fields: dict[str, str], name: str, value: object) -> None:
-    """One element: its #text if it has one, else its child elements as "name.child" fields."""
+    """One element that is present: its #text if it has one, else its child elements as "name.child"
+    fields, else (no text, no children) the empty string."""
     if isinstance(value, dict) and "#text" not in value:
-        for key, child in value.items():
-            if key != "#attributes":
-                _put_xml(fields, f"{name}.{key}", child)
-        return
-    text = "\n".join(_xml_texts(value))
-    if text:
-        fields[name] = text
+        children = [(key, child) for key, child in value.items() if key != "#attributes"]
+        for key, child in children:
+            _put_xml(fields, f"{name}.{key}", child)
+        if children:
+            return
+    fields[name] = "\n".join(_xml_texts(value))
 
 
 def _xml_texts(value: object) -> list[str]:

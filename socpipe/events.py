@@ -21,6 +21,17 @@ WEBSERVER = "webserver"  # Apache/Nginx access logs
 JSON = "json"            # flat JSON lines whose source is unknown: no log-source filter applies
 KINDS = (WINDOWS, SYSLOG, WEBSERVER, JSON)
 
+# A Windows System value whose name the event's own data (EventData/UserData) also uses is kept under this
+# prefix ("System.Channel"); the plain name is the event data's value (ingest/parsers.py windows_fields).
+SYSTEM_PREFIX = "System."
+
+
+def system_value(fields: dict[str, str], name: str) -> str | None:
+    """A Windows event's System value of `name` (Channel, EventID, Computer, ...): "System.<name>" when the
+    event data used the name too, else the plain field."""
+    value = fields.get(SYSTEM_PREFIX + name)
+    return fields.get(name) if value is None else value
+
 
 @dataclass(frozen=True, slots=True)
 class Event:
