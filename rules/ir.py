@@ -88,7 +88,8 @@ class Exists:
 
 @dataclass(frozen=True, slots=True)
 class Null:
-    """Sigma `null`: the field is missing or empty."""
+    """Sigma `null`: the field is missing. A field present with the empty value is not null: that is
+    `''` (Str EQ ""), and SigmaHQ rules use both, as filters of their own."""
 
     field: str
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rules import ir
-from socpipe.events import JSON, SYSLOG, WEBSERVER, WINDOWS
+from socpipe.events import JSON, SYSLOG, SYSTEM_PREFIX, WEBSERVER, WINDOWS
 
 SYSMON = "Microsoft-Windows-Sysmon/Operational"
 POWERSHELL = "Microsoft-Windows-PowerShell/Operational"
@@ -30,15 +30,26 @@ class Source:
     facilities: tuple[str, ...] = ()
 
     def condition(self) -> list[ir.Node]:
-        """The field equalities of this source as IR (the kind is checked apart, it is no field)."""
+        """The field equalities of this source as IR (the kind is checked apart, it is no field). Windows
+        Channel and EventID are the System values: "System.<name>" where the event's own data used the
+        name too (ingest/parsers.py windows_fields), else the plain field."""
         terms: list[ir.Node] = []
         if self.channel:
-            terms.append(ir.Str("Channel", ir.EQ, self.channel.lower()))
-        for field, values in (("EventID", self.event_ids), ("program", self.programs),
-                              ("facility", self.facilities)):
+            terms.append(system_equals("Channel", (self.channel,)))
+        if self.event_ids:
+            terms.append(system_equals("EventID", self.event_ids))
+        for field, values in (("program", self.programs), ("facility", self.facilities)):
             if values:
                 terms.append(ir.or_([ir.Str(field, ir.EQ, v.lower()) for v in values]))
         return terms
+
+
+def system_equals(name: str, values: tuple[str, ...]) -> ir.Node:
+    """The System value of `name` is one of `values` (case-insensitively), as socpipe.events.system_value
+    reads it: "System.<name>" when present, else the plain field."""
+    kept = SYSTEM_PREFIX + name
+    return ir.or_([ir.or_([ir.Str(kept, ir.EQ, v.lower()) for v in values]),
+                   ir.and_([ir.Null(kept), ir.or_([ir.Str(name, ir.EQ, v.lower()) for v in values])])])
 
 
 def _sysmon(*event_ids: int) -> tuple[Source, ...]:

@@ -145,9 +145,9 @@ class PythonCode:
             case ir.Compare(field, op, number):
                 return f"_compare(f.get({field!r}), {op!r}, {number!r})"
             case ir.Exists(field):
-                return f"({field!r} in f)"
+                return f"(f.get({field!r}) is not None)"
             case ir.Null(field):
-                return f"(not f.get({field!r}))"
+                return f"(f.get({field!r}) is None)"
             case ir.FieldRef(field, other, op):
                 return f"_fieldref(f, {field!r}, {other!r}, {op!r})"
         raise TypeError(f"unknown IR node {node!r}")

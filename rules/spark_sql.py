@@ -91,7 +91,7 @@ class SparkSQL:
             case ir.Exists(field):
                 return f"({self.field(field)} IS NOT NULL)"
             case ir.Null(field):
-                return f"(coalesce({self.field(field)}, '') = '')"
+                return f"({self.field(field)} IS NULL)"
             case ir.FieldRef(field, other, op):
                 a, b = f"lower({self.field(field)})", f"lower({self.field(other)})"
                 return self.string_ops[op].format(f=a, v=b)

@@ -174,10 +174,29 @@ CASES: list[tuple[str, str, list[tuple[dict[str, str], bool]]]] = [
         ({"a": "so EVIL"}, False),
         ({}, True),
     ]),
-    ("null", "sel:\n  ParentImage: null\ncondition: sel", [
+    ("null is a missing field, not an empty one", "sel:\n  ParentImage: null\ncondition: sel", [
         ({}, True),
-        ({"ParentImage": ""}, True),
+        ({"ParentImage": ""}, False),
         ({"ParentImage": "x"}, False),
+    ]),
+    ("'' and null are filters of their own (SigmaHQ's Uncommon New Firewall Rule Added)", textwrap.dedent("""\
+        selection:
+          EventID: 2004
+        filter_main_null:
+          ApplicationPath: null
+        filter_optional_no_path:
+          ModifyingApplication: 'C:\\Windows\\System32\\svchost.exe'
+          ApplicationPath: ''
+        condition: selection and not 1 of filter_main_* and not 1 of filter_optional_*"""), [
+        ({"EventID": "2004", "ApplicationPath": "", "ModifyingApplication": "C:\\evil.exe"}, True),
+        ({"EventID": "2004", "ApplicationPath": "", "ModifyingApplication": "C:\\Windows\\System32\\svchost.exe"},
+         False),
+        ({"EventID": "2004", "ModifyingApplication": "C:\\evil.exe"}, False),
+    ]),
+    ("exists agrees: an empty value exists", "sel:\n  StartModule|exists: true\nfilter:\n  StartModule|exists: false\n"
+     "condition: sel and not filter", [
+        ({"StartModule": ""}, True),
+        ({}, False),
     ]),
     ("1 of / all of", textwrap.dedent("""\
         selection_a:

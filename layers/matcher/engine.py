@@ -1,11 +1,12 @@
 """Layer 1 matching: every rule of an event's log source, over a batch of events at once.
 
-Each event is routed to the rules of its log source (cached by kind, Channel, EventID, program,
-facility); the literal prefilter drops the rules that cannot match; the compiled predicate of each
-remaining rule decides. Work goes by distinct values, since log values repeat: a rule's predicate runs
-once per distinct combination of the values it reads among its candidate events, after gates (the parts of
-the rule that read one field) have dropped events by one field's values. The same Detector runs inside
-Spark (layers/detect.py) and in plain Python; layers/matcher/plain_path.py is the reference it is tested against.
+Each event is routed to the rules of its log source (cached by kind, Channel, EventID, their System values
+where the event's own data used those names too, program, facility); the literal prefilter drops the rules
+that cannot match; the compiled predicate of each remaining rule decides. Work goes by distinct values, since
+log values repeat: a rule's predicate runs once per distinct combination of the values it reads among its
+candidate events, after gates (the parts of the rule that read one field) have dropped events by one field's
+values. The same Detector runs inside Spark (layers/detect.py) and in plain Python;
+layers/matcher/plain_path.py is the reference it is tested against.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ from layers.matcher.prefilter import Prefilter, required_clauses
 from rules import ir
 from rules.model import CompiledRule
 from rules.python_code import EventView, Predicate, compile_predicate
-from socpipe.events import Event
+from socpipe.events import SYSTEM_PREFIX, Event
 
-ROUTING_FIELDS = ("Channel", "EventID", "program", "facility")
+# The fields a route is keyed by: every field a log source's condition reads (rules/logsources.py).
+ROUTING_FIELDS = ("Channel", "EventID", f"{SYSTEM_PREFIX}Channel", f"{SYSTEM_PREFIX}EventID", "program", "facility")
 
 
 class Detector:
