@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 from pyspark import Broadcast
 from pyspark.sql import DataFrame, SparkSession
@@ -32,7 +33,7 @@ from enrich.normalise import HostHint, context, normalise
 from ingest.splits import SPLIT_BYTES, Split, plan_splits, read_split
 from layers.matcher.engine import Detector, fallback_count
 from rules.model import CompiledRule, RuleSet
-from socpipe.events import DeadLetter, Event
+from socpipe.events import SYSTEM_PREFIX, DeadLetter, Event
 from socpipe.lake import LAKE_BATCH_ROWS, write_lake_part
 from socpipe.registry import Registry
 
@@ -64,6 +65,9 @@ class Summary:
     fallback_rules: int
     alerts_by_level: Counter[str] = field(default_factory=Counter)
     alerts_by_agency: Counter[str] = field(default_factory=Counter)
+    # Windows names used by both System and the event's own data, per name: the plain field is the event
+    # data's value, the System value is kept as "System.<name>" (ingest/parsers.py windows_fields).
+    name_collisions: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
     stages: dict[str, float] = field(default_factory=dict)  # seconds per stage, in order
     triage_lines: list[str] = field(default_factory=list)  # suppressed alerts and incidents (alerting/triage.py)
@@ -156,6 +160,16 @@ _CONTEXT_COLUMNS = {"host_name": ("host", "name"), "source_ip": ("source", "ip")
                     "system_level": ("system", "level")}
 
 
+def name_collisions(table: pa.Table) -> Counter[str]:
+    """Per System name, the events of `table` (EVENT_SCHEMA) whose own data used it too: the fields kept
+    as "System.<name>" because of that."""
+    fields = table.column("fields").combine_chunks()
+    offsets = fields.offsets
+    keys = fields.keys.slice(offsets[0].as_py(), offsets[-1].as_py() - offsets[0].as_py())  # a slice's own
+    kept = keys.filter(pc.starts_with(keys, SYSTEM_PREFIX)).value_counts().to_pylist()
+    return Counter({item["values"].removeprefix(SYSTEM_PREFIX): item["counts"] for item in kept})
+
+
 def context_doc(row: Mapping[str, Any]) -> dict[str, Any]:
     """The ECS-named context of a lake row, as nested objects for event and alert documents."""
     doc: dict[str, Any] = {}
@@ -201,8 +215,10 @@ def _match_files(token: str, rules: Broadcast, lake: str, files: list[str],
 _SEP = "\x1f"
 PARTS_DIR = ".socpipe-parts"
 STATS_SCHEMA = pa.schema([("split", pa.int64()), ("events", pa.int64()), ("dead_letters", pa.int64()),
-                          ("alerts_by_level", pa.string()), ("alerts_by_agency", pa.string())])
-STATS_DDL = "split bigint, events bigint, dead_letters bigint, alerts_by_level string, alerts_by_agency string"
+                          ("alerts_by_level", pa.string()), ("alerts_by_agency", pa.string()),
+                          ("name_collisions", pa.string())])
+STATS_DDL = ("split bigint, events bigint, dead_letters bigint, alerts_by_level string, alerts_by_agency string, "
+             "name_collisions string")
 
 
 @dataclass(frozen=True)
@@ -255,6 +271,7 @@ def run(
             summary.dead_letters += row.dead_letters
             summary.alerts_by_level.update(json.loads(row.alerts_by_level))
             summary.alerts_by_agency.update(json.loads(row.alerts_by_agency))
+            summary.name_collisions.update(json.loads(row.name_collisions))
     summary.stages["read+detect"] = time.monotonic() - started - sum(summary.stages.values())
     count = len(splits)
     with contextlib.ExitStack() as stack, (out_dir / "alerts.jsonl").open("w", encoding="utf-8") as alerts:
@@ -304,12 +321,14 @@ def _detect_split(detector: Detector, settings: TaskSettings, index: int, split:
     alerts: list[str] = []
     levels: Counter[str] = Counter()
     agencies: Counter[str] = Counter()
+    collisions: Counter[str] = Counter()
     events = dead = chunk = 0
     lake, parts = Path(settings.lake), Path(settings.parts)
 
     def flush() -> None:
         nonlocal chunk
         table = rows_table(rows)
+        collisions.update(name_collisions(table))
         write_lake_part(table, lake, f"part-{index:06d}-{chunk:04d}")
         chunk += 1
         rows.clear()
@@ -338,5 +357,5 @@ def _detect_split(detector: Detector, settings: TaskSettings, index: int, split:
     with (parts / f"alerts-{index:06d}.txt").open("w", encoding="utf-8") as out:
         out.writelines(alerts)
     stats = {"split": index, "events": events, "dead_letters": dead, "alerts_by_level": json.dumps(levels),
-             "alerts_by_agency": json.dumps(agencies)}
+             "alerts_by_agency": json.dumps(agencies), "name_collisions": json.dumps(collisions)}
     return pa.RecordBatch.from_pylist([stats], schema=STATS_SCHEMA)

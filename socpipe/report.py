@@ -14,6 +14,9 @@ def summary_lines(s: Summary) -> list[str]:
         f"{s.fallback_rules} checked on every event of their log source",
         f"{'alerts':<14}{s.alerts:>10,}   {levels or 'none'}",
         *s.triage_lines,
+        *([f"{'name clashes':<14}" + ", ".join(f"{name} {count:,}" for name, count in sorted(s.name_collisions.items()))
+           + " (Windows System names also in event data: the field is the event data's value, the System value"
+           " is System.<name>)"] if s.name_collisions else []),
         f"{'elapsed':<14}{s.seconds:>10.1f} s {s.events_per_second:,.0f} events/s",
         *([f"{'stages':<14}" + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in s.stages.items())]
           if s.stages else []),
