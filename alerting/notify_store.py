@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from alerting.actions import ACTIONS_INDEX, MAPPING, Action, append_to_lake, search_documents
+from alerting.incidents import MAPPING as INCIDENTS_MAPPING
 
 INCIDENTS_INDEX = "incidents"
 STATE_INDEX = "notify-state"
@@ -33,6 +34,10 @@ class NotifyStore(Protocol):
     def put_many(self, kind: str, docs: Iterable[tuple[str, dict[str, Any]]]) -> None: ...
 
     def all(self, kind: str) -> Iterator[tuple[str, dict[str, Any]]]: ...
+
+    def put_new(self, kind: str, ident: str, doc: dict[str, Any]) -> bool:
+        """Write only if absent, atomically; False if the id was already there (a used ack link)."""
+        ...
 
 
 class SqliteStore:
@@ -60,6 +65,12 @@ class SqliteStore:
             self._db.executemany("INSERT OR REPLACE INTO docs VALUES (?, ?, ?)", rows)
             self._db.execute("COMMIT")
 
+    def put_new(self, kind: str, ident: str, doc: dict[str, Any]) -> bool:
+        with self._lock:
+            cursor = self._db.execute("INSERT OR IGNORE INTO docs VALUES (?, ?, ?)",
+                                      (kind, ident, json.dumps(doc, ensure_ascii=False, default=str)))
+        return cursor.rowcount == 1
+
     def all(self, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
         with self._lock:
             rows = self._db.execute("SELECT id, doc FROM docs WHERE kind = ? ORDER BY id", (kind,)).fetchall()
@@ -73,17 +84,16 @@ class SearchStore:
     """The search store: incidents in `incidents` (the contract's index), the rest in `notify-state`.
     Writes refresh at once, so the next tick (perhaps of a restarted process) reads what was decided."""
 
-    def __init__(self, search: Any, replicas: int = 0) -> None:
+    def __init__(self, search: Any, replicas: int = 0, incidents_index: str = INCIDENTS_INDEX) -> None:
         from socpipe.search import ensure_index
 
-        self._search = search
+        self._search, self._incidents = search, incidents_index
         ensure_index(search, STATE_INDEX, {"dynamic": False, "properties": {"kind": {"type": "keyword"}}}, replicas)
-        ensure_index(search, INCIDENTS_INDEX, {"properties": {"incident_id": {"type": "keyword"},
-                                                              "agency.id": {"type": "keyword"}}}, replicas)
+        ensure_index(search, incidents_index, INCIDENTS_MAPPING, replicas)
         ensure_index(search, ACTIONS_INDEX, MAPPING, replicas)
 
     def _where(self, kind: str, ident: str) -> tuple[str, str]:
-        return (INCIDENTS_INDEX, ident) if kind == "incident" else (STATE_INDEX, f"{kind}:{ident}")
+        return (self._incidents, ident) if kind == "incident" else (STATE_INDEX, f"{kind}:{ident}")
 
     def get(self, kind: str, ident: str) -> dict[str, Any] | None:
         index, doc_id = self._where(kind, ident)
@@ -108,13 +118,24 @@ class SearchStore:
         rejected = write(self._search, triples)
         if rejected:
             raise RuntimeError(f"search store refused {kind} {rejected[0].doc_id}: {rejected[0].reason}")
-        self._search.indices.refresh(index=INCIDENTS_INDEX if kind == "incident" else STATE_INDEX)
+        self._search.indices.refresh(index=self._incidents if kind == "incident" else STATE_INDEX)
+
+    def put_new(self, kind: str, ident: str, doc: dict[str, Any]) -> bool:
+        from opensearchpy.exceptions import ConflictError
+
+        index, doc_id = self._where(kind, ident)
+        body = {"kind": kind, "doc": json.dumps(doc, ensure_ascii=False, default=str)}
+        try:
+            self._search.index(index=index, id=doc_id, body=body, op_type="create", refresh=True)
+        except ConflictError:
+            return False
+        return True
 
     def all(self, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
         from opensearchpy.helpers import scan
 
         if kind == "incident":
-            for hit in scan(self._search, index=INCIDENTS_INDEX, query={"query": {"match_all": {}}}):
+            for hit in scan(self._search, index=self._incidents, query={"query": {"match_all": {}}}):
                 yield hit["_id"], hit["_source"]
             return
         prefix = f"{kind}:"

@@ -1,4 +1,5 @@
-"""socpipe command line: rules check | rules regress | detect | collect | run | demo | dev up|down|status."""
+"""socpipe command line: rules check | rules regress | detect | collect | run | notify | serve | demo |
+dev up|down|status."""
 
 from __future__ import annotations
 
@@ -48,7 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
     one_shot = collect.add_parser("import", help="send .evtx, JSON and log files once")
     one_shot.add_argument("paths", nargs="+", type=Path)
 
-    commands.add_parser("serve", help="the web console and its API (console.host:console.port)")
+    notify = commands.add_parser("notify", help="layer 1: route incidents to agency contacts, escalate, every "
+                                 "notify.tick_seconds until SIGTERM or Ctrl-C")
+    notify.add_argument("--once", action="store_true", help="one tick, then stop (exit 1 if a message is pending)")
+    notify.add_argument("--incidents", type=Path, help="incidents.jsonl to add first (without a search store)")
+
+    commands.add_parser("serve", help="the web console, its API and the acknowledgement links "
+                        "(console.host:console.port)")
     users = commands.add_parser("users", help="local console accounts (console.users_file)").add_subparsers(
         dest="users_command", required=True)
     add = users.add_parser("add", help="a new account")
@@ -113,6 +120,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_collector(args, config)
     if args.command == "run":
         return _run(args, config)
+    if args.command == "notify":
+        from alerting.notify_run import run_command
+
+        return run_command(args.once, args.incidents, config)
     if args.command in ("serve", "users"):
         from dashboards.console import serve
 

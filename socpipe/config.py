@@ -207,7 +207,7 @@ DEFAULTS: dict[str, Any] = {
         "tick_seconds": 5.0,
         # Acknowledgement links point here (the `socpipe serve` console); keys are signed with ack_secret
         # (set SOCPIPE__NOTIFY__ACK_SECRET; links are refused without it).
-        "base_url": "http://127.0.0.1:8000",
+        "base_url": "http://127.0.0.1:8400",
         "ack_secret": None,
         "ack_link_seconds": 259200,
         # An acknowledged incident not moved on (in progress or closed) within this time is unacknowledged

@@ -1,0 +1,118 @@
+"""`socpipe notify`: the layer-1 scheduler as a long-running process, built from the configuration.
+
+Every piece of state lives in the store (the search store when opensearch.url is set, else SQLite at
+notify.state_path), so the process can be stopped at any moment and started again: a tick cut short by
+a stop or a crash is resumed by the next one without sending anything twice. SIGTERM and Ctrl-C let the
+running tick finish, then stop. The console (`socpipe serve`) opens the same store for acknowledgements.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from alerting.channels import EmailChannel, WebhookChannel
+from alerting.notify import Channel, Notifier
+from alerting.notify_store import ActionLog, NotifyStore, SearchStore, SqliteStore
+from socpipe.config import Config
+from socpipe.registry import Registry
+
+log = logging.getLogger(__name__)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def open_state(config: Config) -> tuple[NotifyStore, ActionLog]:
+    """The scheduler's store and action log: the search store (incidents index as layer 2 writes it) when
+    one is configured, SQLite otherwise; actions go to the lake's `actions/` either way."""
+    lake = config.path("lake", "path")
+    if config.get("opensearch", "url"):
+        from socpipe import search
+
+        client = search.client(config)
+        store: NotifyStore = SearchStore(client, config.get("opensearch", "replicas"),
+                                         config.get("incidents", "index"))
+        return store, ActionLog(lake, client)
+    path = config.path("notify", "state_path")
+    assert path is not None
+    return SqliteStore(path), ActionLog(lake)
+
+
+def channels(config: Config) -> dict[str, Channel]:
+    return {"email": EmailChannel(config), "webhook": WebhookChannel(config)}
+
+
+def add_incidents(store: NotifyStore, path: Path) -> int:
+    """Incidents from a JSON-lines file (`socpipe detect`/`demo` write incidents.jsonl) that the store does
+    not hold yet: one already there keeps its state (acknowledged, escalated) when the file is read again."""
+    docs = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    new = [(d["incident_id"], d) for d in docs if d.get("@timestamp") and store.get("incident", d["incident_id"])
+           is None]
+    store.put_many("incident", new)
+    return len(new)
+
+
+def loop(tick: Callable[[datetime], Any], seconds: float, stop: threading.Event, once: bool = False,
+         clock: Callable[[], datetime] = utc_now) -> int:
+    """Tick until `stop` is set (or once); a failed tick is logged and retried at the next one, since the
+    store or a server being away for a while must not end the process. Returns the exit status: with
+    `once`, 1 if a message stayed pending or the tick failed; 0 after a requested stop."""
+    status = 0
+    while not stop.is_set():
+        started = time.monotonic()
+        try:
+            report = tick(clock())
+        except Exception as exc:  # noqa: BLE001 - a long-running process reports and carries on
+            log.error("notify tick failed: %s: %s", type(exc).__name__, exc)
+            status = 1
+        else:
+            status = 1 if report.failed else 0
+            if report.sent or report.failed or report.escalated or report.unacknowledged:
+                log.info("sent %d, pending %d, escalated %d, unacknowledged %d (%.1f s)", report.sent,
+                         report.failed, report.escalated, report.unacknowledged, time.monotonic() - started)
+        if once:
+            break
+        stop.wait(max(0.0, seconds - (time.monotonic() - started)))
+    return status if once else 0
+
+
+def run_command(once: bool, incidents: Path | None, config: Config, stop: threading.Event | None = None) -> int:
+    """The CLI command: build the notifier from the configuration and tick every notify.tick_seconds."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("opensearch").setLevel(logging.WARNING)
+    settings = config.get("notify")
+    if settings["unit"] != "incidents":
+        log.error("notify.unit %r: only 'incidents' (layer 2's index) is wired so far", settings["unit"])
+        return 2
+    registry_path = config.path("registry")
+    if registry_path is None:
+        log.error("layer 1 needs the agency registry (contacts, roles, escalation): set `registry`")
+        return 2
+    if not settings["ack_secret"]:
+        log.warning("SOCPIPE__NOTIFY__ACK_SECRET is not set: messages go out without acknowledgement links")
+    store, actions = open_state(config)
+    if incidents is not None:
+        log.info("%d new incidents from %s", add_incidents(store, incidents), incidents)
+    notifier = Notifier(config, Registry.load(registry_path), store, actions, channels(config))
+    stop = stop or threading.Event()
+    if not once and threading.current_thread() is threading.main_thread():
+        def request_stop(signum: int, frame: FrameType | None) -> None:
+            log.info("%s: stopping after this tick", signal.Signals(signum).name)
+            stop.set()
+
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+    smtp = settings["smtp"]
+    log.info("notify: every %g s, mail via %s", settings["tick_seconds"],
+             f"{smtp['host']}:{smtp['port']}" if smtp["host"] else config.path("notify", "outbox_dir"))
+    return loop(notifier.tick, float(settings["tick_seconds"]), stop, once)
