@@ -31,6 +31,7 @@ from pyspark.sql import DataFrame, SparkSession
 from alerting.alerts import alert_document
 from enrich.normalise import HostHint, context, normalise
 from ingest.splits import SPLIT_BYTES, Split, plan_splits, read_split
+from layers.correlate import correlate, hidden_rules
 from layers.matcher.engine import Detector, fallback_count
 from rules.model import CompiledRule, RuleSet
 from socpipe.events import SYSTEM_PREFIX, DeadLetter, Event
@@ -71,6 +72,7 @@ class Summary:
     seconds: float = 0.0
     stages: dict[str, float] = field(default_factory=dict)  # seconds per stage, in order
     triage_lines: list[str] = field(default_factory=list)  # suppressed alerts and incidents (alerting/triage.py)
+    correlation_lines: list[str] = field(default_factory=list)  # layer 2's alerts per correlation
 
     @property
     def alerts(self) -> int:
@@ -278,6 +280,8 @@ def run(
         parts_of_tasks = [stack.enter_context((parts / f"alerts-{i:06d}.txt").open(encoding="utf-8"))
                           for i in range(count)]
         merged: Iterable[str] = (line.split(_SEP, 2)[2] for line in heapq.merge(*parts_of_tasks))
+        if ruleset.correlations:  # layer 2 reads the alerts of the rules it names (far fewer than events)
+            merged = _correlated(list(merged), ruleset, summary)
         if triage:  # triage needs every alert at once (alerts are far fewer than events)
             merged = _triaged(list(merged), triage, out_dir, summary)
         alerts.writelines(merged)
@@ -291,20 +295,38 @@ def run(
     return summary
 
 
+def _correlated(lines: list[str], ruleset: RuleSet, summary: Summary) -> list[str]:
+    """The alert lines with the correlation alerts (layers/correlate.py) added in time order, less the
+    alerts of rules that only correlations with `generate: false` name; the summary counts the result."""
+    documents = [json.loads(line) for line in lines]
+    found = correlate(ruleset.correlations, ruleset.rules, documents)
+    hidden = hidden_rules(ruleset.correlations)
+    kept = [(line, doc) for line, doc in zip(lines, documents, strict=True) if doc["rule"]["id"] not in hidden]
+    kept += [(json.dumps(doc, ensure_ascii=False, sort_keys=True) + "\n", doc) for doc in found]
+    kept.sort(key=lambda pair: (pair[1]["@timestamp"] or "", pair[1]["alert_id"]))
+    fired = Counter(doc["rule"]["title"] for doc in found)
+    quiet = len(documents) + len(found) - len(kept)
+    summary.correlation_lines = [f"  {n:,} correlation alerts from {title}" for title, n in sorted(fired.items())]
+    if quiet:
+        summary.correlation_lines.append(f"  {quiet:,} alerts of rules that only correlations read (generate: false)")
+    _recount(summary, [doc for _, doc in kept])
+    return [line for line, _ in kept]
+
+
 def _triaged(lines: list[str], triage: Callable[[list[dict[str, Any]], Path], tuple[set[str], list[str]]],
              out_dir: Path, summary: Summary) -> list[str]:
     """The alert lines that stand after triage; the summary's counts become theirs."""
     documents = [json.loads(line) for line in lines]
     standing, summary.triage_lines = triage(documents, out_dir)
-    summary.alerts_by_level.clear()
-    summary.alerts_by_agency.clear()
-    kept = []
-    for line, doc in zip(lines, documents, strict=True):
-        if doc["alert_id"] in standing:
-            kept.append(line)
-            summary.alerts_by_level[doc["rule"]["level"]] += 1
-            summary.alerts_by_agency[doc.get("agency", {}).get("id") or "unassigned"] += 1
-    return kept
+    kept = [(line, doc) for line, doc in zip(lines, documents, strict=True) if doc["alert_id"] in standing]
+    _recount(summary, [doc for _, doc in kept])
+    return [line for line, _ in kept]
+
+
+def _recount(summary: Summary, documents: list[dict[str, Any]]) -> None:
+    """The summary's alert counts become those of these documents."""
+    summary.alerts_by_level = Counter(doc["rule"]["level"] for doc in documents)
+    summary.alerts_by_agency = Counter((doc.get("agency") or {}).get("id") or "unassigned" for doc in documents)
 
 
 def _detect_splits(token: str, rules: Broadcast, settings: Broadcast, splits: list[Split],

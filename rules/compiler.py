@@ -14,14 +14,14 @@ from pathlib import Path
 
 import yaml
 from sigma.collection import SigmaCollection
-from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError, SigmaRuleLocation
 from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
 from sigma.processing.transformations import ValueListPlaceholderTransformation
 from sigma.rule import SigmaRule
 
-from rules import ir
+from rules import correlation, ir
 from rules.cache import RuleCache
+from rules.correlation import Correlation, CorrelationError
 from rules.filters import load_tuning
 from rules.logsources import resolve
 from rules.model import CompiledRule, RuleFailure, RuleSet
@@ -66,20 +66,21 @@ def compile_rule(rule: SigmaRule, backend: IRBackend) -> CompiledRule:
         sources=mapping.sources,
         logsource_exact=mapping.exact,
         condition=ir.or_(conditions),
+        name=rule.name,
     )
 
 
-def compile_file(path: Path, backend: IRBackend) -> list[CompiledRule | RuleFailure]:
-    """Every rule of one file, compiled or failed, in file order."""
-    items: list[CompiledRule | RuleFailure] = []
-    for rule, failure in _parse_file(path):
-        if failure:
-            items.append(failure)
+def compile_file(path: Path, backend: IRBackend) -> list[CompiledRule | Correlation | RuleFailure]:
+    """Every rule and correlation of one file, compiled or failed."""
+    items: list[CompiledRule | Correlation | RuleFailure] = []
+    for item in _parse_file(path):
+        if not isinstance(item, SigmaRule):
+            items.append(item)
             continue
         try:
-            items.append(compile_rule(rule, backend))
+            items.append(compile_rule(item, backend))
         except (SigmaError, ValueError, NotImplementedError) as e:
-            items.append(RuleFailure(str(rule.id), str(path), _reason(e)))
+            items.append(RuleFailure(str(item.id), str(path), _reason(e)))
     return items
 
 
@@ -107,10 +108,17 @@ def load_rules(paths: Iterable[Path], placeholders: dict[str, list[str]] | None 
         if cache and path in keys:
             cache.put(keys[path], items)
     result = RuleSet(cache_hits=cache.hits if cache else 0)
+    correlations: list[Correlation] = []
     for path in files:
         for item in compiled[path]:
-            (result.rules if isinstance(item, CompiledRule) else result.failures).append(item)
+            if isinstance(item, CompiledRule):
+                result.rules.append(item)
+            elif isinstance(item, Correlation):
+                correlations.append(item)
+            else:
+                result.failures.append(item)
     _report_duplicates(result)
+    result.correlations = correlation.resolve(correlations, result.rules, result.failures)
     load_tuning(files, result, IRBackend(processing_pipeline=placeholder_pipeline(placeholders)))
     return result
 
@@ -119,7 +127,8 @@ def load_rules(paths: Iterable[Path], placeholders: dict[str, list[str]] | None 
 PARALLEL_MIN_FILES = 200
 
 
-def _compile_files(files: list[Path], placeholders: dict[str, list[str]]) -> list[list[CompiledRule | RuleFailure]]:
+def _compile_files(files: list[Path],
+                   placeholders: dict[str, list[str]]) -> list[list[CompiledRule | Correlation | RuleFailure]]:
     """Compile files on every core (a cold cache of thousands of rules); results in the files' order."""
     workers = os.cpu_count() or 1
     if len(files) < PARALLEL_MIN_FILES or workers < 2:
@@ -131,29 +140,42 @@ def _compile_files(files: list[Path], placeholders: dict[str, list[str]]) -> lis
         return [items for chunk in pool.map(_compile_chunk, chunks, [placeholders] * len(chunks)) for items in chunk]
 
 
-def _compile_chunk(files: list[Path], placeholders: dict[str, list[str]]) -> list[list[CompiledRule | RuleFailure]]:
+def _compile_chunk(files: list[Path],
+                   placeholders: dict[str, list[str]]) -> list[list[CompiledRule | Correlation | RuleFailure]]:
     backend = IRBackend(processing_pipeline=placeholder_pipeline(placeholders))
     return [compile_file(path, backend) for path in files]
 
 
-def _parse_file(path: Path) -> Iterator[tuple[SigmaRule, None] | tuple[None, RuleFailure]]:
+def _parse_file(path: Path) -> Iterator[SigmaRule | Correlation | RuleFailure]:
+    """The file's rules as pySigma parses them, and its correlations as rules/correlation.py does."""
     try:
-        text = path.read_text(encoding="utf-8")
-        collection = SigmaCollection.from_yaml(text, collect_errors=True, source=SigmaRuleLocation(path),
-                                               collect_filters=True)  # filters: rules/filters.py
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, SigmaError) as e:
-        yield None, RuleFailure(_id_from_text(path), str(path), _reason(e))
+        docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        yield RuleFailure(_id_from_text(path), str(path), _reason(e))
+        return
+    sigma_docs = []
+    for doc in docs:
+        if isinstance(doc, dict) and "correlation" in doc:
+            try:
+                yield correlation.parse(doc, str(path))
+            except CorrelationError as e:
+                yield RuleFailure(str(doc.get("id") or "?"), str(path), f"correlation: {e}")
+        else:
+            sigma_docs.append(doc)
+    try:
+        collection = SigmaCollection.from_dicts(sigma_docs, collect_errors=True, source=SigmaRuleLocation(path),
+                                                collect_filters=True)  # filters: rules/filters.py
+    except SigmaError as e:
+        yield RuleFailure(_id_from_text(path), str(path), _reason(e))
         return
     reported: set[int] = set()
     for item in collection:
         reported.update(id(e) for e in item.errors)
-        if isinstance(item, SigmaCorrelationRule):
-            yield None, RuleFailure(str(item.id), str(path), "correlation rules run in layer 2, not here")
-        elif isinstance(item, SigmaRule):
-            yield item, None  # a rule carrying errors fails in compile_rule, once
+        if isinstance(item, SigmaRule):
+            yield item  # a rule carrying errors fails in compile_rule, once
     for error in collection.errors:
         if id(error) not in reported:
-            yield None, RuleFailure(_id_from_text(path), str(path), _reason(error))
+            yield RuleFailure(_id_from_text(path), str(path), _reason(error))
 
 
 def _id_from_text(path: Path) -> str:

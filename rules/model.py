@@ -13,6 +13,7 @@ from rules import ir
 from rules.logsources import Source
 
 if TYPE_CHECKING:
+    from rules.correlation import Correlation
     from rules.filters import CompiledFilter, Suppression
 
 
@@ -27,6 +28,7 @@ class CompiledRule:
     sources: tuple[Source, ...]
     logsource_exact: bool  # False when only the product could be mapped
     condition: ir.Node
+    name: str | None = None  # the Sigma `name` correlations may refer to the rule by
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,7 @@ class RuleSet:
     cache_hits: int = 0  # rule files taken from the compiled-rule cache (rules/cache.py)
     filters: list[CompiledFilter] = field(default_factory=list)  # Sigma meta filters (rules/filters.py)
     suppressions: dict[str, Suppression] = field(default_factory=dict)  # rule id -> its socpipe.suppress
+    correlations: list[Correlation] = field(default_factory=list)  # layer 2 (rules/correlation.py), in run order
 
     def by_id(self) -> dict[str, CompiledRule]:
         return {r.id: r for r in self.rules}

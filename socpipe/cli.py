@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections import Counter
 from pathlib import Path
 
 from socpipe.config import Config, load_config
@@ -155,6 +156,9 @@ def _check(args: argparse.Namespace, config: Config) -> int:
         print(f"rule cache {config.rule_cache_dir}: {ruleset.cache_hits} files reused")
     if ruleset.filters or ruleset.suppressions:  # tuning as code (rules/filters.py)
         print(f"{len(ruleset.filters)} filters, {len(ruleset.suppressions)} rules with suppression")
+    if ruleset.correlations:  # layer 2 (rules/correlation.py), references resolved
+        print(f"{len(ruleset.correlations)} correlations: " + ", ".join(
+            f"{n} {kind}" for kind, n in sorted(Counter(c.type for c in ruleset.correlations).items())))
     print(f"{len(ruleset.rules)} compiled, {len(ruleset.failures)} failed")
     return 1 if args.strict and ruleset.failures else 0
 

@@ -13,6 +13,7 @@ def summary_lines(s: Summary) -> list[str]:
         f"{'rules':<14}{s.rules_loaded:>10,}   loaded, {s.rules_failed} failed, "
         f"{s.fallback_rules} checked on every event of their log source",
         f"{'alerts':<14}{s.alerts:>10,}   {levels or 'none'}",
+        *s.correlation_lines,
         *s.triage_lines,
         *([f"{'name clashes':<14}" + ", ".join(f"{name} {count:,}" for name, count in sorted(s.name_collisions.items()))
            + " (Windows System names also in event data: the field is the event data's value, the System value"

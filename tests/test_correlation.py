@@ -1,0 +1,224 @@
+"""Sigma correlation rules (layer 2): parsing, loading and sliding windows, against hand-computed results."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from layers.correlate import correlate, hidden_rules
+from rules.compiler import load_rules
+from rules.correlation import Correlation, CorrelationError, parse
+
+T0 = datetime(2026, 11, 30, 11, 59, 0, tzinfo=UTC)
+
+
+def corr(kind: str, rules: list[str], condition: dict[str, Any] | None = None, group_by: tuple[str, ...] = ("source.ip",),
+         timespan: str = "60s", cid: str = "c1", **extra: Any) -> Correlation:
+    body: dict[str, Any] = {"type": kind, "rules": rules, "group-by": list(group_by), "timespan": timespan, **extra}
+    if condition is not None:
+        body["condition"] = condition
+    return parse({"title": f"corr {cid}", "id": cid, "correlation": body, "level": "high"}, "test.yml")
+
+
+def alert(rule: str, seconds: float, ip: str = "203.0.113.7", agency: str = "a1", n: int | None = None,
+          **fields: str) -> dict[str, Any]:
+    key = f"{rule}-{seconds}-{ip}-{n}-{sorted(fields.items())}"
+    return {"alert_id": f"id-{key}", "@timestamp": (T0 + timedelta(seconds=seconds)).isoformat(),
+            "rule": {"id": rule, "title": rule, "level": "low", "tags": []}, "event": dict(fields),
+            "event_meta": {"id": key}, "source": {"ip": ip}, "agency": {"id": agency}}
+
+
+def fire(c: Correlation, alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return correlate([c], [], alerts)
+
+
+def test_event_count_counts_a_window_that_closes_exactly_at_its_edge():
+    c = corr("event_count", ["r"], {"gte": 3})
+    assert len(fire(c, [alert("r", 0), alert("r", 30), alert("r", 60)])) == 1  # [0, 60] holds all three
+    assert fire(c, [alert("r", 0), alert("r", 30), alert("r", 60.5)]) == []  # one of them falls outside
+
+
+def test_a_burst_across_a_clock_boundary_fires_and_names_when_and_what():
+    c = corr("event_count", ["r"], {"gt": 3})  # 11:59:50 .. 12:00:10, across the hour
+    docs = fire(c, [alert("r", s, n=i) for i, s in enumerate((50, 55, 60, 65, 70))])
+    assert len(docs) == 1
+    doc = docs[0]
+    assert doc["correlation"]["value"] == 5 and doc["correlation"]["events_count"] == 5
+    assert doc["@timestamp"] == (T0 + timedelta(seconds=65)).isoformat()  # the fourth event made it > 3
+    assert doc["correlation"]["group"] == {"source.ip": "203.0.113.7"}
+    assert doc["rule"]["level"] == "high" and doc["agency"]["ids"] == ["a1"]
+
+
+def test_input_order_does_not_change_the_alerts():
+    c = corr("event_count", ["r"], {"gte": 4})
+    alerts = [alert("r", s, ip=ip) for s in range(0, 300, 7) for ip in ("198.51.100.1", "198.51.100.2")]
+    expected = fire(c, alerts)
+    shuffled = alerts[:]
+    random.Random(3).shuffle(shuffled)
+    assert fire(c, shuffled) == expected and len(expected) == 2  # one episode per source
+
+
+def test_separate_bursts_are_separate_episodes_and_a_continuing_one_is_one():
+    c = corr("event_count", ["r"], {"gte": 2})
+    docs = fire(c, [alert("r", 0), alert("r", 10), alert("r", 200), alert("r", 210)])
+    assert len(docs) == 2
+    continuing = fire(c, [alert("r", s) for s in range(0, 600, 20)])  # every window overlaps the next
+    assert len(continuing) == 1 and continuing[0]["correlation"]["events_count"] == 30
+
+
+def test_value_count_counts_distinct_values_not_repeats():
+    c = corr("value_count", ["r"], {"field": "TargetUserName", "gte": 3})
+    assert fire(c, [alert("r", i, TargetUserName="admin") for i in range(10)]) == []
+    docs = fire(c, [alert("r", i, TargetUserName=u) for i, u in enumerate(["a", "b", "a", "c"])])
+    assert len(docs) == 1 and docs[0]["correlation"]["value"] == 3
+
+
+def test_value_count_of_several_fields_counts_distinct_pairs():
+    c = corr("value_count", ["r"], {"field": ["User", "Host"], "gte": 3})
+    pairs = [("u", "h1"), ("u", "h2"), ("v", "h1"), ("u", "h1")]
+    assert len(fire(c, [alert("r", i, User=u, Host=h) for i, (u, h) in enumerate(pairs)])) == 1
+    assert fire(c, [alert("r", i, User=u, Host=h) for i, (u, h) in enumerate(pairs[:2])]) == []
+
+
+def test_temporal_needs_every_rule_in_the_window_in_any_order():
+    c = corr("temporal", ["a", "b", "c"])
+    assert len(fire(c, [alert("c", 0), alert("a", 20), alert("b", 40)])) == 1
+    assert fire(c, [alert("c", 0), alert("a", 20), alert("b", 61)]) == []
+    assert fire(c, [alert("a", 0), alert("b", 20)]) == []
+
+
+def test_temporal_ordered_needs_the_order():
+    c = corr("temporal_ordered", ["failed", "success"])
+    assert len(fire(c, [alert("failed", 0), alert("success", 30)])) == 1
+    assert fire(c, [alert("success", 0), alert("failed", 30)]) == []
+    assert fire(c, [alert("failed", 0), alert("success", 90)]) == []  # in order but too far apart
+
+
+def test_value_sum_avg_and_a_range():
+    sent = [alert("r", i, bytes_sent=str(b)) for i, b in enumerate((400, 500, 300))]
+    assert len(fire(corr("value_sum", ["r"], {"field": "bytes_sent", "gt": 1000}), sent)) == 1
+    assert fire(corr("value_sum", ["r"], {"field": "bytes_sent", "gt": 1200}), sent) == []
+    assert len(fire(corr("value_avg", ["r"], {"field": "bytes_sent", "gte": 400}), sent)) == 1
+    assert fire(corr("value_avg", ["r"], {"field": "bytes_sent", "gt": 500}), sent) == []
+    ranged = corr("event_count", ["r"], {"gte": 2, "lte": 3})
+    assert len(fire(ranged, [alert("r", i) for i in range(3)])) == 1
+    assert fire(ranged, [alert("r", 0)]) == []
+
+
+def test_value_percentile_is_the_share_of_a_value_in_the_window():
+    # 1 of 50 process starts (2%) is a rare image: fires for lte 2, not for lte 1
+    events = [alert("r", i * 0.5, Image="svchost.exe") for i in range(49)] + [alert("r", 25, Image="evil.exe")]
+    docs = fire(corr("value_percentile", ["r"], {"field": "Image", "lte": 2}), events)
+    assert len(docs) >= 1 and docs[0]["correlation"]["value"] == pytest.approx(2.0)
+    assert fire(corr("value_percentile", ["r"], {"field": "Image", "lte": 1}), events) == []
+
+
+def test_group_by_keeps_sources_apart_and_aliases_join_different_fields():
+    c = corr("event_count", ["r"], {"gte": 2})
+    assert fire(c, [alert("r", 0, ip="192.0.2.1"), alert("r", 5, ip="192.0.2.2")]) == []
+    aliased = corr("temporal", ["http_500", "new_conn"], group_by=("internal_ip",),
+                   aliases={"internal_ip": {"http_500": "dst", "new_conn": "src"}})
+    hits = [alert("http_500", 0, dst="10.0.0.5"), alert("new_conn", 3, src="10.0.0.5")]
+    assert len(correlate([aliased], [], hits)) == 1
+    hits[1]["event"]["src"] = "10.0.0.6"
+    assert correlate([aliased], [], hits) == []
+
+
+def test_cross_agency_attack_is_one_alert_listing_every_agency():
+    c = corr("event_count", ["r"], {"gte": 3})
+    docs = fire(c, [alert("r", 0, agency="so-tttt"), alert("r", 5, agency="ubnd-tinh"), alert("r", 9, agency="so-yte")])
+    assert len(docs) == 1 and docs[0]["agency"] == {"id": None, "ids": ["so-tttt", "so-yte", "ubnd-tinh"]}
+
+
+def test_a_chain_reads_the_alerts_of_a_lower_correlation():
+    many = corr("event_count", ["failed"], {"gte": 3}, cid="many", name="many_failed")
+    chain = corr("temporal_ordered", ["many", "success"], cid="chain", timespan="10m")
+    hits = [alert("failed", s) for s in (0, 5, 10)] + [alert("success", 120)]
+    docs = correlate([many, chain], [], hits)
+    assert [d["rule"]["id"] for d in docs] == ["many", "chain"]
+    assert correlate([many, chain], [], [alert("success", 1)] + hits[:3]) == docs[:1]  # success came first
+
+
+def test_hidden_rules_follow_generate():
+    quiet = corr("event_count", ["a", "b"], {"gte": 2}, cid="q")
+    loud = corr("event_count", ["b"], {"gte": 2}, cid="l", generate=True)
+    assert hidden_rules([quiet, loud]) == {"a"}
+
+
+@pytest.mark.parametrize(("body", "reason"), [
+    ({"type": "event_count", "rules": ["r"], "group-by": ["x"], "timespan": "5 minutes", "condition": {"gte": 1}},
+     "timespan"),
+    ({"type": "median", "rules": ["r"], "group-by": ["x"], "timespan": "5m"}, "unknown correlation type"),
+    ({"type": "event_count", "rules": ["r"], "group-by": ["x"], "timespan": "5m"}, "needs a `condition`"),
+    ({"type": "value_count", "rules": ["r"], "group-by": ["x"], "timespan": "5m", "condition": {"gte": 2}},
+     "needs `field`"),
+    ({"type": "event_count", "rules": ["r"], "group-by": ["x"], "timespan": "5m", "condition": {"gte": 2, "gt": 3}},
+     "range"),
+    ({"type": "value_percentile", "rules": ["r"], "group-by": ["x"], "timespan": "5m",
+      "condition": {"field": "x", "percentile": 95, "lte": 1}}, "unknown key percentile"),
+])
+def test_malformed_correlations_say_why(body: dict[str, Any], reason: str):
+    with pytest.raises(CorrelationError, match=reason):
+        parse({"id": "x", "title": "x", "correlation": body}, "x.yml")
+
+
+def test_loading_resolves_names_reports_unknown_rules_and_loops(tmp_path: Path):
+    (tmp_path / "spec.yml").write_text("""
+title: Failed then success
+id: 11111111-0000-0000-0000-000000000001
+correlation:
+  type: temporal_ordered
+  rules: [multiple_failed_login, successful_login]
+  group-by: [User]
+  timespan: 10m
+level: high
+---
+title: Multiple failed logons
+id: 11111111-0000-0000-0000-000000000002
+name: multiple_failed_login
+correlation:
+  type: event_count
+  rules: [failed_login]
+  group-by: [User]
+  timespan: 10m
+  condition: {gte: 10, lte: 1000}
+---
+title: Single failed login
+id: 11111111-0000-0000-0000-000000000003
+name: failed_login
+logsource: {product: windows, service: security}
+detection: {selection: {EventID: [529, 4625]}, condition: selection}
+---
+title: Successful login
+id: 11111111-0000-0000-0000-000000000004
+name: successful_login
+logsource: {product: windows, service: security}
+detection: {selection: {EventID: [528, 4624]}, condition: selection}
+""", encoding="utf-8")
+    (tmp_path / "broken.yml").write_text("""
+title: Unknown base
+id: 22222222-0000-0000-0000-000000000001
+correlation: {type: event_count, rules: [no_such_rule], group-by: [User], timespan: 1h, condition: {gte: 2}}
+---
+title: Loop a
+id: 22222222-0000-0000-0000-000000000002
+name: loop_a
+correlation: {type: temporal, rules: [loop_b, failed_login], group-by: [User], timespan: 1h}
+---
+title: Loop b
+id: 22222222-0000-0000-0000-000000000003
+name: loop_b
+correlation: {type: temporal, rules: [loop_a, failed_login], group-by: [User], timespan: 1h}
+""", encoding="utf-8")
+    ruleset = load_rules([tmp_path])
+    assert [c.id[-1] for c in ruleset.correlations] == ["2", "1"]  # the chain after what it reads
+    assert ruleset.correlations[1].rules == ("11111111-0000-0000-0000-000000000002",
+                                             "11111111-0000-0000-0000-000000000004")
+    reasons = {f.id[-1]: f.reason for f in ruleset.failures}
+    assert "unknown rule 'no_such_rule'" in reasons["1"]
+    assert "loops back" in reasons["2"] or "loops back" in reasons["3"]
+    assert len(ruleset.rules) == 2
