@@ -18,12 +18,14 @@ from typing import Any
 
 from alerting.actions import Action
 from alerting.notify_store import ActionLog, NotifyStore
+from alerting.routing import value
 
 OPEN = ("new", "escalated")  # statuses an acknowledgement moves on from
+REASONS = ("disabled", "malformed", "tampered", "expired", "used", "unknown", "closed")
 
 
 class AckError(ValueError):
-    """A refused acknowledgement; `reason` is one of malformed, tampered, expired, used, unknown, closed."""
+    """A refused acknowledgement; `reason` is one of REASONS."""
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
@@ -74,13 +76,13 @@ def token_key(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()[:32]
 
 
-def acknowledge(store: NotifyStore, actions: ActionLog, secret: str, token: str, comment: str,
-                now: datetime) -> dict[str, Any]:
-    """Acknowledge the token's incident as its contact; returns the updated incident. Replays are refused,
-    and so is a second acknowledgement of an incident someone already acknowledged (it names who)."""
+def check(store: NotifyStore, secret: str | None, token: str, now: datetime) -> tuple[AckClaim, dict[str, Any]]:
+    """The claim and its open incident, if the token may acknowledge it now; AckError otherwise. Reads only:
+    the confirmation page calls it, and a mail scanner opening the link changes nothing."""
+    if not secret:
+        raise AckError("disabled", "acknowledgement links are not configured (notify.ack_secret)")
     claim = verify_token(secret, token, now)
-    key = token_key(token)
-    used = store.get("token", key)
+    used = store.get("token", token_key(token))
     if used is not None:
         raise AckError("used", f"this link was already used at {used['at']}")
     incident = store.get("incident", claim.incident_id)
@@ -89,14 +91,26 @@ def acknowledge(store: NotifyStore, actions: ActionLog, secret: str, token: str,
     if incident.get("status") not in OPEN:
         by = incident.get("acknowledged_by") or incident.get("status")
         raise AckError("closed", f"incident {claim.incident_id} is already {incident.get('status')} ({by})")
+    return claim, incident
+
+
+def acknowledge(store: NotifyStore, actions: ActionLog, secret: str | None, token: str, comment: str,
+                now: datetime, via: str = "link") -> dict[str, Any]:
+    """Acknowledge the token's incident as its contact; returns the updated incident. Replays are refused
+    (the token is claimed atomically, so two clicks at once acknowledge once), and so is a second
+    acknowledgement of an incident someone already acknowledged (it names who)."""
+    claim, incident = check(store, secret, token, now)
+    key = token_key(token)
+    if not store.put_new("token", key, {"at": now.isoformat(), "incident_id": claim.incident_id,
+                                        "contact": claim.contact_id}):
+        raise AckError("used", f"this link was already used at {(store.get('token', key) or {}).get('at')}")
     actor = f"contact:{claim.contact_id}"
     before = {k: incident.get(k) for k in ("status", "acknowledged_at", "acknowledged_by")}
     detected = datetime.fromisoformat(incident["@timestamp"])
     after = {"status": "acknowledged", "acknowledged_at": now.astimezone(UTC).isoformat(), "acknowledged_by": actor}
     incident = {**incident, **after, "tta_seconds": (now - detected).total_seconds()}
-    store.put("token", key, {"at": now.isoformat(), "incident_id": claim.incident_id, "contact": claim.contact_id})
     store.put("incident", claim.incident_id, incident)
-    detail = {"via": "link", "comment": comment} if comment else {"via": "link"}
-    actions.record([Action(now, actor, "acknowledge", "incident", claim.incident_id, incident.get("agency.id"),
+    detail = {"via": via, "comment": comment} if comment else {"via": via}
+    actions.record([Action(now, actor, "acknowledge", "incident", claim.incident_id, value(incident, "agency.id"),
                            before, after, detail)])
     return incident

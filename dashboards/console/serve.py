@@ -7,8 +7,10 @@ import getpass
 import secrets
 import sys
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
+from alerting.notify_run import open_state
+from dashboards.console.ack_links import ack_router
 from dashboards.console.app import create_app
 from dashboards.console.store import IncidentStore
 from dashboards.console.users import Users
@@ -31,8 +33,16 @@ def build(config: Config) -> FastAPI:
                           config.get("opensearch", "replicas"))
     # Without a configured key every start signs new sessions: everyone signs in again after a restart.
     key = config.get("console", "secret_key") or secrets.token_urlsafe(32)
-    return create_app(store, users_of(config), Registry.load(registry_path) if registry_path else None, key,
-                      secure_cookies=bool(config.get("console", "tls_certfile")))
+    registry = Registry.load(registry_path) if registry_path else None
+    return create_app(store, users_of(config), registry, key,
+                      secure_cookies=bool(config.get("console", "tls_certfile")), routers=routers(config, registry))
+
+
+def routers(config: Config, registry: Registry | None) -> list[APIRouter]:
+    """What other parts add to the console: the acknowledgement links and webhook replies, acting on the
+    state `socpipe notify` keeps (the same store, so the scheduler sees an acknowledgement at its next tick)."""
+    store, actions = open_state(config)
+    return [ack_router(store, actions, config.get("notify", "ack_secret"), registry)]
 
 
 def serve(config: Config) -> int:
