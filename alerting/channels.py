@@ -7,6 +7,7 @@ message pending and tries again later, so an SMTP outage delays messages and los
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -16,8 +17,9 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from email.header import Header
 from email.headerregistry import Address
-from email.message import EmailMessage
+from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr, parseaddr
 from pathlib import Path
 from typing import Any
@@ -48,17 +50,18 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def email_message(message: Message, sender: str, at: Any) -> EmailMessage:
-    """UTF-8 headers and body; Message-ID from the notification id, so a relay can drop a duplicate."""
-    mail = EmailMessage()
+def email_message(message: Message, sender: str, at: Any) -> MIMEText:
+    """UTF-8 headers and body; Message-ID from the notification id, so a relay can drop a duplicate.
+    Built with the legacy Header encoder: Python 3.11's EmailMessage folds a long Vietnamese subject into
+    encoded words and drops the space between them ("bất thường" arrives as "bấtthường")."""
+    mail = MIMEText(message.body, "plain", "utf-8")
     name, address = parseaddr(sender)
-    mail["From"] = formataddr((name, address))
+    mail["From"] = formataddr((name, address), charset="utf-8")
     mail["To"] = str(Address(addr_spec=message.address))
-    mail["Subject"] = message.subject
+    mail["Subject"] = Header(message.subject, "utf-8")
     mail["Date"] = format_datetime(at)
     mail["Message-ID"] = f"<{message.notification_id}@socpipe>"
     mail["X-Socpipe-Incidents"] = ",".join(message.payload.get("incidents", []))
-    mail.set_content(message.body, charset="utf-8")
     return mail
 
 
@@ -87,7 +90,7 @@ class EmailChannel:
         except (OSError, smtplib.SMTPException) as exc:
             raise SendError(f"SMTP {self.smtp['host']}:{self.smtp['port']}: {exc}") from exc
 
-    def _smtp_send(self, mail: EmailMessage) -> None:
+    def _smtp_send(self, mail: MIMEText) -> None:
         host, port, security = self.smtp["host"], int(self.smtp["port"]), self.smtp.get("security", "starttls")
         timeout = float(self.smtp.get("timeout") or 10)
         context = ssl.create_default_context()
@@ -97,8 +100,23 @@ class EmailChannel:
             if security == "starttls":
                 smtp.starttls(context=context)
             if self.smtp.get("username"):
-                smtp.login(self.smtp["username"], self.smtp.get("password") or "")
+                _login(smtp, self.smtp["username"], self.smtp.get("password") or "")
             smtp.send_message(mail)
+
+
+def _login(smtp: smtplib.SMTP, username: str, password: str) -> None:
+    """smtplib encodes credentials as ASCII and fails on a Vietnamese password; AUTH PLAIN is UTF-8
+    (RFC 4616), so such credentials go that way and ASCII ones through smtplib's own choice of mechanism."""
+    if (username + password).isascii():
+        smtp.login(username, password)
+        return
+    smtp.ehlo_or_helo_if_needed()
+    if "plain" not in smtp.esmtp_features.get("auth", "").lower().split():
+        raise smtplib.SMTPException("the server offers no AUTH PLAIN, needed for a non-ASCII password")
+    secret = base64.b64encode(f"\0{username}\0{password}".encode()).decode()
+    code, answer = smtp.docmd("AUTH", f"PLAIN {secret}")
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, answer)
 
 
 class WebhookChannel:
