@@ -37,3 +37,13 @@ def alert_document(
         "event_meta": {"id": event_identity, "kind": kind, "origin": origin},
         **context,
     }
+
+
+CROSS_AGENCY = "cross-agency"
+
+
+def agency_key(alert: dict[str, Any]) -> str:
+    """The agency an alert is counted under: its own, `cross-agency` for a correlation over several
+    agencies (their ids are in agency.ids), or `unassigned`."""
+    agency = alert.get("agency") or {}
+    return agency.get("id") or (CROSS_AGENCY if agency.get("ids") else "unassigned")

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from alerting.alerts import LEVELS
+from alerting.alerts import LEVELS, agency_key
 
 LEVEL_COLOURS = {
     "critical": "#7f1d1d", "high": "#dc2626", "medium": "#f59e0b", "low": "#3b82f6", "informational": "#9ca3af",
@@ -39,9 +39,15 @@ def bar_chart(title: str, rows: Sequence[tuple[str, int]], colours: dict[str, st
             f'aria-label="{html.escape(title)}">{"".join(bars)}</svg>')
 
 
+def _agencies(alert: dict[str, Any]) -> list[str]:
+    """The alert's agency, or every agency of a cross-agency correlation."""
+    agency = alert.get("agency") or {}
+    return [agency["id"]] if agency.get("id") else list(agency.get("ids") or [])
+
+
 def render(summary_lines: list[str], alerts: list[dict[str, Any]], agency_names: dict[str, str]) -> str:
     by_level = Counter(a["rule"]["level"] for a in alerts)
-    by_agency = Counter(a.get("agency", {}).get("id", "unassigned") for a in alerts)
+    by_agency = Counter(agency_key(a) for a in alerts)
     level_rows = [(lvl, by_level[lvl]) for lvl in LEVELS if by_level[lvl]]
     agency_rows = [(agency_names.get(a, a), n) for a, n in sorted(by_agency.items(), key=lambda kv: (-kv[1], kv[0]))]
     severity = {lvl: i for i, lvl in enumerate(LEVELS)}
@@ -57,7 +63,7 @@ def render(summary_lines: list[str], alerts: list[dict[str, Any]], agency_names:
     )
     rows = "".join(
         _row((a.get("@timestamp") or "", a["rule"]["level"], a["rule"]["title"], a.get("host", {}).get("name", ""),
-              agency_names.get(a.get("agency", {}).get("id", ""), a.get("agency", {}).get("id", "")),
+              ", ".join(agency_names.get(i, i) for i in _agencies(a)),
               a.get("system", {}).get("id", ""), a["alert_id"]))
         for a in ranked
     )

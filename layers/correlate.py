@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -59,9 +59,12 @@ def hit_of(alert: Mapping[str, Any]) -> Hit | None:
     return Hit(alert["rule"]["id"], at, key, alert, alert["rule"]["level"])
 
 
-def correlate(correlations: list[Correlation], rules: Iterable[CompiledRule],
-              alerts: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Every correlation alert of `alerts`, chains included (correlations come in run order)."""
+def correlate(correlations: list[Correlation], rules: Iterable[CompiledRule], alerts: Iterable[Mapping[str, Any]],
+              owner: Callable[[list[str]], str | None] = lambda ids: ids[0] if len(ids) == 1 else None,
+              ) -> list[dict[str, Any]]:
+    """Every correlation alert of `alerts`, chains included (correlations come in run order). `owner`
+    names the agency an alert over these agencies belongs to (Registry.common_ancestor: whose people
+    may see all of them); its `agency.ids` lists them all."""
     names = {r.id: r.name for r in rules if r.name} | {c.id: c.name for c in correlations if c.name}
     wanted = {ref for c in correlations for ref in c.rules}
     by_rule: dict[str, list[Hit]] = defaultdict(list)
@@ -70,7 +73,7 @@ def correlate(correlations: list[Correlation], rules: Iterable[CompiledRule],
             by_rule[hit.rule].append(hit)
     out: list[dict[str, Any]] = []
     for c in correlations:
-        fired = evaluate(c, [h for ref in c.rules for h in by_rule.get(ref, ())], names)
+        fired = evaluate(c, [h for ref in c.rules for h in by_rule.get(ref, ())], names, owner)
         by_rule[c.id] = [h for doc in fired if (h := hit_of(doc))]
         out += fired
     return out
@@ -83,7 +86,8 @@ def hidden_rules(correlations: list[Correlation]) -> set[str]:
     return named - generated
 
 
-def evaluate(c: Correlation, hits: list[Hit], names: Mapping[str, str | None]) -> list[dict[str, Any]]:
+def evaluate(c: Correlation, hits: list[Hit], names: Mapping[str, str | None],
+             owner: Callable[[list[str]], str | None]) -> list[dict[str, Any]]:
     """The correlation alerts of one correlation over the hits of its rules."""
     groups: dict[tuple[str, ...], list[Hit]] = defaultdict(list)
     for hit in hits:
@@ -95,7 +99,7 @@ def evaluate(c: Correlation, hits: list[Hit], names: Mapping[str, str | None]) -
     for values, members in sorted(groups.items()):
         members.sort(key=lambda h: (h.at, h.key, h.rule))
         for episode in _episodes(c, members):
-            alerts.append(_document(c, dict(zip(c.group_by, values, strict=True)), episode))
+            alerts.append(_document(c, dict(zip(c.group_by, values, strict=True)), episode, owner))
     return alerts
 
 
@@ -243,7 +247,8 @@ def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat()
 
 
-def _document(c: Correlation, group: dict[str, str], episode: _Episode) -> dict[str, Any]:
+def _document(c: Correlation, group: dict[str, str], episode: _Episode,
+              owner: Callable[[list[str]], str | None]) -> dict[str, Any]:
     first = episode.first_window[0]
     hits = sorted(episode.hits.values(), key=lambda h: (h.at, h.key))
     alert_id = hashlib.sha256(json.dumps([c.id, group, first.key], sort_keys=True).encode()).hexdigest()[:32]
@@ -260,7 +265,7 @@ def _document(c: Correlation, group: dict[str, str], episode: _Episode) -> dict[
         },
         "event": dict(group),
         "event_meta": {"id": alert_id, "kind": "correlation", "origin": c.path},
-        "agency": {"id": agencies[0] if len(agencies) == 1 else None, "ids": agencies},
+        "agency": {"id": owner(agencies), "ids": agencies},
     }
     for name in ("host", "source", "system"):  # context shared by every event of the episode
         values = {json.dumps(h.alert.get(name), sort_keys=True) for h in hits}

@@ -28,7 +28,7 @@ import pyarrow.dataset as ds
 from pyspark import Broadcast
 from pyspark.sql import DataFrame, SparkSession
 
-from alerting.alerts import alert_document
+from alerting.alerts import agency_key, alert_document
 from enrich.normalise import HostHint, context, normalise
 from ingest.splits import SPLIT_BYTES, Split, plan_splits, read_split
 from layers.correlate import correlate, hidden_rules
@@ -281,7 +281,7 @@ def run(
                           for i in range(count)]
         merged: Iterable[str] = (line.split(_SEP, 2)[2] for line in heapq.merge(*parts_of_tasks))
         if ruleset.correlations:  # layer 2 reads the alerts of the rules it names (far fewer than events)
-            merged = _correlated(list(merged), ruleset, summary)
+            merged = _correlated(list(merged), ruleset, registry, summary)
         if triage:  # triage needs every alert at once (alerts are far fewer than events)
             merged = _triaged(list(merged), triage, out_dir, summary)
         alerts.writelines(merged)
@@ -295,11 +295,12 @@ def run(
     return summary
 
 
-def _correlated(lines: list[str], ruleset: RuleSet, summary: Summary) -> list[str]:
+def _correlated(lines: list[str], ruleset: RuleSet, registry: Registry | None, summary: Summary) -> list[str]:
     """The alert lines with the correlation alerts (layers/correlate.py) added in time order, less the
     alerts of rules that only correlations with `generate: false` name; the summary counts the result."""
     documents = [json.loads(line) for line in lines]
-    found = correlate(ruleset.correlations, ruleset.rules, documents)
+    found = correlate(ruleset.correlations, ruleset.rules, documents,
+                      *([registry.common_ancestor] if registry else []))
     hidden = hidden_rules(ruleset.correlations)
     kept = [(line, doc) for line, doc in zip(lines, documents, strict=True) if doc["rule"]["id"] not in hidden]
     kept += [(json.dumps(doc, ensure_ascii=False, sort_keys=True) + "\n", doc) for doc in found]
@@ -326,7 +327,7 @@ def _triaged(lines: list[str], triage: Callable[[list[dict[str, Any]], Path], tu
 def _recount(summary: Summary, documents: list[dict[str, Any]]) -> None:
     """The summary's alert counts become those of these documents."""
     summary.alerts_by_level = Counter(doc["rule"]["level"] for doc in documents)
-    summary.alerts_by_agency = Counter((doc.get("agency") or {}).get("id") or "unassigned" for doc in documents)
+    summary.alerts_by_agency = Counter(agency_key(doc) for doc in documents)
 
 
 def _detect_splits(token: str, rules: Broadcast, settings: Broadcast, splits: list[Split],

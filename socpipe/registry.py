@@ -188,6 +188,15 @@ class Registry:
             current = agency.parent
         return path
 
+    def common_ancestor(self, agency_ids: Iterable[str]) -> str | None:
+        """The lowest agency whose subtree holds all these (known) agencies: whose people may see an alert
+        about all of them, as a cross-agency correlation. None when they share no root or none is known."""
+        paths = [[a.id for a in self.ancestors(i)] for i in agency_ids if i in self.agencies]
+        if not paths:
+            return None
+        shared = set(paths[0]).intersection(*map(set, paths[1:]))
+        return next((i for i in paths[0] if i in shared), None)
+
     def successor(self, agency_id: str) -> Agency:
         """The unit that took over an agency's records: superseded_by followed to its end (itself if none)."""
         agency = self.agencies[agency_id]

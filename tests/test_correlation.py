@@ -16,8 +16,9 @@ from rules.correlation import Correlation, CorrelationError, parse
 T0 = datetime(2026, 11, 30, 11, 59, 0, tzinfo=UTC)
 
 
-def corr(kind: str, rules: list[str], condition: dict[str, Any] | None = None, group_by: tuple[str, ...] = ("source.ip",),
-         timespan: str = "60s", cid: str = "c1", **extra: Any) -> Correlation:
+def corr(kind: str, rules: list[str], condition: dict[str, Any] | None = None,
+         group_by: tuple[str, ...] = ("source.ip",), timespan: str = "60s", cid: str = "c1",
+         **extra: Any) -> Correlation:
     body: dict[str, Any] = {"type": kind, "rules": rules, "group-by": list(group_by), "timespan": timespan, **extra}
     if condition is not None:
         body["condition"] = condition
@@ -222,3 +223,17 @@ correlation: {type: temporal, rules: [loop_a, failed_login], group-by: [User], t
     assert "unknown rule 'no_such_rule'" in reasons["1"]
     assert "loops back" in reasons["2"] or "loops back" in reasons["3"]
     assert len(ruleset.rules) == 2
+
+
+def test_an_alert_over_several_agencies_belongs_to_their_lowest_common_unit():
+    from conftest import ROOT
+
+    from socpipe.registry import Registry
+
+    registry = Registry.load(ROOT / "socpipe" / "demo" / "registry.yaml")
+    assert registry.common_ancestor(["snv", "stc"]) == "ankhanh"
+    assert registry.common_ancestor(["snv"]) == "snv"
+    assert registry.common_ancestor(["no-such-unit"]) is None
+    c = corr("event_count", ["r"], {"gte": 2})
+    docs = correlate([c], [], [alert("r", 0, agency="snv"), alert("r", 5, agency="stc")], registry.common_ancestor)
+    assert docs[0]["agency"] == {"id": "ankhanh", "ids": ["snv", "stc"]}

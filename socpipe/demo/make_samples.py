@@ -55,6 +55,7 @@ SQLMAP = "198.51.100.14"
 WEBSHELL = "203.0.113.77"
 C2 = "198.51.100.2"
 SCANNER = "203.0.113.92"
+SWEEP = "203.0.113.210"
 
 SYS32 = "C:\\Windows\\System32\\"
 POWERSHELL_EXE = SYS32 + "WindowsPowerShell\\v1.0\\powershell.exe"
@@ -1331,6 +1332,24 @@ def attack_egov_probes(s: Samples) -> None:
         )
 
 
+def attack_cross_agency_sweep(s: Samples) -> None:
+    """One address guessing SSH and RDP passwords at five agencies in twenty minutes, 03:40 local: a
+    handful of tries per host, too few for any one agency to notice (layer 2's cross-agency correlation)."""
+    rng = s.rng
+    start = s.at(3 + 40 / 60, 1)
+    targets: list[str | Host] = ["dvc-web01", "lgsp-gw01", WORKSTATIONS[1], WORKSTATIONS[3], WORKSTATIONS[7]]
+    for n, target in enumerate(targets):
+        for i in range(6):
+            when = start + timedelta(minutes=4 * n, seconds=i * 11 + rng.uniform(0, 3))
+            user = rng.choice(["administrator", "admin", "root", "quantri", "ketoan"])
+            if isinstance(target, Host):
+                s.logon(when, target, user, 10, SWEEP, failed=True)
+            else:
+                port = rng.randint(30000, 65000)
+                s.syslog_line(when, target, "sshd", f"Failed password for {user} from {SWEEP} port {port} ssh2",
+                              rng.randint(20000, 30000))
+
+
 ACTIVITY: list[Callable[[Samples], None]] = [
     legitimate_vgca_install,
     server_day,
@@ -1346,6 +1365,7 @@ ACTIVITY: list[Callable[[Samples], None]] = [
     attack_signsight,
     attack_lsass_dump,
     attack_egov_probes,
+    attack_cross_agency_sweep,  # last: the activities before it draw the same random numbers as before
 ]
 
 
