@@ -4,17 +4,25 @@ A correlation reads the alerts of the rules it names (and the alerts of lower co
 groups them by its `group-by` fields, sorts each group by event time and looks at every window of length
 `timespan` that starts at one of its alerts: a window whose measure (count, distinct values, rules seen,
 sum, average or share of a value) meets the condition fires. Overlapping windows that fire make one
-episode and one alert, whose id hashes the correlation, the group and the first alert of the episode, so
-the result depends on the set of alerts only: not on input order or how the input was split.
+episode and one alert, whose id hashes the correlation, the group and the first alert of the episode.
+
+Windows are judged in the order they start, and only once they are final: when the watermark (the
+latest event time seen, less the allowed lateness) has passed their end, so no alert can still fall in
+them. Batch detection has seen everything (its watermark is infinite); the stream advances its watermark
+micro-batch by micro-batch and keeps the open windows in its checkpoint (Correlator.state). Both run
+the same code in the same order, so the alerts depend on the set of alerts only: not on input order,
+file splits or micro-batch boundaries.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
-from collections import Counter, defaultdict
+import math
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,60 +31,57 @@ from rules.correlation import Correlation
 from rules.model import CompiledRule
 
 MAX_EVENTS = 100  # event identities listed in a correlation alert; `events_count` has them all
+CONTEXT = ("host", "source", "system")  # kept on the alert when every event of the episode shares it
+DIFFERENT = "\x00"  # an episode's events disagree on a context entry
+Owner = Callable[[list[str]], str | None]
+
+
+def single_agency(ids: list[str]) -> str | None:
+    return ids[0] if len(ids) == 1 else None
 
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """One alert as a correlation reads it: which rule, when, which event, and where to find fields."""
+    """One alert as a correlation reads it: which rule, when, which event, the values it reads."""
 
     rule: str
     at: float  # seconds since the epoch, event time
     key: str  # the event's identity (a correlation alert's id, in a chain)
-    alert: Mapping[str, Any]
     level: str
+    values: tuple[str | None, ...]  # the correlation's condition fields, in order
+    agencies: tuple[str, ...]
+    context: tuple[str, ...]  # JSON of each CONTEXT entry ("null" when absent)
 
-    def value(self, name: str) -> str | None:
-        """A field of the event, else a context field by its dotted path (source.ip), else a group
-        value of a lower correlation."""
-        event = self.alert.get("event") or {}
-        if name in event:
-            return event[name]
-        node: Any = self.alert
-        for part in name.split("."):
-            node = node.get(part) if isinstance(node, Mapping) else None
-        if node is None:
-            node = ((self.alert.get("correlation") or {}).get("group") or {}).get(name)
-        return None if node is None or isinstance(node, Mapping | list) else str(node)
+    @property
+    def order(self) -> tuple[float, str, str]:
+        return self.at, self.key, self.rule
 
 
-def hit_of(alert: Mapping[str, Any]) -> Hit | None:
-    """The alert as a Hit, or None when it has no event time (it cannot fall in a window)."""
+def field_value(alert: Mapping[str, Any], name: str) -> str | None:
+    """A field of the event, else a context field by its dotted path (source.ip), else a group value
+    of a lower correlation."""
+    event = alert.get("event") or {}
+    if name in event:
+        return event[name]
+    node: Any = alert
+    for part in name.split("."):
+        node = node.get(part) if isinstance(node, Mapping) else None
+    if node is None:
+        node = ((alert.get("correlation") or {}).get("group") or {}).get(name)
+    return None if node is None or isinstance(node, Mapping | list) else str(node)
+
+
+def alert_time(alert: Mapping[str, Any]) -> float | None:
     stamp = alert.get("@timestamp")
-    if not stamp:
-        return None
-    at = datetime.fromisoformat(stamp).timestamp()
-    key = (alert.get("event_meta") or {}).get("id") or alert["alert_id"]
-    return Hit(alert["rule"]["id"], at, key, alert, alert["rule"]["level"])
+    return datetime.fromisoformat(stamp).timestamp() if stamp else None
 
 
 def correlate(correlations: list[Correlation], rules: Iterable[CompiledRule], alerts: Iterable[Mapping[str, Any]],
-              owner: Callable[[list[str]], str | None] = lambda ids: ids[0] if len(ids) == 1 else None,
-              ) -> list[dict[str, Any]]:
-    """Every correlation alert of `alerts`, chains included (correlations come in run order). `owner`
-    names the agency an alert over these agencies belongs to (Registry.common_ancestor: whose people
-    may see all of them); its `agency.ids` lists them all."""
-    names = {r.id: r.name for r in rules if r.name} | {c.id: c.name for c in correlations if c.name}
-    wanted = {ref for c in correlations for ref in c.rules}
-    by_rule: dict[str, list[Hit]] = defaultdict(list)
-    for alert in alerts:
-        if alert["rule"]["id"] in wanted and (hit := hit_of(alert)):
-            by_rule[hit.rule].append(hit)
-    out: list[dict[str, Any]] = []
-    for c in correlations:
-        fired = evaluate(c, [h for ref in c.rules for h in by_rule.get(ref, ())], names, owner)
-        by_rule[c.id] = [h for doc in fired if (h := hit_of(doc))]
-        out += fired
-    return out
+              owner: Owner = single_agency) -> list[dict[str, Any]]:
+    """Every correlation alert of a whole run's alerts (batch): each episode's final document."""
+    correlator = Correlator(correlations, rules, owner)
+    correlator.add(alerts)
+    return list(correlator.advance(math.inf).values())
 
 
 def hidden_rules(correlations: list[Correlation]) -> set[str]:
@@ -86,101 +91,241 @@ def hidden_rules(correlations: list[Correlation]) -> set[str]:
     return named - generated
 
 
-def evaluate(c: Correlation, hits: list[Hit], names: Mapping[str, str | None],
-             owner: Callable[[list[str]], str | None]) -> list[dict[str, Any]]:
-    """The correlation alerts of one correlation over the hits of its rules."""
-    groups: dict[tuple[str, ...], list[Hit]] = defaultdict(list)
-    for hit in hits:
-        refs = (hit.rule, names.get(hit.rule) or hit.rule)
-        values = tuple(hit.value(c.field_for(name, refs)) for name in c.group_by)
-        if None not in values:  # an alert without a group-by field belongs to no group
-            groups[values].append(hit)  # type: ignore[arg-type]
-    alerts = []
-    for values, members in sorted(groups.items()):
-        members.sort(key=lambda h: (h.at, h.key, h.rule))
-        for episode in _episodes(c, members):
-            alerts.append(_document(c, dict(zip(c.group_by, values, strict=True)), episode, owner))
-    return alerts
+class Correlator:
+    """Every correlation's groups and their open windows; `add` alerts, then `advance` the watermark."""
+
+    def __init__(self, correlations: list[Correlation], rules: Iterable[CompiledRule], owner: Owner = single_agency,
+                 state: Mapping[str, Any] | None = None) -> None:
+        self.correlations = correlations
+        self.owner = owner
+        self.names = {r.id: r.name for r in rules if r.name} | {c.id: c.name for c in correlations if c.name}
+        self.readers: dict[str, list[Correlation]] = {}
+        # A chain's correlation judges its windows later by what its lower correlations need to settle:
+        # an episode that starts at t is only known once their windows ending by t + timespan are judged.
+        self.delay: dict[str, float] = {}
+        for c in correlations:
+            for ref in c.rules:
+                self.readers.setdefault(ref, []).append(c)
+            self.delay[c.id] = max((self.delay[ref] + lower.timespan for ref in c.rules
+                                    if (lower := next((x for x in correlations if x.id == ref), None))),
+                                   default=0.0)
+        saved = (state or {}).get("groups", {})
+        self.watermark = float((state or {}).get("watermark") or -math.inf)  # windows ending before it are judged
+        self.late = 0  # alerts that came after the windows they belong to were judged: not correlated
+        self.groups: dict[str, dict[str, Windows]] = {
+            c.id: {key: Windows.load(c, data) for key, data in saved.get(c.id, {}).items()} for c in correlations}
+
+    def add(self, alerts: Iterable[Mapping[str, Any]]) -> None:
+        for alert in alerts:
+            for c in self.readers.get(alert["rule"]["id"], ()):
+                self._add(c, alert)
+
+    def _add(self, c: Correlation, alert: Mapping[str, Any]) -> None:
+        at = alert_time(alert)
+        if at is None:  # an alert without an event time falls in no window
+            return
+        if at < self.watermark - self.delay[c.id]:
+            self.late += 1
+            return
+        rule = alert["rule"]["id"]
+        refs = (rule, self.names.get(rule) or rule)
+        group = [field_value(alert, c.field_for(name, refs)) for name in c.group_by]
+        if None in group:  # an alert without a group-by field belongs to no group
+            return
+        agency = alert.get("agency") or {}
+        hit = Hit(rule, at, (alert.get("event_meta") or {}).get("id") or alert["alert_id"], alert["rule"]["level"],
+                  tuple(field_value(alert, f) for f in c.fields),
+                  tuple(sorted({*(agency.get("ids") or []), *([agency["id"]] if agency.get("id") else [])})),
+                  tuple(json.dumps(alert.get(name), sort_keys=True) for name in CONTEXT))
+        key = json.dumps(group, ensure_ascii=False)
+        windows = self.groups[c.id].get(key) or self.groups[c.id].setdefault(key, Windows(c, group))
+        windows.add(hit)
+
+    def advance(self, watermark: float) -> dict[str, dict[str, Any]]:
+        """Judge every window that ended before the watermark, in order; the documents of the episodes that
+        started or grew, by alert id (a chain's correlations read those that started, in run order)."""
+        out: dict[str, dict[str, Any]] = {}
+        for c in self.correlations:
+            started: list[dict[str, Any]] = []
+            for key in sorted(self.groups[c.id]):
+                windows = self.groups[c.id][key]
+                for episode, new in windows.advance(watermark - self.delay[c.id]):
+                    doc = episode.document(c, dict(zip(c.group_by, windows.group, strict=True)), self.owner)
+                    out[doc["alert_id"]] = doc
+                    if new:
+                        started.append(doc)
+                if windows.idle:
+                    del self.groups[c.id][key]
+            self.add(started)  # higher correlations of a chain read each episode once, when it starts
+        self.watermark = max(self.watermark, watermark)
+        return out
+
+    def state(self) -> dict[str, Any]:
+        """What the stream keeps in its checkpoint between micro-batches (JSON)."""
+        return {"watermark": self.watermark if math.isfinite(self.watermark) else None,
+                "groups": {cid: {key: w.dump() for key, w in groups.items()} for cid, groups in self.groups.items()}}
 
 
 @dataclass
-class _Episode:
-    first_window: list[Hit]
-    value: float
+class Episode:
+    """Overlapping windows that fired: one alert, grown as later windows fire."""
+
+    alert_id: str
+    first: float
+    last: float
     met_at: float
-    hits: dict[str, Hit]  # by key, every hit of every window that fired
+    value: float
+    last_end: float  # the end of the latest window that fired
+    events: list[str] = field(default_factory=list)
+    events_count: int = 0
+    counted: tuple[float, str, str] = (-math.inf, "", "")  # the last hit counted
+    agencies: list[str] = field(default_factory=list)
+    level: str = "informational"
+    context: list[str | None] = field(default_factory=lambda: [None] * len(CONTEXT))  # None: not seen yet
+
+    def take(self, window: list[Hit]) -> None:
+        """Count the window's hits that no earlier window of the episode held (they follow the last one)."""
+        fresh = [h for h in window if h.order > tuple(self.counted)]
+        for hit in fresh:
+            if hit.key != self.counted[1] or hit.at != self.counted[0]:  # one event matched by two rules
+                self.events_count += 1
+                if len(self.events) < MAX_EVENTS:
+                    self.events.append(hit.key)
+            self.counted = hit.order
+            self.last = max(self.last, hit.at)
+            self.agencies = sorted({*self.agencies, *hit.agencies})
+            self.level = min(self.level, hit.level, key=LEVELS.index)
+            self.context = [v if c is None else c if c == v else DIFFERENT
+                            for c, v in zip(self.context, hit.context, strict=True)]
+
+    def document(self, c: Correlation, group: dict[str, str | None], owner: Owner) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "alert_id": self.alert_id,
+            "@timestamp": _iso(self.met_at),
+            "rule": {"id": c.id, "title": c.title, "level": c.level or self.level, "tags": list(c.tags)},
+            "correlation": {
+                "type": c.type, "group": group, "first": _iso(self.first), "last": _iso(self.last),
+                "timespan_seconds": c.timespan, "value": self.value, "base_rules": list(c.rules),
+                "events": list(self.events), "events_count": self.events_count,
+            },
+            "event": dict(group),
+            "event_meta": {"id": self.alert_id, "kind": "correlation", "origin": c.path},
+            "agency": {"id": owner(self.agencies), "ids": list(self.agencies)},
+        }
+        for name, value in zip(CONTEXT, self.context, strict=True):  # shared by every event of the episode
+            if value not in (None, DIFFERENT, "null"):
+                doc[name] = json.loads(value)
+        return doc
 
 
-def _episodes(c: Correlation, hits: list[Hit]) -> list[_Episode]:
-    """Windows [t, t + timespan] starting at each hit; overlapping ones that fire make one episode."""
-    if c.type == "event_count":  # an event two named rules matched counts once
-        seen: set[str] = set()
-        hits = [h for h in hits if not (h.key in seen or seen.add(h.key))]  # type: ignore[func-returns-value]
-    episodes: list[_Episode] = []
-    sliding = _Sliding(c)
-    end, last_end = 0, float("-inf")
-    for start, anchor in enumerate(hits):
-        while end < len(hits) and hits[end].at <= anchor.at + c.timespan:
-            sliding.add(hits[end])
-            end += 1
-        value = sliding.value(hits, start, end)
-        if value is not None and c.met(value):
-            window = hits[start:end]
-            if episodes and anchor.at <= last_end:
-                episodes[-1].hits.update((h.key, h) for h in window)
-            else:
-                episodes.append(_Episode(window, value, _met_at(c, window), {h.key: h for h in window}))
-            last_end = anchor.at + c.timespan
-        sliding.remove(anchor)
-    return episodes
+class Windows:
+    """One group's hits not yet judged as window starts, and its open episode.
+
+    A hit that arrives once windows up to the watermark were judged lies after every window judged (it
+    is no earlier than the watermark), so judged windows never change."""
+
+    def __init__(self, c: Correlation, group: list[str | None], hits: list[Hit] | None = None,
+                 scanned: int = 0, sliding: dict[str, Any] | None = None, episode: Episode | None = None) -> None:
+        self.c = c
+        self.group = group
+        self.hits = hits or []  # sorted by Hit.order; hits[0] starts the next window to judge
+        self.scanned = scanned  # hits[:scanned] are in the sliding measure
+        self.sliding = _Sliding(c, **(sliding or {}))
+        self.episode = episode
+
+    def add(self, hit: Hit) -> None:
+        if self.c.type == "event_count" and any(h.key == hit.key for h in self._same_time(hit.at)):
+            return  # an event two named rules matched counts once
+        bisect.insort(self.hits, hit, key=lambda h: h.order)
+
+    def _same_time(self, at: float) -> list[Hit]:
+        i = bisect.bisect_left(self.hits, at, key=lambda h: h.at)
+        return self.hits[i:bisect.bisect_right(self.hits, at, key=lambda h: h.at)]
+
+    def advance(self, watermark: float) -> Iterable[tuple[Episode, bool]]:
+        """Judge the windows that ended before the watermark; yields (episode, started) as they fire."""
+        c = self.c
+        while self.hits and self.hits[0].at + c.timespan < watermark:
+            anchor = self.hits[0]
+            while self.scanned < len(self.hits) and self.hits[self.scanned].at <= anchor.at + c.timespan:
+                self.sliding.change(self.hits[self.scanned], 1)
+                self.scanned += 1
+            value = self.sliding.value(self.hits, self.scanned)
+            if value is not None and c.met(value):
+                window = self.hits[:self.scanned]
+                started = self.episode is None or anchor.at > self.episode.last_end
+                if started:
+                    alert_id = hashlib.sha256(json.dumps([c.id, dict(zip(c.group_by, self.group, strict=True)),
+                                                          anchor.key], sort_keys=True).encode()).hexdigest()[:32]
+                    self.episode = Episode(alert_id, anchor.at, anchor.at, _met_at(c, window), value,
+                                           anchor.at + c.timespan)
+                assert self.episode is not None
+                self.episode.last_end = anchor.at + c.timespan
+                self.episode.take(window)
+                yield self.episode, started
+            self.sliding.change(anchor, -1)
+            self.hits.pop(0)
+            self.scanned -= 1
+        if self.episode is not None and (self.hits[0].at if self.hits else watermark) > self.episode.last_end:
+            self.episode = None  # closed: no window that starts in it is left to judge
+
+    @property
+    def idle(self) -> bool:
+        return not self.hits and self.episode is None
+
+    def dump(self) -> dict[str, Any]:
+        return {"group": self.group, "hits": [asdict(h) for h in self.hits], "scanned": self.scanned,
+                "sliding": self.sliding.dump(), "episode": asdict(self.episode) if self.episode else None}
+
+    @classmethod
+    def load(cls, c: Correlation, data: Mapping[str, Any]) -> Windows:
+        hits = [Hit(**{**h, "values": tuple(h["values"]), "agencies": tuple(h["agencies"]),
+                       "context": tuple(h["context"])}) for h in data["hits"]]
+        episode = data["episode"]
+        if episode is not None:
+            episode = Episode(**{**episode, "counted": tuple(episode["counted"])})
+        return cls(c, list(data["group"]), hits, data["scanned"], data["sliding"], episode)
 
 
 class _Sliding:
-    """The measure of a window as hits enter at its end and leave at its start: counts kept up to date
+    """The measure of the window as hits enter at its end and leave at its start: counts kept up to date
     where the measure allows it, so a group of many hits costs time in proportion to its size."""
 
-    def __init__(self, c: Correlation) -> None:
+    def __init__(self, c: Correlation, counts: list[list[Any]] | None = None, total: float = 0.0,
+                 numbers: int = 0) -> None:
         self.c = c
-        self.counts: Counter[Any] = Counter()
-        self.total = 0.0
-        self.numbers = 0
+        self.counts: Counter[str] = Counter({key: n for key, n in counts or []})
+        self.total = total
+        self.numbers = numbers
 
-    def _item(self, hit: Hit) -> Any:
-        if self.c.type == "temporal":
-            return hit.rule
-        values = tuple(hit.value(f) for f in self.c.fields)
-        return None if None in values else values
+    def dump(self) -> dict[str, Any]:
+        return {"counts": [[key, n] for key, n in self.counts.items()], "total": self.total, "numbers": self.numbers}
 
-    def add(self, hit: Hit) -> None:
-        self._change(hit, 1)
-
-    def remove(self, hit: Hit) -> None:
-        self._change(hit, -1)
-
-    def _change(self, hit: Hit, sign: int) -> None:
+    def change(self, hit: Hit, sign: int) -> None:
         if self.c.type in ("value_count", "temporal"):
-            item = self._item(hit)
+            item = hit.rule if self.c.type == "temporal" else (
+                None if None in hit.values else json.dumps(hit.values, ensure_ascii=False))
             if item is not None:
                 self.counts[item] += sign
                 if not self.counts[item]:
                     del self.counts[item]
         elif self.c.type in ("value_sum", "value_avg"):
-            number = _number(hit.value(self.c.fields[0]))
+            number = _number(hit.values[0])
             if number is not None:
                 self.total += sign * number
                 self.numbers += sign
 
-    def value(self, hits: list[Hit], start: int, end: int) -> float | None:
+    def value(self, hits: list[Hit], end: int) -> float | None:
         kind = self.c.type
         if kind == "event_count":
-            return float(end - start)
+            return float(end)
         if kind in ("value_count", "temporal"):
             return float(len(self.counts))
         if kind == "value_sum":
             return self.total if self.numbers else None
         if kind == "value_avg":
             return self.total / self.numbers if self.numbers else None
-        return measure(self.c, hits[start:end])
+        return measure(self.c, hits[:end])
 
 
 def measure(c: Correlation, window: list[Hit]) -> float | None:
@@ -188,20 +333,19 @@ def measure(c: Correlation, window: list[Hit]) -> float | None:
     if c.type == "event_count":
         return float(len(window))
     if c.type == "value_count":
-        values = {tuple(h.value(f) for f in c.fields) for h in window}
-        return float(sum(1 for v in values if None not in v))
+        return float(len({h.values for h in window if None not in h.values}))
     if c.type == "temporal":
         return float(len({h.rule for h in window}))
     if c.type == "temporal_ordered":
         return float(_ordered_steps(c.rules, window))
-    numbers = [n for h in window if (n := _number(h.value(c.fields[0]))) is not None]
+    numbers = [n for h in window if (n := _number(h.values[0])) is not None]
     if c.type == "value_sum":
         return float(sum(numbers)) if numbers else None
     if c.type == "value_avg":
         return sum(numbers) / len(numbers) if numbers else None
     # value_percentile: the share (percent) of the window's events that carry each value; the window
     # fires when some value's share meets the condition, and the figure is the smallest such share.
-    values = [v for h in window if (v := h.value(c.fields[0])) is not None]
+    values = [h.values[0] for h in window if h.values[0] is not None]
     shares = [100.0 * n / len(values) for n in Counter(values).values()]
     meeting = [s for s in shares if c.met(s)]
     return min(meeting) if meeting else (min(shares) if shares else None)
@@ -209,7 +353,7 @@ def measure(c: Correlation, window: list[Hit]) -> float | None:
 
 def _ordered_steps(rules: tuple[str, ...], window: list[Hit]) -> int:
     """How many of `rules` appear in that order in the window (each step strictly later than the last)."""
-    step, last = 0, float("-inf")
+    step, last = 0, -math.inf
     for hit in window:
         if step < len(rules) and hit.rule == rules[step] and hit.at > last:
             step, last = step + 1, hit.at
@@ -245,35 +389,3 @@ def _number(value: str | None) -> float | None:
 
 def _iso(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat()
-
-
-def _document(c: Correlation, group: dict[str, str], episode: _Episode,
-              owner: Callable[[list[str]], str | None]) -> dict[str, Any]:
-    first = episode.first_window[0]
-    hits = sorted(episode.hits.values(), key=lambda h: (h.at, h.key))
-    alert_id = hashlib.sha256(json.dumps([c.id, group, first.key], sort_keys=True).encode()).hexdigest()[:32]
-    agencies = sorted({a for h in hits for a in _agencies(h.alert)})
-    level = c.level or min((h.level for h in hits), key=LEVELS.index)
-    doc: dict[str, Any] = {
-        "alert_id": alert_id,
-        "@timestamp": _iso(episode.met_at),
-        "rule": {"id": c.id, "title": c.title, "level": level, "tags": list(c.tags)},
-        "correlation": {
-            "type": c.type, "group": group, "first": _iso(hits[0].at), "last": _iso(hits[-1].at),
-            "timespan_seconds": c.timespan, "value": episode.value, "base_rules": list(c.rules),
-            "events": [h.key for h in hits[:MAX_EVENTS]], "events_count": len(hits),
-        },
-        "event": dict(group),
-        "event_meta": {"id": alert_id, "kind": "correlation", "origin": c.path},
-        "agency": {"id": owner(agencies), "ids": agencies},
-    }
-    for name in ("host", "source", "system"):  # context shared by every event of the episode
-        values = {json.dumps(h.alert.get(name), sort_keys=True) for h in hits}
-        if len(values) == 1 and first.alert.get(name):
-            doc[name] = first.alert[name]
-    return doc
-
-
-def _agencies(alert: Mapping[str, Any]) -> list[str]:
-    agency = alert.get("agency") or {}
-    return [*(agency.get("ids") or []), *([agency["id"]] if agency.get("id") else [])]

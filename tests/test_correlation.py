@@ -237,3 +237,37 @@ def test_an_alert_over_several_agencies_belongs_to_their_lowest_common_unit():
     c = corr("event_count", ["r"], {"gte": 2})
     docs = correlate([c], [], [alert("r", 0, agency="snv"), alert("r", 5, agency="stc")], registry.common_ancestor)
     assert docs[0]["agency"] == {"id": "ankhanh", "ids": ["snv", "stc"]}
+
+
+def test_micro_batches_in_shuffled_order_within_the_lateness_give_the_batch_alerts():
+    import json
+    import math
+
+    from layers.correlate import Correlator, alert_time
+
+    rng = random.Random(11)
+    many = corr("event_count", ["fail"], {"gte": 4}, cid="many", name="many", timespan="2m")
+    users = corr("value_count", ["fail"], {"field": "User", "gte": 3}, cid="users", timespan="5m")
+    chain = corr("temporal_ordered", ["many", "ok"], cid="chain", timespan="10m")
+    correlations = [many, users, chain]
+    alerts = [alert(rng.choice(["fail"] * 5 + ["ok"]), rng.uniform(0, 7200), ip=rng.choice(["192.0.2.1", "192.0.2.2"]),
+                    n=i, User=rng.choice("abcdef")) for i in range(600)]
+    expected = {d["alert_id"]: d for d in correlate(correlations, [], alerts)}
+    assert {d["rule"]["id"] for d in expected.values()} == {"many", "users", "chain"}
+
+    lateness = 30.0
+    arrival = sorted(alerts, key=lambda a: alert_time(a) + rng.uniform(0, lateness))  # late by up to 30 s
+    state: dict[str, Any] | None = None
+    seen: dict[str, dict[str, Any]] = {}
+    newest = -math.inf
+    while arrival:
+        batch = arrival[:rng.randint(1, 60)]
+        arrival = arrival[len(batch):]
+        correlator = Correlator(correlations, [], state=state)
+        correlator.add(batch)
+        newest = max(newest, *(alert_time(a) for a in batch))
+        seen.update(correlator.advance(newest - lateness))
+        assert correlator.late == 0
+        state = json.loads(json.dumps(correlator.state()))  # what the checkpoint keeps
+    seen.update(Correlator(correlations, [], state=state).advance(math.inf))  # time moves past the last window
+    assert seen == expected
