@@ -71,6 +71,8 @@ class EmailChannel:
     def __init__(self, config: Config) -> None:
         self.smtp: dict[str, Any] = dict(config.get("notify", "smtp"))
         self.outbox = config.path("notify", "outbox_dir")
+        self._connection: smtplib.SMTP | None = None
+        self._context: ssl.SSLContext | None = None
 
     def __repr__(self) -> str:
         return f"EmailChannel(host={self.smtp.get('host')!r})"  # never the password
@@ -91,17 +93,49 @@ class EmailChannel:
             raise SendError(f"SMTP {self.smtp['host']}:{self.smtp['port']}: {exc}") from exc
 
     def _smtp_send(self, mail: MIMEText) -> None:
+        """One connection kept for the messages that follow (a tick sends many): a fresh TLS context and
+        handshake per message cost more than the message. A kept connection the server has meanwhile
+        closed is opened again once; any other failure drops it, and the message stays pending."""
+        reused = self._connection is not None
+        try:
+            if self._connection is None:
+                self._connection = self._connect()
+            self._connection.send_message(mail)
+        except smtplib.SMTPServerDisconnected:
+            self.close()
+            if not reused:
+                raise
+            self._connection = self._connect()
+            self._connection.send_message(mail)
+        except (OSError, smtplib.SMTPException):
+            self.close()
+            raise
+
+    def _connect(self) -> smtplib.SMTP:
         host, port, security = self.smtp["host"], int(self.smtp["port"]), self.smtp.get("security", "starttls")
         timeout = float(self.smtp.get("timeout") or 10)
-        context = ssl.create_default_context()
-        smtp_class = smtplib.SMTP_SSL if security == "tls" else smtplib.SMTP
-        kwargs: dict[str, Any] = {"context": context} if security == "tls" else {}
-        with smtp_class(host, port, timeout=timeout, **kwargs) as smtp:
+        if security != "none" and self._context is None:
+            self._context = ssl.create_default_context()
+        smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=self._context) if security == "tls" else \
+            smtplib.SMTP(host, port, timeout=timeout)
+        try:
             if security == "starttls":
-                smtp.starttls(context=context)
+                smtp.starttls(context=self._context)
             if self.smtp.get("username"):
                 _login(smtp, self.smtp["username"], self.smtp.get("password") or "")
-            smtp.send_message(mail)
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def close(self) -> None:
+        """Say QUIT on the kept connection, if any (at shutdown; a broken one is just dropped)."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                connection.quit()
+            except (OSError, smtplib.SMTPException):
+                connection.close()
 
 
 def _login(smtp: smtplib.SMTP, username: str, password: str) -> None:

@@ -76,6 +76,7 @@ class Notifier:
         self.tree: Route = parse_route(self.settings["route"])
         self.roots = [a.id for a in registry.agencies.values() if a.parent is None]
         self._pending_actions: list[Action] = []  # suppress/escalate/unacknowledge records of this tick
+        self._unlogged: set[str] | None = None  # sent, action not yet recorded; None: not looked yet
 
     # -- the tick ------------------------------------------------------------------------------------------
     def tick(self, now: datetime) -> TickReport:
@@ -123,8 +124,8 @@ class Notifier:
             track = tracks.get(ident)
             if track is not None and track.get("routed"):
                 continue
-            if incident.get("status") == "closed":
-                continue
+            if incident.get("status") == "closed" or incident.get("merged_into"):
+                continue  # a merged incident lives on in the one it joined (docs/records.md)
             if self._held(incident, now):
                 if track is None or not track.get("held"):
                     track = changed_tracks[ident] = tracks[ident] = {**(track or {}), "held": True}
@@ -246,6 +247,8 @@ class Notifier:
                 self.store.put("sent", nid, {"at": now.isoformat(), **detail, "logged": False,
                                              "actions": actions})
                 report.sent += 1
+                if self._unlogged is not None:
+                    self._unlogged.add(nid)
                 if self.on_send:
                     self.on_send(message)
         return complete
@@ -260,13 +263,20 @@ class Notifier:
                 for d in docs}
 
     def _log_pending_actions(self) -> None:
-        """Action records of sent messages, written once per tick (and after a crash, on the next one)."""
-        unlogged = [(nid, doc) for nid, doc in self.store.all("sent") if not doc.get("logged")]
+        """Action records of sent messages, written once per tick (and after a crash, on the next one). The
+        first tick of a process looks through every sent record for those a crashed process left; later ones
+        only at what this process sent since, as reading the whole log at every tick grows with it."""
+        if self._unlogged is None:
+            unlogged = [(nid, doc) for nid, doc in self.store.all("sent") if not doc.get("logged")]
+        else:
+            unlogged = [(nid, doc) for nid in sorted(self._unlogged)
+                        if (doc := self.store.get("sent", nid)) is not None and not doc.get("logged")]
         actions = [Action.from_row({**row, "at": datetime.fromisoformat(str(row["at"]))})
                    for _, doc in unlogged for row in doc["actions"]]
         self.actions.record(actions + self._pending_actions)
         self._pending_actions = []
         self.store.put_many("sent", [(nid, {**doc, "logged": True}) for nid, doc in unlogged])
+        self._unlogged = set()
 
     # -- digests, resolved notices -------------------------------------------------------------------------
     def _digests(self, incidents: dict[str, Any], tracks: dict[str, Any], now: datetime, report: TickReport) -> None:

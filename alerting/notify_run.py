@@ -103,7 +103,8 @@ def run_command(once: bool, incidents: Path | None, config: Config, stop: thread
     store, actions = open_state(config)
     if incidents is not None:
         log.info("%d new incidents from %s", add_incidents(store, incidents), incidents)
-    notifier = Notifier(config, Registry.load(registry_path), store, actions, channels(config))
+    outlets = channels(config)
+    notifier = Notifier(config, Registry.load(registry_path), store, actions, outlets)
     stop = stop or threading.Event()
     if not once and threading.current_thread() is threading.main_thread():
         def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -115,4 +116,9 @@ def run_command(once: bool, incidents: Path | None, config: Config, stop: thread
     smtp = settings["smtp"]
     log.info("notify: every %g s, mail via %s", settings["tick_seconds"],
              f"{smtp['host']}:{smtp['port']}" if smtp["host"] else config.path("notify", "outbox_dir"))
-    return loop(notifier.tick, float(settings["tick_seconds"]), stop, once)
+    try:
+        return loop(notifier.tick, float(settings["tick_seconds"]), stop, once)
+    finally:
+        email = outlets["email"]
+        if isinstance(email, EmailChannel):
+            email.close()

@@ -94,6 +94,10 @@ class SmtpSink:
         with self._lock:
             return list(self.received)
 
+    def clear(self) -> None:
+        with self._lock:
+            self.received.clear()
+
     def __enter__(self) -> SmtpSink:
         return self.start()
 

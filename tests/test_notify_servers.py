@@ -218,10 +218,14 @@ def test_smtp_down_messages_wait_and_go_once_when_it_is_back(tmp_path):
         back = run.tick(T0 + timedelta(seconds=120))
         assert back.sent == 3 and back.failed == 0
         assert run.tick(T0 + timedelta(seconds=200)).sent == 0
+    run.store.put("incident", "d", incident("d", "snv", rule="r2", at=T0 + timedelta(seconds=300)))
+    with sink:  # restarted: the connection the channel kept is dead, it connects again
+        run.tick(T0 + timedelta(seconds=300))
+        assert run.tick(T0 + timedelta(seconds=331)).sent == 1
         received = sink.messages()
-    assert sorted(incidents_of(m)[0] for m in received) == ["a", "b", "c"]
-    assert {m.rcpt_tos for m in received} == {("it.snv@ankhanh.example",), ("it.stc@ankhanh.example",),
-                                              ("it.syt@ankhanh.example",)}
+    assert sorted(incidents_of(m)[0] for m in received) == ["a", "b", "c", "d"]
+    assert Counter(m.rcpt_tos for m in received) == {("it.snv@ankhanh.example",): 2, ("it.stc@ankhanh.example",): 1,
+                                                     ("it.syt@ankhanh.example",): 1}
 
 
 def test_webhooks_are_signed_retried_and_acknowledged_by_reply(tmp_path, smtp, caplog):
