@@ -27,6 +27,7 @@ from alerting.incidents import Folded, Span
 from alerting.tuning import Outcome, SuppressionState, Tuning
 from rules.model import RuleSet
 from socpipe import search
+from socpipe.batchstate import BatchState
 from socpipe.config import Config
 from socpipe.lake import write_lake_part
 
@@ -92,8 +93,7 @@ class StreamTriage:
 
     def __init__(self, config: Config, ruleset: RuleSet) -> None:
         self.triage = Triage.of(config, ruleset)
-        self.state_dir = Path(config.path("run", "checkpoint_dir")) / "triage"
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.states = BatchState(Path(config.path("run", "checkpoint_dir")) / "triage")
         self.lake = Path(config.path("lake", "path"))
         self.index = config.get("incidents", "index")
         self.search = search.client(config)
@@ -106,7 +106,7 @@ class StreamTriage:
         if not alerts.num_rows:
             return alerts, None
         docs = [json.loads(d) for d in alerts.column("document").to_pylist()]
-        before = self._state_before(batch_id)
+        before = self.states.before(batch_id) or {"suppression": SuppressionState().to_json(), "spans": []}
         suppression = SuppressionState.from_json(before["suppression"])
         outcome = self.triage.tuning.apply(docs, suppression, self.triage.lateness_seconds)
         folded = incidents.fold(outcome.kept, [Span(**s) for s in before["spans"]], self.triage.window_seconds)
@@ -134,7 +134,7 @@ class StreamTriage:
                      "doc": {"merged_into": new}} for old, new in pending.folded.absorbed]
         rejected = search.bulk(self.search, updates)
         rejected += search.write(self.search, action_log.search_documents(pending.outcome.suppressed))
-        self._save(pending)
+        self.states.save(pending.batch_id, pending.state)
         for line in tuning_lines(pending.outcome.counts):
             log.info("batch %s:%s", pending.batch_id, line)
         log.info("batch %s: %s incidents new or extended, %s joined into others", pending.batch_id, len(docs),
@@ -158,20 +158,4 @@ class StreamTriage:
         for old in sorted(sources, key=lambda i: (sources[i].get("first") or "", i)):
             carried.setdefault(joined[old], {f: sources[old].get(f) for f in incidents.STATE_FIELDS})
         return carried
-
-    def _state_before(self, batch_id: int) -> dict[str, Any]:
-        earlier = sorted(int(p.stem) for p in self.state_dir.glob("*.json") if int(p.stem) < batch_id)
-        if not earlier:
-            return {"suppression": SuppressionState().to_json(), "spans": []}
-        return json.loads((self.state_dir / f"{earlier[-1]}.json").read_text(encoding="utf-8"))
-
-    def _save(self, pending: Pending) -> None:
-        """The state after this batch; the one before it stays (a redo of this batch starts from it)."""
-        path = self.state_dir / f"{pending.batch_id}.json"
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(json.dumps(pending.state), encoding="utf-8")
-        temporary.replace(path)
-        earlier = sorted(int(p.stem) for p in self.state_dir.glob("*.json") if int(p.stem) < pending.batch_id)
-        for old in earlier[:-1]:
-            (self.state_dir / f"{old}.json").unlink()
 

@@ -112,6 +112,7 @@ class Correlator:
         saved = (state or {}).get("groups", {})
         self.watermark = float((state or {}).get("watermark") or -math.inf)  # windows ending before it are judged
         self.late = 0  # alerts that came after the windows they belong to were judged: not correlated
+        self.started: set[str] = set()  # alert ids of the episodes that started in the last `advance`
         self.groups: dict[str, dict[str, Windows]] = {
             c.id: {key: Windows.load(c, data) for key, data in saved.get(c.id, {}).items()} for c in correlations}
 
@@ -145,6 +146,7 @@ class Correlator:
         """Judge every window that ended before the watermark, in order; the documents of the episodes that
         started or grew, by alert id (a chain's correlations read those that started, in run order)."""
         out: dict[str, dict[str, Any]] = {}
+        self.started = set()
         for c in self.correlations:
             started: list[dict[str, Any]] = []
             for key in sorted(self.groups[c.id]):
@@ -154,6 +156,7 @@ class Correlator:
                     out[doc["alert_id"]] = doc
                     if new:
                         started.append(doc)
+                        self.started.add(doc["alert_id"])
                 if windows.idle:
                     del self.groups[c.id][key]
             self.add(started)  # higher correlations of a chain read each episode once, when it starts

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import signal
 import threading
 import time
@@ -40,9 +41,11 @@ from pyspark.sql.streaming import StreamingQuery
 
 from enrich.normalise import HostHint
 from ingest.frame import Frame, parse_frame
+from layers.correlate import Correlator, hidden_rules, single_agency
 from layers.detect import EVENT_SCHEMA, alert_batch, context_doc, detector_for, event_row
 from rules.model import RuleSet
 from socpipe import kafka_client, search
+from socpipe.batchstate import BatchState
 from socpipe.config import Config
 from socpipe.envelope import (
     ALERTS_TOPIC,
@@ -142,6 +145,49 @@ def _results(token: str, rules: Broadcast, settings: Broadcast,
         yield micro_batch_results(detector, settings.value, batch)
 
 
+class StreamCorrelation:
+    """Layer 2 on the stream: each micro-batch's alerts go into the correlation windows kept in the
+    checkpoint, and the watermark (the newest event time seen, less correlation.lateness_seconds) judges
+    the windows that ended before it (layers/correlate.py)."""
+
+    def __init__(self, config: Config, ruleset: RuleSet, registry: Registry | None) -> None:
+        self.ruleset = ruleset
+        self.hidden = hidden_rules(ruleset.correlations)
+        self.lateness = float(config.get("correlation", "lateness_seconds"))
+        self.owner = registry.common_ancestor if registry else single_agency
+        self.states = BatchState(Path(config.path("run", "checkpoint_dir")) / "correlation")
+
+    def apply(self, alerts: pa.Table, events: pa.Table, batch_id: int) -> tuple[pa.Table, pa.Table]:
+        """The alerts that stand, with the correlation alerts that started in this micro-batch, and the
+        newer versions of correlation alerts that grew (written over the old ones in the search store
+        and sent again to Kafka under the same id; the lake and incidents keep the first)."""
+        state = self.states.before(batch_id) or {}
+        correlator = Correlator(self.ruleset.correlations, self.ruleset.rules, self.owner, state)
+        docs = [json.loads(d) for d in alerts.column("document").to_pylist()]
+        correlator.add(docs)
+        times = [t.timestamp() for t in events.column("timestamp").to_pylist() if t is not None]
+        newest = max([*times, state.get("newest") or -math.inf])
+        found = correlator.advance(newest - self.lateness)
+        self.states.save(batch_id, {**correlator.state(), "newest": newest if math.isfinite(newest) else None})
+        if correlator.late:
+            log.warning("batch %s: %s alerts came later than correlation.lateness_seconds allows and were not "
+                        "correlated", batch_id, correlator.late)
+        standing = alerts.filter(pa.array([d["rule"]["id"] not in self.hidden for d in docs], type=pa.bool_()))
+        started = [d for i, d in found.items() if i in correlator.started]
+        grown = [d for i, d in found.items() if i not in correlator.started]
+        return (pa.concat_tables([standing, _alert_rows(started, alerts.schema)]),
+                _alert_rows(grown, alerts.schema))
+
+
+def _alert_rows(docs: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    """Correlation alerts as rows of the micro-batch's result table."""
+    return pa.Table.from_pylist([
+        {"row": ALERT, "doc_id": d["alert_id"], "index_date": d["@timestamp"][:10],
+         "timestamp": datetime.fromisoformat(d["@timestamp"]), "level": d["rule"]["level"],
+         "agency_id": d["agency"]["id"], "document": json.dumps(d, ensure_ascii=False, sort_keys=True)}
+        for d in docs], schema=RESULT_SCHEMA).cast(schema)
+
+
 class Sinks:
     """The foreachBatch writer: lake and search store (idempotent), Kafka (one transaction per batch)."""
 
@@ -160,6 +206,7 @@ class Sinks:
         self.topics = kafka_client.topic(config, ALERTS_TOPIC), kafka_client.topic(config, DEADLETTER_TOPIC)
         self.kafka = KafkaBatches(config, checkpoint)
         self.triage = triage  # alerting/triage.py StreamTriage: filters, suppression, incidents
+        self.correlation = StreamCorrelation(config, ruleset, settings.registry) if ruleset.correlations else None
 
     def __call__(self, raw: DataFrame, batch_id: int) -> None:
         marker = self.ledger / str(batch_id)
@@ -174,6 +221,8 @@ class Sinks:
                  .toArrow())
         kinds = table.column("row")
         events, alerts, dead = (table.filter(pc.equal(kinds, name)) for name in (EVENT, ALERT, DEAD))
+        alerts, revised = (self.correlation.apply(alerts, events, batch_id) if self.correlation
+                           else (alerts, alerts.slice(0, 0)))
         alerts, triaged = self.triage.tune(alerts, batch_id) if self.triage else (alerts, None)
         matched = time.monotonic()
         name = f"stream-{batch_id:010d}"
@@ -186,14 +235,16 @@ class Sinks:
         stored = time.monotonic()
         # Alerts first: people wait for them; the batch's events follow in the same call.
         rejected = search.write(self.search, [
-            *self._docs(alerts, self.prefixes["alerts"]), *self._docs(events, self.prefixes["events"])])
+            *self._docs(alerts, self.prefixes["alerts"]), *self._docs(revised, self.prefixes["alerts"]),
+            *self._docs(events, self.prefixes["events"])])
         if self.triage:
             rejected += self.triage.write(triaged)
         indexed = time.monotonic()
         alerts_topic, deadletter_topic = self.topics
         refused = [(r.doc_id, json.dumps({"reason": f"search store refused the document for {r.index}: {r.reason}",
                                           "raw": r.source}, ensure_ascii=False)) for r in rejected]
-        sent = self.kafka.send(batch_id, [*self._records(alerts_topic, alerts), *self._records(deadletter_topic, dead),
+        sent = self.kafka.send(batch_id, [*self._records(alerts_topic, alerts), *self._records(alerts_topic, revised),
+                                          *self._records(deadletter_topic, dead),
                                           *((deadletter_topic, key, value) for key, value in refused)])
         if not sent:
             log.info("batch %s: its Kafka records were committed before a restart; not sent again", batch_id)

@@ -124,6 +124,12 @@ DEFAULTS: dict[str, Any] = {
         # OpenSearch index of incidents (one index; document id = incident_id).
         "index": "incidents",
     },
+    "correlation": {
+        # Layer 2 on the stream (docs/correlation.md): a correlation window is judged once the newest event
+        # time seen is this many seconds past its end, so alerts up to this late still count in it; an
+        # alert later than that is not correlated (logged). Batch detection judges every window at the end.
+        "lateness_seconds": 60.0,
+    },
     "suppression": {
         # Per-rule suppression besides the rules' own `socpipe: {suppress: ...}` key, which this overrides:
         # {RULE_ID: {group_by: [FIELD, ...], duration: 10m}}.

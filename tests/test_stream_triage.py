@@ -209,6 +209,7 @@ def test_stream_incidents_equal_batch_incidents(dev_servers, tmp_path):
     pipe = pipeline(dev_servers, tmp_path / "pipe", batch_records=400)
     config = yaml.safe_load(pipe.config.read_text())
     config["incidents"]["lateness_seconds"] = 7 * 86400  # every late alert is within the allowed lateness
+    config["correlation"] = {"lateness_seconds": 7 * 86400}  # the same for correlation windows
     pipe.config.write_text(yaml.safe_dump(config))
     batch = pipe.socpipe("detect", "--input", str(inputs), "--out", str(tmp_path / "batch"))
     assert batch.returncode == 0, batch.stderr[-3000:]
@@ -217,6 +218,14 @@ def test_stream_incidents_equal_batch_incidents(dev_servers, tmp_path):
     streamed = pipe.socpipe("run", "--once")
     assert streamed.returncode == 0, streamed.stderr[-3000:]
     assert len(pipe.finished_batches) > 5
+    # Time moves on: an event 8 days later brings the watermark past every correlation window.
+    (tmp_path / "later").mkdir()
+    (tmp_path / "later" / "later.log").write_bytes(b"Dec  5 12:00:00 dvc-web01 CRON[1]: (root) CMD (true)\n")
+    assert pipe.socpipe("collect", "import", str(tmp_path / "later")).returncode == 0
+    streamed = pipe.socpipe("run", "--once")
+    assert streamed.returncode == 0, streamed.stderr[-3000:]
+
+    correlation_ids = {c.id for c in load_rules([STARTER_PACK]).correlations}
 
     def summary(doc: dict) -> tuple:
         return doc["count"], doc["first"], doc["last"], sorted(doc["alert_ids"]), doc["agency"]["ids"]
@@ -228,5 +237,6 @@ def test_stream_incidents_equal_batch_incidents(dev_servers, tmp_path):
     found = {h["_id"]: h["_source"] for h in scan(search, index=index, query={"query": {"match_all": {}}})}
     current = {i: summary(d) for i, d in found.items() if not d.get("merged_into")}
     assert len(expected) > 20 and current == expected
+    assert sum(d["rule"]["id"] in correlation_ids for d in found.values()) >= 5  # layer 2's incidents too
     print(f"stream equals batch: {len(expected)} incidents from {sum(c for c, *_ in expected.values())} alerts, "
           f"{len(pipe.finished_batches)} micro-batches, {len(found) - len(current)} joined into others on the way")
