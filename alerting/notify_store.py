@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from alerting.actions import ACTIONS_INDEX, MAPPING, Action, append_to_lake, search_documents
 from alerting.incidents import MAPPING as INCIDENTS_MAPPING
+from alerting.incidents import STATE_FIELDS
 
 INCIDENTS_INDEX = "incidents"
 STATE_INDEX = "notify-state"
@@ -107,15 +108,21 @@ class SearchStore:
         self.put_many(kind, [(ident, doc)])
 
     def put_many(self, kind: str, docs: Iterable[tuple[str, dict[str, Any]]]) -> None:
-        from socpipe.search import write
+        from socpipe.search import bulk
 
-        triples = []
+        actions: list[dict[str, Any]] = []
         for ident, doc in docs:
             index, doc_id = self._where(kind, ident)
-            body = doc if kind == "incident" else {"kind": kind, "doc": json.dumps(doc, ensure_ascii=False,
-                                                                                   default=str)}
-            triples.append((index, doc_id, json.dumps(body, ensure_ascii=False, default=str)))
-        rejected = write(self._search, triples)
+            if kind == "incident":
+                # Only the fields people and the scheduler change: detection goes on updating count, last and
+                # alert_ids of the same document (alerting/incidents.py STATE_FIELDS), and must not be undone.
+                state = {k: doc[k] for k in STATE_FIELDS if k in doc}
+                actions.append({"_op_type": "update", "_index": index, "_id": doc_id, "doc": state, "upsert": doc})
+            else:
+                source = json.dumps({"kind": kind, "doc": json.dumps(doc, ensure_ascii=False, default=str)},
+                                    ensure_ascii=False)
+                actions.append({"_op_type": "index", "_index": index, "_id": doc_id, "_source": source})
+        rejected = bulk(self._search, actions)
         if rejected:
             raise RuntimeError(f"search store refused {kind} {rejected[0].doc_id}: {rejected[0].reason}")
         self._search.indices.refresh(index=self._incidents if kind == "incident" else STATE_INDEX)
