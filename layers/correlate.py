@@ -17,14 +17,18 @@ file splits or micro-batch boundaries.
 from __future__ import annotations
 
 import bisect
+import functools
 import hashlib
 import json
 import math
+import operator
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from alerting.alerts import LEVELS
 from rules.correlation import Correlation
@@ -52,9 +56,8 @@ class Hit:
     agencies: tuple[str, ...]
     context: tuple[str, ...]  # JSON of each CONTEXT entry ("null" when absent)
 
-    @property
-    def order(self) -> tuple[float, str, str]:
-        return self.at, self.key, self.rule
+
+ORDER = operator.attrgetter("at", "key", "rule")  # how a group's hits are sorted
 
 
 def field_value(alert: Mapping[str, Any], name: str) -> str | None:
@@ -137,8 +140,8 @@ class Correlator:
         hit = Hit(rule, at, (alert.get("event_meta") or {}).get("id") or alert["alert_id"], alert["rule"]["level"],
                   tuple(field_value(alert, f) for f in c.fields),
                   tuple(sorted({*(agency.get("ids") or []), *([agency["id"]] if agency.get("id") else [])})),
-                  tuple(json.dumps(alert.get(name), sort_keys=True) for name in CONTEXT))
-        key = json.dumps(group, ensure_ascii=False)
+                  tuple(orjson.dumps(alert.get(name), option=orjson.OPT_SORT_KEYS).decode() for name in CONTEXT))
+        key = orjson.dumps(group).decode()
         windows = self.groups[c.id].get(key) or self.groups[c.id].setdefault(key, Windows(c, group))
         windows.add(hit)
 
@@ -151,17 +154,21 @@ class Correlator:
             started: list[dict[str, Any]] = []
             for key in sorted(self.groups[c.id]):
                 windows = self.groups[c.id][key]
-                for episode, new in windows.advance(watermark - self.delay[c.id]):
-                    doc = episode.document(c, dict(zip(c.group_by, windows.group, strict=True)), self.owner)
-                    out[doc["alert_id"]] = doc
-                    if new:
-                        started.append(doc)
-                        self.started.add(doc["alert_id"])
+                group = dict(zip(c.group_by, windows.group, strict=True))
+                start = functools.partial(self._started, c, group, started)
+                for episode in windows.advance(watermark - self.delay[c.id], start):
+                    out[episode.alert_id] = episode.document(c, group, self.owner)
                 if windows.idle:
                     del self.groups[c.id][key]
             self.add(started)  # higher correlations of a chain read each episode once, when it starts
         self.watermark = max(self.watermark, watermark)
         return out
+
+    def _started(self, c: Correlation, group: dict[str, str | None], started: list[dict[str, Any]],
+                 episode: Episode) -> None:
+        """An episode that starts: a chain reads its alert as it stands now."""
+        started.append(episode.document(c, group, self.owner))
+        self.started.add(episode.alert_id)
 
     def state(self) -> dict[str, Any]:
         """What the stream keeps in its checkpoint between micro-batches (JSON)."""
@@ -186,17 +193,18 @@ class Episode:
     level: str = "informational"
     context: list[str | None] = field(default_factory=lambda: [None] * len(CONTEXT))  # None: not seen yet
 
-    def take(self, window: list[Hit]) -> None:
-        """Count the window's hits that no earlier window of the episode held (they follow the last one)."""
-        fresh = [h for h in window if h.order > tuple(self.counted)]
-        for hit in fresh:
+    def take(self, hits: list[Hit], start: int, end: int) -> None:
+        """Count the hits of the window hits[start:end] that no earlier window of the episode held: those
+        after the last one counted."""
+        for hit in hits[bisect.bisect_right(hits, tuple(self.counted), start, end, key=ORDER):end]:
             if hit.key != self.counted[1] or hit.at != self.counted[0]:  # one event matched by two rules
                 self.events_count += 1
                 if len(self.events) < MAX_EVENTS:
                     self.events.append(hit.key)
-            self.counted = hit.order
+            self.counted = ORDER(hit)
             self.last = max(self.last, hit.at)
-            self.agencies = sorted({*self.agencies, *hit.agencies})
+            if not set(hit.agencies) <= set(self.agencies):
+                self.agencies = sorted({*self.agencies, *hit.agencies})
             self.level = min(self.level, hit.level, key=LEVELS.index)
             self.context = [v if c is None else c if c == v else DIFFERENT
                             for c, v in zip(self.context, hit.context, strict=True)]
@@ -231,52 +239,68 @@ class Windows:
                  scanned: int = 0, sliding: dict[str, Any] | None = None, episode: Episode | None = None) -> None:
         self.c = c
         self.group = group
-        self.hits = hits or []  # sorted by Hit.order; hits[0] starts the next window to judge
+        self.hits = hits or []  # sorted by ORDER; hits[0] starts the next window to judge
+        self.incoming: list[Hit] = []
         self.scanned = scanned  # hits[:scanned] are in the sliding measure
         self.sliding = _Sliding(c, **(sliding or {}))
         self.episode = episode
 
     def add(self, hit: Hit) -> None:
-        if self.c.type == "event_count" and any(h.key == hit.key for h in self._same_time(hit.at)):
-            return  # an event two named rules matched counts once
-        bisect.insort(self.hits, hit, key=lambda h: h.order)
+        self.incoming.append(hit)  # sorted in at the next advance: one sort for a micro-batch
 
-    def _same_time(self, at: float) -> list[Hit]:
-        i = bisect.bisect_left(self.hits, at, key=lambda h: h.at)
-        return self.hits[i:bisect.bisect_right(self.hits, at, key=lambda h: h.at)]
+    def _merge(self) -> None:
+        """Take the incoming hits in order. They are no earlier than the watermark, so they sort after
+        every hit already scanned into a judged window: the judged part of the list does not move."""
+        if not self.incoming:
+            return
+        self.hits.extend(self.incoming)
+        self.incoming.clear()
+        self.hits.sort(key=ORDER)
+        if self.c.type == "event_count":  # an event two named rules matched counts once
+            self.hits[:] = [h for i, h in enumerate(self.hits)
+                            if i == 0 or (h.at, h.key) != (self.hits[i - 1].at, self.hits[i - 1].key)]
 
-    def advance(self, watermark: float) -> Iterable[tuple[Episode, bool]]:
-        """Judge the windows that ended before the watermark; yields (episode, started) as they fire."""
-        c = self.c
-        while self.hits and self.hits[0].at + c.timespan < watermark:
-            anchor = self.hits[0]
-            while self.scanned < len(self.hits) and self.hits[self.scanned].at <= anchor.at + c.timespan:
-                self.sliding.change(self.hits[self.scanned], 1)
+    def advance(self, watermark: float, started: Callable[[Episode], None]) -> list[Episode]:
+        """Judge the windows that ended before the watermark, in order; `started` sees each episode as it
+        starts; returns the episodes that started or grew."""
+        self._merge()
+        c, hits = self.c, self.hits
+        touched: list[Episode] = []
+        first = 0  # hits[first] starts the window being judged
+        while first < len(hits) and hits[first].at + c.timespan < watermark:
+            anchor = hits[first]
+            while self.scanned < len(hits) and hits[self.scanned].at <= anchor.at + c.timespan:
+                self.sliding.change(hits[self.scanned], 1)
                 self.scanned += 1
-            value = self.sliding.value(self.hits, self.scanned)
+            value = self.sliding.value(hits, first, self.scanned)
             if value is not None and c.met(value):
-                window = self.hits[:self.scanned]
-                started = self.episode is None or anchor.at > self.episode.last_end
-                if started:
+                if self.episode is None or anchor.at > self.episode.last_end:
                     alert_id = hashlib.sha256(json.dumps([c.id, dict(zip(c.group_by, self.group, strict=True)),
                                                           anchor.key], sort_keys=True).encode()).hexdigest()[:32]
-                    self.episode = Episode(alert_id, anchor.at, anchor.at, _met_at(c, window), value,
-                                           anchor.at + c.timespan)
-                assert self.episode is not None
+                    self.episode = Episode(alert_id, anchor.at, anchor.at, _met_at(c, hits[first:self.scanned]),
+                                           value, anchor.at + c.timespan)
+                    self.episode.take(hits, first, self.scanned)
+                    started(self.episode)
+                    touched.append(self.episode)
+                else:
+                    self.episode.take(hits, first, self.scanned)
+                    if not touched or touched[-1] is not self.episode:
+                        touched.append(self.episode)
                 self.episode.last_end = anchor.at + c.timespan
-                self.episode.take(window)
-                yield self.episode, started
             self.sliding.change(anchor, -1)
-            self.hits.pop(0)
-            self.scanned -= 1
-        if self.episode is not None and (self.hits[0].at if self.hits else watermark) > self.episode.last_end:
+            first += 1
+        del hits[:first]
+        self.scanned -= first
+        if self.episode is not None and (hits[0].at if hits else watermark) > self.episode.last_end:
             self.episode = None  # closed: no window that starts in it is left to judge
+        return touched
 
     @property
     def idle(self) -> bool:
         return not self.hits and self.episode is None
 
     def dump(self) -> dict[str, Any]:
+        self._merge()
         return {"group": self.group, "hits": [asdict(h) for h in self.hits], "scanned": self.scanned,
                 "sliding": self.sliding.dump(), "episode": asdict(self.episode) if self.episode else None}
 
@@ -318,17 +342,17 @@ class _Sliding:
                 self.total += sign * number
                 self.numbers += sign
 
-    def value(self, hits: list[Hit], end: int) -> float | None:
+    def value(self, hits: list[Hit], start: int, end: int) -> float | None:
         kind = self.c.type
         if kind == "event_count":
-            return float(end)
+            return float(end - start)
         if kind in ("value_count", "temporal"):
             return float(len(self.counts))
         if kind == "value_sum":
             return self.total if self.numbers else None
         if kind == "value_avg":
             return self.total / self.numbers if self.numbers else None
-        return measure(self.c, hits[:end])
+        return measure(self.c, hits[start:end])
 
 
 def measure(c: Correlation, window: list[Hit]) -> float | None:

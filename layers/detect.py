@@ -281,7 +281,9 @@ def run(
                           for i in range(count)]
         merged: Iterable[str] = (line.split(_SEP, 2)[2] for line in heapq.merge(*parts_of_tasks))
         if ruleset.correlations:  # layer 2 reads the alerts of the rules it names (far fewer than events)
+            begun = time.monotonic()
             merged = _correlated(list(merged), ruleset, registry, summary)
+            summary.stages["correlate"] = time.monotonic() - begun
         if triage:  # triage needs every alert at once (alerts are far fewer than events)
             merged = _triaged(list(merged), triage, out_dir, summary)
         alerts.writelines(merged)
