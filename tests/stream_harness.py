@@ -4,6 +4,7 @@ the job as a child process, and readers that count what each store holds."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.dataset as ds
 import yaml
 from conftest import ROOT
@@ -22,7 +24,8 @@ from opensearchpy import OpenSearch
 from opensearchpy.helpers import scan
 
 from alerting.alerts import alert_id
-from layers.detect import event_row
+from layers.correlate import Correlator
+from layers.detect import EVENT_SCHEMA, alert_batch, event_row
 from layers.matcher.engine import Detector
 from layers.stream import parse_envelope
 from rules.compiler import load_rules
@@ -166,6 +169,19 @@ def expected_alert_ids(items: list[Envelope]) -> set[str]:
             ids |= {alert_id(detector.rules[i].id, row["event_id"])
                     for i in detector.match(row["kind"], dict(row["fields"]))}
     return ids
+
+
+def expected_correlation_ids(items: list[Envelope], lateness: float = 60.0) -> set[str]:
+    """The correlation alerts of the starter pack over these records whose first window the stream has
+    judged once it saw them all: the newest event time less the lateness (layers/correlate.py)."""
+    ruleset = load_rules([STARTER_PACK])
+    rows = [event_row(record, None, (), None) for record in map(parse_envelope, items) if isinstance(record, Event)]
+    batch = pa.RecordBatch.from_pylist(rows, schema=EVENT_SCHEMA)
+    docs = [json.loads(d) for d in alert_batch(Detector(ruleset.rules), batch).column("document").to_pylist()]
+    correlator = Correlator(ruleset.correlations, ruleset.rules)
+    correlator.add(docs)
+    newest = max(row["timestamp"] for row in rows).timestamp()
+    return set(correlator.advance(newest - lateness))
 
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float, pipe: Pipeline) -> None:
