@@ -73,6 +73,7 @@ class EmailChannel:
         self.outbox = config.path("notify", "outbox_dir")
         self._connection: smtplib.SMTP | None = None
         self._context: ssl.SSLContext | None = None
+        self._ca_file = config.path("notify", "smtp", "ca_file")
 
     def __repr__(self) -> str:
         return f"EmailChannel(host={self.smtp.get('host')!r})"  # never the password
@@ -115,7 +116,7 @@ class EmailChannel:
         host, port, security = self.smtp["host"], int(self.smtp["port"]), self.smtp.get("security", "starttls")
         timeout = float(self.smtp.get("timeout") or 10)
         if security != "none" and self._context is None:
-            self._context = ssl.create_default_context()
+            self._context = ssl.create_default_context(cafile=str(self._ca_file) if self._ca_file else None)
         smtp = smtplib.SMTP_SSL(host, port, timeout=timeout, context=self._context) if security == "tls" else \
             smtplib.SMTP(host, port, timeout=timeout)
         try:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import hmac
 import json
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from alerting.channels import SIGNATURE_HEADER, sign
@@ -49,9 +51,12 @@ class SmtpSink:
     """aiosmtpd on 127.0.0.1 keeping every accepted message; with `login`, AUTH PLAIN/LOGIN is required
     (without TLS: a test server only). stop() and start() again on the same port model an outage."""
 
-    def __init__(self, port: int | None = None, login: tuple[str, str] | None = None) -> None:
+    def __init__(self, port: int | None = None, login: tuple[str, str] | None = None,
+                 tls: tuple[Path, Path] | None = None, implicit_tls: bool = False) -> None:
+        """`tls`: certificate chain and key (PEM); STARTTLS is then required, or with `implicit_tls` the
+        socket speaks TLS from the start (port 465 style)."""
         self.port = port or free_port()
-        self.login = login
+        self.login, self.tls, self.implicit_tls = login, tls, implicit_tls
         self.received: list[Received] = []
         self.refused_logins = 0
         self._lock = threading.Lock()
@@ -80,7 +85,14 @@ class SmtpSink:
 
         options: dict[str, Any] = {"enable_SMTPUTF8": True}
         if self.login:
-            options |= {"authenticator": authenticate, "auth_require_tls": False, "auth_required": True}
+            # aiosmtpd does not count implicit TLS as TLS for AUTH: require it only where STARTTLS is.
+            options |= {"authenticator": authenticate, "auth_required": True,
+                        "auth_require_tls": self.tls is not None and not self.implicit_tls}
+        if self.tls:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*self.tls)
+            options |= {"ssl_context": context} if self.implicit_tls else \
+                {"tls_context": context, "require_starttls": True}
         self._controller = Controller(Handler(), hostname=HOST, port=self.port, **options)
         self._controller.start()
         return self

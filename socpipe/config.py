@@ -246,9 +246,10 @@ DEFAULTS: dict[str, Any] = {
             ],
         },
         # SMTP relay; none: messages are written as .eml files to outbox_dir (the embedded default).
-        # security: starttls, tls or none; the password belongs in SOCPIPE__NOTIFY__SMTP__PASSWORD.
+        # security: starttls, tls or none; the password belongs in SOCPIPE__NOTIFY__SMTP__PASSWORD; ca_file: a
+        # CA bundle (PEM) to trust for the relay's certificate (none: the system's trust store).
         "smtp": {"host": None, "port": 587, "security": "starttls", "username": None, "password": None,
-                 "sender": "SOC An Khanh <soc@localhost>", "timeout": 10.0},
+                 "sender": "SOC An Khanh <soc@localhost>", "timeout": 10.0, "ca_file": None},
         "outbox_dir": ".socpipe/notify/outbox",
         # Webhooks: bodies signed with HMAC-SHA256 of webhook_secret (header X-Socpipe-Signature), retried
         # with these waits; a contact webhook "zalo:CHAT_ID" posts the Zalo Bot API shape to zalo_url.

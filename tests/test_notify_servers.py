@@ -48,11 +48,13 @@ def incident(ident: str, agency: str, level: str = "high", rule: str = "r1", at:
             "agency": {"id": agency}, "host": {"name": f"host-{ident}"}, "escalation_step": 0}
 
 
-def make_config(tmp_path: Path, smtp: SmtpSink, **notify: Any) -> Config:
+def make_config(tmp_path: Path, smtp: SmtpSink, smtp_settings: dict[str, Any] | None = None,
+                **notify: Any) -> Config:
     path = tmp_path / "socpipe.yaml"
     settings = {"state_path": "state.sqlite", "outbox_dir": "outbox", "base_url": "http://127.0.0.1:8400",
                 "smtp": {"host": "127.0.0.1", "port": smtp.port, "security": "none", "username": LOGIN[0],
-                         "sender": "SOC An Khánh <soc@ankhanh.example>", "timeout": 5}, **notify}
+                         "sender": "SOC An Khánh <soc@ankhanh.example>", "timeout": 5, **(smtp_settings or {})},
+                **notify}
     path.write_text(yaml.safe_dump({"registry": str(REGISTRY), "lake": {"path": "lake"}, "notify": settings},
                                    allow_unicode=True), encoding="utf-8")
     return load_config(path, environ=SECRETS)
@@ -289,3 +291,26 @@ def assert_no_secrets(text: str, config: Config, tmp_path: Path) -> None:
     shown = [text, repr(config), *map(repr, channels(config).values()), *written]
     for secret in SECRETS.values():
         assert not [s for s in shown if secret in s], f"a secret ({secret[:4]}...) was written out"
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+def test_smtp_over_starttls_and_tls_with_a_private_ca(tmp_path, security):
+    """A relay with a certificate from the province's own CA (notify.smtp.ca_file); AUTH only inside TLS.
+    Without that CA the certificate is refused and the message stays pending."""
+    from socpipe.dev.tls import make
+
+    files = make(tmp_path / "tls", "smtp")
+    with SmtpSink(login=LOGIN, tls=(files.cert, files.key), implicit_tls=security == "tls") as sink:
+        config = make_config(tmp_path, sink, {"security": security, "ca_file": str(files.ca)},
+                             route={"group_wait": 0})
+        run = notifier(config)
+        run.store.put("incident", "a", incident("a", "snv"))
+        assert run.tick(T0).sent == 1
+        (message,) = sink.messages()
+        assert message.rcpt_tos == ("it.snv@ankhanh.example",) and sink.refused_logins == 0
+
+        config = make_config(tmp_path, sink, {"security": security}, route={"group_wait": 0})  # system CAs only
+        run = notifier(config)
+        run.store.put("incident", "b", incident("b", "stc"))
+        report = run.tick(T0 + timedelta(seconds=1))
+        assert report.sent == 0 and report.failed == 1 and "CERTIFICATE_VERIFY_FAILED" in report.errors[0]
