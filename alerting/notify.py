@@ -81,9 +81,16 @@ class Notifier:
     # -- the tick ------------------------------------------------------------------------------------------
     def tick(self, now: datetime) -> TickReport:
         report = TickReport()
-        incidents = dict(self.store.all("incident"))
+        incidents = dict(self.store.open_incidents())
         groups = dict(self.store.all("group"))
         tracks = dict(self.store.all("track"))
+        # Closed since they were routed: still wanted for their resolved notice and the day's digest.
+        for ident, track in tracks.items():
+            if ident not in incidents and (track.get("notified_at") and not track.get("resolved_sent")
+                                           or track.get("digest") and not track.get("digested")):
+                doc = self.store.get("incident", ident)
+                if doc is not None and not doc.get("merged_into"):
+                    incidents[ident] = doc
         self._expire_acks(incidents, tracks, now, report)
         self._collect(incidents, groups, tracks, now, report)
         for key, group in sorted(groups.items()):

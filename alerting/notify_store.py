@@ -40,6 +40,11 @@ class NotifyStore(Protocol):
         """Write only if absent, atomically; False if the id was already there (a used ack link)."""
         ...
 
+    def open_incidents(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Incidents not closed and not merged into another: what a tick works on. The incidents index keeps
+        every incident ever, so reading closed ones at every tick would grow without end."""
+        ...
+
 
 class SqliteStore:
     """The embedded store: one table (kind, id, JSON), one transaction per call; safe across threads."""
@@ -75,6 +80,13 @@ class SqliteStore:
     def all(self, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
         with self._lock:
             rows = self._db.execute("SELECT id, doc FROM docs WHERE kind = ? ORDER BY id", (kind,)).fetchall()
+        return ((ident, json.loads(doc)) for ident, doc in rows)
+
+    def open_incidents(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        with self._lock:
+            rows = self._db.execute("SELECT id, doc FROM docs WHERE kind = 'incident' AND json_extract(doc, "
+                                    "'$.status') IS NOT 'closed' AND json_extract(doc, '$.merged_into') IS NULL "
+                                    "ORDER BY id").fetchall()
         return ((ident, json.loads(doc)) for ident, doc in rows)
 
     def close(self) -> None:
@@ -142,13 +154,23 @@ class SearchStore:
         from opensearchpy.helpers import scan
 
         if kind == "incident":
-            for hit in scan(self._search, index=self._incidents, query={"query": {"match_all": {}}}):
-                yield hit["_id"], hit["_source"]
+            yield from self._incidents_where({"match_all": {}})
             return
         prefix = f"{kind}:"
         query = {"query": {"term": {"kind": kind}}}
         for hit in scan(self._search, index=STATE_INDEX, query=query):
             yield hit["_id"][len(prefix):], json.loads(hit["_source"]["doc"])
+
+
+    def open_incidents(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        yield from self._incidents_where({"bool": {"must_not": [{"term": {"status": "closed"}},
+                                                                {"exists": {"field": "merged_into"}}]}})
+
+    def _incidents_where(self, query: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+        from opensearchpy.helpers import scan
+
+        for hit in scan(self._search, index=self._incidents, query={"query": query}):
+            yield hit["_id"], hit["_source"]
 
 
 class ActionLog:

@@ -314,3 +314,31 @@ def test_smtp_over_starttls_and_tls_with_a_private_ca(tmp_path, security):
         run.store.put("incident", "b", incident("b", "stc"))
         report = run.tick(T0 + timedelta(seconds=1))
         assert report.sent == 0 and report.failed == 1 and "CERTIFICATE_VERIFY_FAILED" in report.errors[0]
+
+
+def test_closed_incidents_get_their_resolved_notice_and_digest_but_merged_ones_nothing(tmp_path, smtp):
+    """A tick reads only open incidents from the store, and those closed since they were routed."""
+    config = make_config(tmp_path, smtp, deadlines=NO_DEADLINES)
+    run = notifier(config)
+    early = T0 - timedelta(hours=3)  # 06:00 in Hanoi, before the 07:30 digest
+    run.store.put_many("incident", [("low", incident("low", "snv", "low", at=early)),
+                                    ("high", incident("high", "snv", rule="r2", at=early)),
+                                    ("gone", incident("gone", "stc", at=early) | {"merged_into": "high"}),
+                                    ("shut", incident("shut", "syt", at=early) | {"status": "closed"})])
+    run.tick(early)
+    run.tick(early + timedelta(seconds=31))
+    assert [incidents_of(m) for m in smtp.messages()] == [["high"]]
+    for ident in ("low", "high"):
+        run.store.put("incident", ident, run.store.get("incident", ident) | {
+            "status": "closed", "closed_at": (early + timedelta(minutes=30)).isoformat()})
+    run.tick(early + timedelta(minutes=40))
+    resolved = smtp.messages()[1:]
+    assert [(incidents_of(m), subject(m)) for m in resolved] == [
+        (["high"], "[Đã xử lý] Sở Nội vụ: Đăng nhập bất thường vào máy chủ")]
+    run.tick(T0 - timedelta(hours=1))  # 08:00 in Hanoi: the day's digest, closed or not
+    digest = smtp.messages()[2:]
+    assert [(incidents_of(m), subject(m)) for m in digest] == [
+        (["low"], "[Tổng hợp ngày 2026-03-16] Sở Nội vụ: 1 sự cố")]
+    for hour in (0, 1, 30):
+        run.tick(T0 + timedelta(hours=hour))
+    assert len(smtp.messages()) == 3  # nothing twice; stc and syt never heard of theirs
