@@ -108,8 +108,8 @@ def acknowledge(store: NotifyStore, actions: ActionLog, secret: str | None, toke
     before = {k: incident.get(k) for k in ("status", "acknowledged_at", "acknowledged_by")}
     detected = datetime.fromisoformat(incident["@timestamp"])
     after = {"status": "acknowledged", "acknowledged_at": now.astimezone(UTC).isoformat(), "acknowledged_by": actor}
-    incident = {**incident, **after, "tta_seconds": (now - detected).total_seconds()}
-    store.put("incident", claim.incident_id, incident)
+    incident = store.patch("incident", claim.incident_id, {**after, "tta_seconds": (now - detected).total_seconds()}) \
+        or incident
     detail = {"via": via, "comment": comment} if comment else {"via": via}
     actions.record([Action(now, actor, "acknowledge", "incident", claim.incident_id, value(incident, "agency.id"),
                            before, after, detail)])

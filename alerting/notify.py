@@ -375,11 +375,15 @@ class Notifier:
                 "extra": {"step": step + 1}}
             track = tracks[ident] = {**track, "escalation_batch": batch}
             self.store.put("track", ident, track)
+            fresh = self.store.get("incident", ident)
+            if fresh is None or fresh.get("status") not in OPEN:
+                incidents[ident] = fresh or incident  # acknowledged (or closed) since this tick read it
+                continue
             if not self._send_batch(batch, agency, incidents, now, report):
                 continue
             before = {"escalation_step": step}
-            incident = incidents[ident] = {**incident, "escalation_step": step + 1}
-            self.store.put("incident", ident, incident)
+            incident = incidents[ident] = self.store.patch("incident", ident, {"escalation_step": step + 1}) or \
+                {**incident, "escalation_step": step + 1}
             track = tracks[ident] = {**track, "escalation_batch": None, "step": step + 1}
             self.store.put("track", ident, track)
             self._pending_actions.append(Action(now, "system:escalation", "escalate", "incident", ident,
@@ -397,10 +401,12 @@ class Notifier:
                 continue
             if now < datetime.fromisoformat(incident["acknowledged_at"]) + timedelta(seconds=float(timeout)):
                 continue
+            fresh = self.store.get("incident", ident) or {}
+            if fresh.get("status") != "acknowledged" or fresh.get("acknowledged_at") != incident["acknowledged_at"]:
+                continue  # moved on (or acknowledged again) since this tick read it
             before = {k: incident.get(k) for k in ("status", "acknowledged_at", "acknowledged_by")}
             after = {"status": "new", "acknowledged_at": None, "acknowledged_by": None}
-            incidents[ident] = {**incident, **after}
-            self.store.put("incident", ident, incidents[ident])
+            incidents[ident] = self.store.patch("incident", ident, after) or {**incident, **after}
             tracks[ident] = {**tracks.get(ident, {}), "restart_at": now.isoformat()}
             self.store.put("track", ident, tracks[ident])
             self._pending_actions.append(Action(now, "system:escalation", "unacknowledge", "incident", ident,

@@ -40,6 +40,12 @@ class NotifyStore(Protocol):
         """Write only if absent, atomically; False if the id was already there (a used ack link)."""
         ...
 
+    def patch(self, kind: str, ident: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+        """Change some fields of a document in one atomic step and return it (None if absent): the scheduler,
+        acknowledgements and the console write the same incident, and a whole-document write from a copy read
+        earlier would undo what another wrote in between (an acknowledgement during a tick)."""
+        ...
+
     def open_incidents(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Incidents not closed and not merged into another: what a tick works on. The incidents index keeps
         every incident ever, so reading closed ones at every tick would grow without end."""
@@ -81,6 +87,21 @@ class SqliteStore:
         with self._lock:
             rows = self._db.execute("SELECT id, doc FROM docs WHERE kind = ? ORDER BY id", (kind,)).fetchall()
         return ((ident, json.loads(doc)) for ident, doc in rows)
+
+    def patch(self, kind: str, ident: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")  # other processes on the file wait for this one
+            try:
+                row = self._db.execute("SELECT doc FROM docs WHERE kind = ? AND id = ?", (kind, ident)).fetchone()
+                doc = None if row is None else {**json.loads(row[0]), **changes}
+                if doc is not None:
+                    self._db.execute("INSERT OR REPLACE INTO docs VALUES (?, ?, ?)",
+                                     (kind, ident, json.dumps(doc, ensure_ascii=False, default=str)))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return doc
 
     def open_incidents(self) -> Iterator[tuple[str, dict[str, Any]]]:
         with self._lock:
@@ -161,6 +182,20 @@ class SearchStore:
         for hit in scan(self._search, index=STATE_INDEX, query=query):
             yield hit["_id"][len(prefix):], json.loads(hit["_source"]["doc"])
 
+
+    def patch(self, kind: str, ident: str, changes: dict[str, Any]) -> dict[str, Any] | None:
+        from opensearchpy.exceptions import NotFoundError
+
+        if kind != "incident":  # state documents have one writer, the scheduler
+            doc = self.get(kind, ident)
+            if doc is not None:
+                self.put(kind, ident, doc | changes)
+            return None if doc is None else doc | changes
+        try:  # a partial update is atomic per document in the store
+            self._search.update(index=self._incidents, id=ident, body={"doc": changes}, refresh=True)
+        except NotFoundError:
+            return None
+        return self.get(kind, ident)
 
     def open_incidents(self) -> Iterator[tuple[str, dict[str, Any]]]:
         yield from self._incidents_where({"bool": {"must_not": [{"term": {"status": "closed"}},

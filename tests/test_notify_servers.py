@@ -342,3 +342,39 @@ def test_closed_incidents_get_their_resolved_notice_and_digest_but_merged_ones_n
     for hour in (0, 1, 30):
         run.tick(T0 + timedelta(hours=hour))
     assert len(smtp.messages()) == 3  # nothing twice; stc and syt never heard of theirs
+
+
+class AckMidTick:
+    """The store as a tick sees it, with an acknowledgement landing just after the tick read the incidents."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.then = inner, None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def open_incidents(self) -> Any:
+        docs = list(self.inner.open_incidents())
+        if self.then is not None:
+            self.then()
+            self.then = None
+        return iter(docs)
+
+
+def test_an_acknowledgement_during_a_tick_stops_its_escalation_and_is_kept(tmp_path, smtp):
+    from alerting.ack import acknowledge, make_token
+
+    config = make_config(tmp_path, smtp)
+    store, actions = open_state(config)
+    racing = AckMidTick(store)
+    run = Notifier(config, Registry.load(REGISTRY), racing, actions, channels(config))
+    store.put("incident", "x", incident("x", "vp-ubnd", "critical"))
+    run.tick(T0)
+    run.tick(T0 + timedelta(seconds=31))
+    secret = config.get("notify", "ack_secret")
+    token = make_token(secret, "x", "vp-it", T0 + timedelta(days=1))
+    racing.then = lambda: acknowledge(store, actions, secret, token, "", T0 + timedelta(minutes=15, seconds=59))
+    report = run.tick(T0 + timedelta(minutes=16))  # past the deadline by the copy the tick read
+    assert report.escalated == 0
+    assert store.get("incident", "x")["status"] == "acknowledged"
+    assert [m.rcpt_tos for m in smtp.messages()] == [("it.vp@ankhanh.example",)]  # the head was not told
