@@ -63,15 +63,16 @@ ORDER = operator.attrgetter("at", "key", "rule")  # how a group's hits are sorte
 def field_value(alert: Mapping[str, Any], name: str) -> str | None:
     """A field of the event, else a context field by its dotted path (source.ip), else a group value
     of a lower correlation."""
-    event = alert.get("event") or {}
-    if name in event:
-        return event[name]
-    node: Any = alert
-    for part in name.split("."):
-        node = node.get(part) if isinstance(node, Mapping) else None
-    if node is None:
-        node = ((alert.get("correlation") or {}).get("group") or {}).get(name)
-    return None if node is None or isinstance(node, Mapping | list) else str(node)
+    value = (alert.get("event") or {}).get(name)
+    if value is None:
+        node: Any = alert
+        try:
+            for part in name.split("."):
+                node = node[part]
+        except (KeyError, TypeError, IndexError):
+            node = ((alert.get("correlation") or {}).get("group") or {}).get(name)
+        value = node
+    return None if value is None or isinstance(value, dict | list) else str(value)
 
 
 def alert_time(alert: Mapping[str, Any]) -> float | None:
@@ -121,29 +122,28 @@ class Correlator:
 
     def add(self, alerts: Iterable[Mapping[str, Any]]) -> None:
         for alert in alerts:
-            for c in self.readers.get(alert["rule"]["id"], ()):
-                self._add(c, alert)
-
-    def _add(self, c: Correlation, alert: Mapping[str, Any]) -> None:
-        at = alert_time(alert)
-        if at is None:  # an alert without an event time falls in no window
-            return
-        if at < self.watermark - self.delay[c.id]:
-            self.late += 1
-            return
-        rule = alert["rule"]["id"]
-        refs = (rule, self.names.get(rule) or rule)
-        group = [field_value(alert, c.field_for(name, refs)) for name in c.group_by]
-        if None in group:  # an alert without a group-by field belongs to no group
-            return
-        agency = alert.get("agency") or {}
-        hit = Hit(rule, at, (alert.get("event_meta") or {}).get("id") or alert["alert_id"], alert["rule"]["level"],
-                  tuple(field_value(alert, f) for f in c.fields),
-                  tuple(sorted({*(agency.get("ids") or []), *([agency["id"]] if agency.get("id") else [])})),
-                  tuple(orjson.dumps(alert.get(name), option=orjson.OPT_SORT_KEYS).decode() for name in CONTEXT))
-        key = orjson.dumps(group).decode()
-        windows = self.groups[c.id].get(key) or self.groups[c.id].setdefault(key, Windows(c, group))
-        windows.add(hit)
+            rule = alert["rule"]["id"]
+            readers = self.readers.get(rule)
+            at = alert_time(alert) if readers else None
+            if at is None:  # read by no correlation, or without an event time (it falls in no window)
+                continue
+            agency = alert.get("agency") or {}
+            agencies = tuple(sorted({*(agency.get("ids") or []), *([agency["id"]] if agency.get("id") else [])}))
+            context = tuple(orjson.dumps(alert.get(name), option=orjson.OPT_SORT_KEYS).decode() for name in CONTEXT)
+            key = (alert.get("event_meta") or {}).get("id") or alert["alert_id"]
+            refs = (rule, self.names.get(rule) or rule)
+            for c in readers:
+                if at < self.watermark - self.delay[c.id]:
+                    self.late += 1
+                    continue
+                group = [field_value(alert, c.field_for(name, refs)) for name in c.group_by]
+                if None in group:  # an alert without a group-by field belongs to no group
+                    continue
+                hit = Hit(rule, at, key, alert["rule"]["level"], tuple(field_value(alert, f) for f in c.fields),
+                          agencies, context)
+                name = orjson.dumps(group).decode()
+                windows = self.groups[c.id].get(name) or self.groups[c.id].setdefault(name, Windows(c, group))
+                windows.add(hit)
 
     def advance(self, watermark: float) -> dict[str, dict[str, Any]]:
         """Judge every window that ended before the watermark, in order; the documents of the episodes that
@@ -321,7 +321,7 @@ class _Sliding:
     def __init__(self, c: Correlation, counts: list[list[Any]] | None = None, total: float = 0.0,
                  numbers: int = 0) -> None:
         self.c = c
-        self.counts: Counter[str] = Counter({key: n for key, n in counts or []})
+        self.counts: Counter[Any] = Counter({_hashable(key): n for key, n in counts or []})
         self.total = total
         self.numbers = numbers
 
@@ -330,8 +330,7 @@ class _Sliding:
 
     def change(self, hit: Hit, sign: int) -> None:
         if self.c.type in ("value_count", "temporal"):
-            item = hit.rule if self.c.type == "temporal" else (
-                None if None in hit.values else json.dumps(hit.values, ensure_ascii=False))
+            item = hit.rule if self.c.type == "temporal" else None if None in hit.values else hit.values
             if item is not None:
                 self.counts[item] += sign
                 if not self.counts[item]:
@@ -353,6 +352,11 @@ class _Sliding:
         if kind == "value_avg":
             return self.total / self.numbers if self.numbers else None
         return measure(self.c, hits[start:end])
+
+
+def _hashable(key: Any) -> Any:
+    """A counted item as JSON gives it back: a rule id, or a list of field values (a tuple again)."""
+    return tuple(key) if isinstance(key, list) else key
 
 
 def measure(c: Correlation, window: list[Hit]) -> float | None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
@@ -280,12 +281,15 @@ def run(
         parts_of_tasks = [stack.enter_context((parts / f"alerts-{i:06d}.txt").open(encoding="utf-8"))
                           for i in range(count)]
         merged: Iterable[str] = (line.split(_SEP, 2)[2] for line in heapq.merge(*parts_of_tasks))
-        if ruleset.correlations:  # layer 2 reads the alerts of the rules it names (far fewer than events)
-            begun = time.monotonic()
-            merged = _correlated(list(merged), ruleset, registry, summary)
-            summary.stages["correlate"] = time.monotonic() - begun
-        if triage:  # triage needs every alert at once (alerts are far fewer than events)
-            merged = _triaged(list(merged), triage, out_dir, summary)
+        if ruleset.correlations or triage:  # they need every alert at once (alerts are far fewer than events)
+            pairs = [(line, orjson.loads(line)) for line in merged]
+            if ruleset.correlations:  # layer 2 reads the alerts of the rules it names
+                begun = time.monotonic()
+                pairs = _correlated(pairs, ruleset, registry, summary)
+                summary.stages["correlate"] = time.monotonic() - begun
+            if triage:
+                pairs = _triaged(pairs, triage, out_dir, summary)
+            merged = (line for line, _ in pairs)
         alerts.writelines(merged)
     with (out_dir / "deadletter.jsonl").open("wb") as deadletters:
         for i in range(count):
@@ -297,33 +301,34 @@ def run(
     return summary
 
 
-def _correlated(lines: list[str], ruleset: RuleSet, registry: Registry | None, summary: Summary) -> list[str]:
-    """The alert lines with the correlation alerts (layers/correlate.py) added in time order, less the
-    alerts of rules that only correlations with `generate: false` name; the summary counts the result."""
-    documents = [json.loads(line) for line in lines]
-    found = correlate(ruleset.correlations, ruleset.rules, documents,
+Pairs = list[tuple[str, dict[str, Any]]]  # alert lines of alerts.jsonl and their documents
+
+
+def _correlated(pairs: Pairs, ruleset: RuleSet, registry: Registry | None, summary: Summary) -> Pairs:
+    """The alerts with the correlation alerts (layers/correlate.py) added in time order, less the alerts
+    of rules that only correlations with `generate: false` name; the summary counts the result."""
+    found = correlate(ruleset.correlations, ruleset.rules, (doc for _, doc in pairs),
                       *([registry.common_ancestor] if registry else []))
     hidden = hidden_rules(ruleset.correlations)
-    kept = [(line, doc) for line, doc in zip(lines, documents, strict=True) if doc["rule"]["id"] not in hidden]
+    kept = [(line, doc) for line, doc in pairs if doc["rule"]["id"] not in hidden]
     kept += [(json.dumps(doc, ensure_ascii=False, sort_keys=True) + "\n", doc) for doc in found]
     kept.sort(key=lambda pair: (pair[1]["@timestamp"] or "", pair[1]["alert_id"]))
     fired = Counter(doc["rule"]["title"] for doc in found)
-    quiet = len(documents) + len(found) - len(kept)
+    quiet = len(pairs) + len(found) - len(kept)
     summary.correlation_lines = [f"  {n:,} correlation alerts from {title}" for title, n in sorted(fired.items())]
     if quiet:
         summary.correlation_lines.append(f"  {quiet:,} alerts of rules that only correlations read (generate: false)")
     _recount(summary, [doc for _, doc in kept])
-    return [line for line, _ in kept]
+    return kept
 
 
-def _triaged(lines: list[str], triage: Callable[[list[dict[str, Any]], Path], tuple[set[str], list[str]]],
-             out_dir: Path, summary: Summary) -> list[str]:
-    """The alert lines that stand after triage; the summary's counts become theirs."""
-    documents = [json.loads(line) for line in lines]
-    standing, summary.triage_lines = triage(documents, out_dir)
-    kept = [(line, doc) for line, doc in zip(lines, documents, strict=True) if doc["alert_id"] in standing]
+def _triaged(pairs: Pairs, triage: Callable[[list[dict[str, Any]], Path], tuple[set[str], list[str]]],
+             out_dir: Path, summary: Summary) -> Pairs:
+    """The alerts that stand after triage; the summary's counts become theirs."""
+    standing, summary.triage_lines = triage([doc for _, doc in pairs], out_dir)
+    kept = [(line, doc) for line, doc in pairs if doc["alert_id"] in standing]
     _recount(summary, [doc for _, doc in kept])
-    return [line for line, _ in kept]
+    return kept
 
 
 def _recount(summary: Summary, documents: list[dict[str, Any]]) -> None:
