@@ -98,8 +98,21 @@ class Notifier:
         self._digests(incidents, tracks, now, report)
         self._escalate(incidents, tracks, now, report)
         self._resolved(incidents, tracks, now, report)
+        self._prune(incidents, groups, tracks)
         self._log_pending_actions()
         return report
+
+    def _prune(self, incidents: dict[str, Any], groups: dict[str, Any], tracks: dict[str, Any]) -> None:
+        """Forget the state of incidents that are closed (or merged, or gone) and owe nothing more, and of
+        groups left without an open incident, so a tick's reading does not grow with every incident ever
+        routed. (`incidents` holds the open ones and the closed ones still owed a notice or a digest.)"""
+        done = [i for i, t in tracks.items() if i not in incidents and not t.get("escalation_batch")]
+        self.store.delete("track", done)
+        for ident in done:
+            del tracks[ident]
+        empty = [k for k, g in groups.items() if g.get("pending") is None
+                 and not any(incidents.get(i, {}).get("status") not in (None, "closed") for i in g["incidents"])]
+        self.store.delete("group", empty)
 
     def owner(self, incident: Mapping[str, Any]) -> tuple[str, str | None]:
         """The agency whose contacts are told (a superseded unit's successor) and the old name, if any."""
@@ -185,7 +198,9 @@ class Notifier:
             if route.in_quiet_hours(now, self.registry.working_hours(group["agency"]).zone):
                 return
             group["seq"] += 1
-            group["pending"] = {"batch_id": _hash(key, group["seq"]), "kind": kind, "incidents": open_ids,
+            # first_seen: a group forgotten by _prune and started again never reuses an old batch's ids
+            group["pending"] = {"batch_id": _hash(key, group["first_seen"], group["seq"]), "kind": kind,
+                                "incidents": open_ids,
                                 "roles": list(route.roles), "channels": list(route.channels)}
             self.store.put("group", key, group)  # decided before anything is sent
         batch = group["pending"]

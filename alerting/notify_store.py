@@ -40,6 +40,10 @@ class NotifyStore(Protocol):
         """Write only if absent, atomically; False if the id was already there (a used ack link)."""
         ...
 
+    def delete(self, kind: str, idents: Iterable[str]) -> None:
+        """Forget state documents of finished incidents (never incidents themselves, nor sent records)."""
+        ...
+
     def patch(self, kind: str, ident: str, changes: dict[str, Any]) -> dict[str, Any] | None:
         """Change some fields of a document in one atomic step and return it (None if absent): the scheduler,
         acknowledgements and the console write the same incident, and a whole-document write from a copy read
@@ -87,6 +91,13 @@ class SqliteStore:
         with self._lock:
             rows = self._db.execute("SELECT id, doc FROM docs WHERE kind = ? ORDER BY id", (kind,)).fetchall()
         return ((ident, json.loads(doc)) for ident, doc in rows)
+
+    def delete(self, kind: str, idents: Iterable[str]) -> None:
+        rows = [(kind, ident) for ident in idents]
+        with self._lock:
+            self._db.execute("BEGIN")
+            self._db.executemany("DELETE FROM docs WHERE kind = ? AND id = ?", rows)
+            self._db.execute("COMMIT")
 
     def patch(self, kind: str, ident: str, changes: dict[str, Any]) -> dict[str, Any] | None:
         with self._lock:
@@ -182,6 +193,15 @@ class SearchStore:
         for hit in scan(self._search, index=STATE_INDEX, query=query):
             yield hit["_id"][len(prefix):], json.loads(hit["_source"]["doc"])
 
+
+    def delete(self, kind: str, idents: Iterable[str]) -> None:
+        from socpipe.search import bulk
+
+        assert kind != "incident", "incidents belong to layer 2"
+        actions = [{"_op_type": "delete", "_index": STATE_INDEX, "_id": f"{kind}:{ident}"} for ident in idents]
+        if actions:
+            bulk(self._search, actions)
+            self._search.indices.refresh(index=STATE_INDEX)
 
     def patch(self, kind: str, ident: str, changes: dict[str, Any]) -> dict[str, Any] | None:
         from opensearchpy.exceptions import NotFoundError

@@ -75,3 +75,15 @@ def test_notify_and_acknowledge_through_the_search_store(dev_servers, tmp_path):
     assert hit["_source"]["actor"] == "contact:skhcn-it" and hit["_source"]["detail"]["comment"] == "đang kiểm tra"
     other = search.get(index=index, id=by_agency["xa-binh-lac"])["_source"]
     assert other["status"] == "new"
+
+    closed = by_agency["xa-binh-lac"]
+    search.update(index=index, id=closed, body={"doc": {"status": "closed", "closed_at": now.isoformat()}},
+                  refresh=True)
+    with SmtpSink(port=smtp.port) as smtp:
+        assert run_command(True, None, config) == 0  # the resolved notice; then its state is forgotten
+        assert run_command(True, None, config) == 0
+        (resolved,) = smtp.messages()
+    assert resolved.rcpt_tos == ("it.binhlac@ankhanh.example",) and str(resolved.mail["Subject"]).startswith(
+        "[Đã xử lý]")
+    assert not search.exists(index="notify-state", id=f"track:{closed}")
+    assert search.exists(index="notify-state", id=f"track:{by_agency['skhcn']}")  # still open (acknowledged)

@@ -378,3 +378,22 @@ def test_an_acknowledgement_during_a_tick_stops_its_escalation_and_is_kept(tmp_p
     assert report.escalated == 0
     assert store.get("incident", "x")["status"] == "acknowledged"
     assert [m.rcpt_tos for m in smtp.messages()] == [("it.vp@ankhanh.example",)]  # the head was not told
+
+
+def test_finished_incidents_are_forgotten_and_their_group_can_start_again(tmp_path, smtp):
+    """Once an incident is closed and owes nothing, its routing state goes; a later incident of the same
+    agency and rule makes a new group whose message is not mistaken for the old one's."""
+    config = make_config(tmp_path, smtp, deadlines=NO_DEADLINES)
+    run = notifier(config)
+    run.store.put("incident", "first", incident("first", "snv"))
+    run.tick(T0)
+    run.tick(T0 + timedelta(seconds=31))
+    run.store.patch("incident", "first", {"status": "closed", "closed_at": (T0 + timedelta(minutes=5)).isoformat()})
+    run.tick(T0 + timedelta(minutes=6))  # the resolved notice
+    run.tick(T0 + timedelta(minutes=7))
+    assert list(run.store.all("track")) == [] and list(run.store.all("group")) == []
+    run.store.put("incident", "second", incident("second", "snv", at=T0 + timedelta(minutes=8)))
+    run.tick(T0 + timedelta(minutes=8))
+    run.tick(T0 + timedelta(minutes=8, seconds=31))
+    assert [(incidents_of(m), subject(m)[:12]) for m in smtp.messages()] == [
+        (["first"], "[CAO] Sở Nội"), (["first"], "[Đã xử lý] S"), (["second"], "[CAO] Sở Nội")]
