@@ -52,6 +52,17 @@ def rdp(seconds: float, host: str, ip: str = ATTACKER, failed: bool = True) -> t
     return "windows", json.dumps(event).encode()
 
 
+def dns(seconds: float, host: str, name: str) -> tuple[str, bytes]:
+    """A Sysmon DNS query (event 22) as an EVTX JSON export writes it."""
+    data = {"QueryName": name, "QueryStatus": "0", "Image": "C:\\Users\\u\\AppData\\Local\\Temp\\a.exe"}
+    event = {"Event": {"System": {"EventID": 22, "Channel": "Microsoft-Windows-Sysmon/Operational", "Computer": host,
+                                  "Provider": {"#attributes": {"Name": "Microsoft-Windows-Sysmon"}},
+                                  "TimeCreated": {"#attributes": {"SystemTime": (START + timedelta(
+                                      seconds=seconds)).isoformat().replace("+00:00", "Z")}}},
+                       "EventData": data}}
+    return "windows", json.dumps(event).encode()
+
+
 def web(seconds: float, host: str, ip: str = ATTACKER, agent: str = "Mozilla/5.0 (compatible; Nuclei)") -> tuple:
     stamp = (START + timedelta(seconds=seconds)).strftime("%d/%b/%Y:%H:%M:%S +0000")
     return "webserver", f'{ip} - - [{stamp}] "GET /.env HTTP/1.1" 404 162 "-" "{agent}"'.encode(), host
@@ -120,3 +131,13 @@ def test_web_scanning_across_portals_needs_two_portals(pack):
     assert "web_scanning_across_portals" not in fired(pack, [web(i * 5, "cttdt-web01") for i in range(30)])
     benign = "Mozilla/5.0 (Windows NT 10.0; Win64; x64)"
     assert "web_scanning_across_portals" not in fired(pack, [web(0, "cttdt-web01"), web(9, "dvc-web01", agent=benign)])
+
+
+def test_same_suspicious_domain_at_two_agencies(pack):
+    stc, syt = "ws-stc-01.stc.ankhanh.gov.vn", "ws-syt-02.syt.ankhanh.gov.vn"
+    docs = fired(pack, [dns(0, stc, "cdn-update.duckdns.org"), dns(7200, syt, "cdn-update.duckdns.org")])
+    assert docs["same_domain_several_agencies"][0]["agency"]["ids"] == ["stc", "syt"]
+    assert "same_domain_several_agencies" not in fired(pack, [dns(0, stc, "a.duckdns.org"),
+                                                                dns(60, syt, "b.duckdns.org")])
+    assert "same_domain_several_agencies" not in fired(pack, [dns(0, stc, "cdn-update.duckdns.org"),
+                                                                dns(90000, syt, "cdn-update.duckdns.org")])
