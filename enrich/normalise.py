@@ -127,7 +127,7 @@ def event_time(kind: str, f: dict[str, str], year: int | None = None) -> datetim
             h, m, s = (int(x) for x in clock.split(":"))
             return datetime(year or datetime.now(UTC).year, _MONTHS[month.lower()[:3]], int(day), h, m, s,
                             tzinfo=UTC)
-        for name in ("@timestamp", "timestamp", "TimeCreated", "UtcTime"):
+        for name in ("@timestamp", "timestamp", "TimeCreated", "UtcTime", "event.start"):  # event.start: flows
             if name in f:
                 return _iso(f[name])
     except (ValueError, KeyError):

@@ -1,4 +1,4 @@
-"""`socpipe collect syslog | file | import`: set up the spool and producer, run a collector, stop cleanly.
+"""`socpipe collect syslog | netflow | file | import`: set up the spool and producer, run a collector, stop cleanly.
 
 Each command keeps its spool (and the file tail its offsets) under collect.state_dir/<command>, so a
 syslog listener and a file tail on one machine do not share a spool. SIGTERM and SIGINT stop a
@@ -43,6 +43,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
             return _import(args, producer, collector, hints)
         if command == "syslog":
             return _syslog(args, producer, collector, hints, stop)
+        if command == "netflow":
+            return _netflow(args, producer, collector, hints, stop, state_dir / command)
         return _file(args, producer, collector, hints, stop, config, state_dir / command)
     finally:
         counts = producer.close(CLOSE_SECONDS)
@@ -75,6 +77,19 @@ def _syslog(args: argparse.Namespace, producer: Producer, collector: str, hints:
         stop.wait()
     finally:
         listener.stop()
+    return 0
+
+
+def _netflow(args: argparse.Namespace, producer: Producer, collector: str, hints: AgencyHints,
+             stop: threading.Event, state_dir: Path) -> int:
+    from ingest.flowlisten import FlowListener
+
+    listener = FlowListener(producer, collector, hints, state_dir, args.bind, args.udp)
+    try:
+        stop.wait()
+    finally:
+        listener.stop()
+        log.info("netflow: %d flows, %d dead letters", listener.flows, listener.dead_letters)
     return 0
 
 

@@ -9,13 +9,23 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ingest.parsers import PARSERS, ParseError, flat_fields, kind_of, windows_fields
+from ingest.parsers import (
+    PARSERS,
+    ParseError,
+    eve_fields,
+    flat_fields,
+    flow_fields,
+    kind_of,
+    windows_fields,
+    zeek_fields,
+)
 from socpipe.envelope import PARSER_OF_SOURCE
 from socpipe.events import DeadLetter, Event
 
 SOURCE_OF_PARSER = {parser: source for source, parser in PARSER_OF_SOURCE.items()}
 # Parsers of decoded JSON documents, for frames whose framing already decoded the document.
-_FIELDS_OF_DOCUMENT = {"evtx_json": windows_fields, "json": flat_fields}
+_FIELDS_OF_DOCUMENT = {"evtx_json": windows_fields, "json": flat_fields, "flow": flow_fields, "eve": eve_fields,
+                       "zeek": zeek_fields}
 _NOT_DECODED = object()
 
 

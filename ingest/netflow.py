@@ -52,6 +52,7 @@ class Template:
     record: struct.Struct
     fields: tuple[tuple[str, Callable[[Any], Any]], ...]  # (name or "", converter) per struct item
     options: bool = False
+    elements: tuple[tuple[int, int], ...] = ()  # (element id, length) as announced: what state() keeps
 
     @classmethod
     def compile(cls, elements: list[tuple[int, int]], options: bool = False) -> Template:
@@ -74,7 +75,7 @@ class Template:
                 fmt += f"{length}x"  # not kept: skipped by the struct itself
         if struct.calcsize(fmt) == 0:
             raise DecodeError("a template of zero length")
-        return cls(struct.Struct(fmt), tuple(fields), options)
+        return cls(struct.Struct(fmt), tuple(fields), options, tuple(elements))
 
     def decode(self, data: bytes) -> list[dict[str, Any]]:
         size = self.record.size
@@ -105,6 +106,7 @@ class FlowDecoder:
     templates: OrderedDict[tuple[str, int, int], Template] = field(default_factory=OrderedDict)
     sampling: dict[tuple[str, int], int] = field(default_factory=dict)
     init_ms: dict[tuple[str, int], int] = field(default_factory=dict)  # IPFIX systemInitTimeMilliseconds
+    changes: int = 0  # templates, sampling rates or start times learned: a collector saves state() when it moves
     _parked: OrderedDict[tuple[str, int, int, int], tuple[float, bytes, _Packet]] = field(default_factory=OrderedDict)
     _parked_count: int = 0
 
@@ -123,6 +125,23 @@ class FlowDecoder:
             raise DecodeError(f"not NetFlow v5/v9 or IPFIX (version {version})")
         except (DecodeError, struct.error, ValueError, OSError) as error:
             return [], [*letters, DeadLetter(f"netflow://{exporter}", "datagram", str(error), datagram)]
+
+    def state(self) -> dict[str, Any]:
+        """Templates, sampling rates and exporter start times as JSON-ready data, so a restarted collector
+        decodes at once instead of waiting (and parking data) until each exporter sends its templates again."""
+        return {"templates": [[*key, t.options, [list(e) for e in t.elements]] for key, t in self.templates.items()],
+                "sampling": [[*key, rate] for key, rate in self.sampling.items()],
+                "init_ms": [[*key, ms] for key, ms in self.init_ms.items()]}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Load what state() gave (templates that no longer compile are skipped)."""
+        for exporter, domain, tid, options, elements in state.get("templates", [])[-self.max_templates:]:
+            try:
+                self.templates[(exporter, domain, tid)] = Template.compile([(e, n) for e, n in elements], options)
+            except DecodeError:
+                continue
+        self.sampling.update({(e, d): rate for e, d, rate in state.get("sampling", [])})
+        self.init_ms.update({(e, d): ms for e, d, ms in state.get("init_ms", [])})
 
     def expire(self, now: float) -> list[DeadLetter]:
         """Parked sets whose template did not come within park_seconds, as dead letters."""
@@ -222,10 +241,12 @@ class FlowDecoder:
             key = (packet.exporter, packet.domain, tid)
             if count == 0:  # IPFIX template withdrawal
                 self.templates.pop(key, None)
+                self.changes += 1
                 continue
             if key not in self.templates and len(self.templates) >= self.max_templates:
                 raise DecodeError(f"more than {self.max_templates} templates: template {tid} refused")
             self.templates[key] = Template.compile(elements, options)
+            self.changes += 1
             learned.append(tid)
         return learned
 
@@ -245,8 +266,10 @@ class FlowDecoder:
             for r in records:
                 if r.get("sampling_interval"):
                     self.sampling[(packet.exporter, packet.domain)] = r["sampling_interval"]
+                    self.changes += 1
                 if r.get("system_init_ms"):
                     self.init_ms[(packet.exporter, packet.domain)] = r["system_init_ms"]
+                    self.changes += 1
             return []
         init = self.init_ms.get((packet.exporter, packet.domain))
         if init is not None:

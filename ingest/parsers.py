@@ -9,11 +9,23 @@ matches it and `null` does not.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 
-from socpipe.events import JSON, SYSLOG, SYSTEM_PREFIX, WEBSERVER, WINDOWS
+from socpipe.events import (
+    FLOW,
+    JSON,
+    SURICATA,
+    SURICATA_EVENT_TYPES,
+    SYSLOG,
+    SYSTEM_PREFIX,
+    WEBSERVER,
+    WINDOWS,
+    ZEEK,
+)
 
 
 class ParseError(ValueError):
@@ -290,6 +302,160 @@ def parse_access(raw: bytes) -> dict[str, str]:
     return {key: value for key, value in fields.items() if value and value != "-"}
 
 
+# ---- network: flow records, Suricata EVE, Zeek -------------------------------------------------------
+#
+# Native field names are kept (Zeek's id.orig_h, query, uri; Suricata's dest_ip, dns.rrname, http.url), so
+# rules written for the sensor work. Two small sets are added where the record has the value and lacks the
+# name: ECS context (source.ip, destination.port, network.transport, network.bytes, ...) for search and
+# dashboards, and the generic names SigmaHQ's firewall, dns and proxy rules use (src_ip, dst_port, query,
+# answer, record_type, c-uri, cs-host, c-useragent, ...), the mapping of pySigma's zeek pipelines read in
+# reverse. network.bytes keeps each source's own convention: IP bytes for Zeek (orig_ip_bytes + resp_ip_bytes),
+# whole frames for Suricata (bytes_toserver + bytes_toclient), the exporter's count for flows.
+
+def parse_flow(raw: bytes) -> dict[str, str]:
+    """One flow record as `socpipe collect netflow` sends it (ingest/netflow.py's fields, JSON)."""
+    return flow_fields(_load_json(raw))
+
+
+def flow_fields(document: object) -> dict[str, str]:
+    fields = flat_fields(document)
+    if "src_ip" not in fields and "dst_ip" not in fields:
+        raise ParseError("not a flow record: no src_ip or dst_ip")
+    return fields
+
+
+def parse_eve(raw: bytes) -> dict[str, str]:
+    """One Suricata EVE JSON record (any event_type)."""
+    return eve_fields(_load_json(raw))
+
+
+def eve_fields(document: object) -> dict[str, str]:
+    fields = flat_fields(document)
+    if "event_type" not in fields:
+        raise ParseError("not a Suricata EVE record: no event_type")
+    _alias(fields, {"source.ip": "src_ip", "source.port": "src_port", "destination.ip": "dest_ip",
+                    "destination.port": "dest_port", "dst_ip": "dest_ip", "dst_port": "dest_port",
+                    "host.name": "host", "network.community_id": "community_id"})
+    if "proto" in fields:
+        fields.setdefault("network.transport", fields["proto"].lower())
+    _sum(fields, "network.bytes", "flow.bytes_toserver", "flow.bytes_toclient")
+    _sum(fields, "network.packets", "flow.pkts_toserver", "flow.pkts_toclient")
+    dns = document.get("dns") if isinstance(document, dict) else None
+    if isinstance(dns, dict):
+        query = dns
+        if isinstance(dns.get("queries"), list) and dns["queries"] and isinstance(dns["queries"][0], dict):
+            query = dns["queries"][0]  # EVE v3 (Suricata 8): the question in a list
+        for name, key in (("query", "rrname"), ("record_type", "rrtype")):
+            if name not in fields and isinstance(query.get(key), str):
+                fields[name] = query[key]
+        answers = dns.get("answers")
+        if "answer" not in fields and isinstance(answers, list):
+            data = [str(a["rdata"]) for a in answers if isinstance(a, dict) and a.get("rdata") is not None]
+            if data:
+                fields["answer"] = "\n".join(data)
+    _proxy_aliases(fields, {"c-uri": "http.url", "cs-host": "http.hostname", "c-useragent": "http.http_user_agent",
+                            "cs-method": "http.http_method", "sc-status": "http.status",
+                            "cs-referrer": "http.http_refer", "cs-version": "http.protocol"})
+    return fields
+
+
+def parse_zeek(raw: bytes) -> dict[str, str]:
+    """One record of a Zeek JSON log (conn, dns, http, ssl, files, notice, ...)."""
+    return zeek_fields(_load_json(raw))
+
+
+def zeek_fields(document: object) -> dict[str, str]:
+    fields = flat_fields(document)  # {"id": {"orig_h": ...}} and {"id.orig_h": ...} give the same names
+    if "ts" not in fields:
+        raise ParseError("not a Zeek log record: no ts")
+    ts = fields["ts"]
+    try:
+        fields.setdefault("@timestamp", datetime.fromtimestamp(float(ts), UTC).isoformat(timespec="microseconds"))
+    except (ValueError, OverflowError, OSError):
+        fields.setdefault("@timestamp", ts)  # Zeek's ISO 8601 timestamps (JSON::TS_ISO8601)
+    _alias(fields, {"source.ip": "id.orig_h", "source.port": "id.orig_p", "destination.ip": "id.resp_h",
+                    "destination.port": "id.resp_p", "src_ip": "id.orig_h", "src_port": "id.orig_p",
+                    "dst_ip": "id.resp_h", "dst_port": "id.resp_p", "network.community_id": "community_id",
+                    "answer": "answers", "record_type": "qtype_name"})
+    if "proto" in fields:
+        fields.setdefault("network.transport", fields["proto"].lower())
+    _sum(fields, "network.bytes", "orig_ip_bytes", "resp_ip_bytes")
+    _sum(fields, "network.packets", "orig_pkts", "resp_pkts")
+    _proxy_aliases(fields, {"c-uri": "uri", "cs-host": "host", "c-useragent": "user_agent", "cs-method": "method",
+                            "sc-status": "status_code", "cs-referrer": "referrer", "cs-version": "version"})
+    return fields
+
+
+def _alias(fields: dict[str, str], aliases: dict[str, str]) -> None:
+    """New name <- native name, only where the record has the native value and not the new name."""
+    for alias, native in aliases.items():
+        if native in fields and alias not in fields:
+            fields[alias] = fields[native]
+
+
+def _sum(fields: dict[str, str], name: str, *parts: str) -> None:
+    if name not in fields and all(p in fields for p in parts):
+        with contextlib.suppress(ValueError):
+            fields[name] = str(sum(int(fields[p]) for p in parts))
+
+
+def _proxy_aliases(fields: dict[str, str], aliases: dict[str, str]) -> None:
+    """The proxy names (category proxy) of an HTTP request, when the record is one (it has a URI)."""
+    uri_name = aliases["c-uri"]
+    if uri_name not in fields:
+        return
+    _alias(fields, {**aliases, "cs-uri": uri_name, "r-dns": aliases["cs-host"]})
+    stem, _, query = fields[uri_name].partition("?")
+    fields.setdefault("c-uri-stem", stem)
+    if query:
+        fields.setdefault("c-uri-query", query)
+    leaf = stem.rsplit("/", 1)[-1]
+    if "." in leaf:
+        fields.setdefault("c-uri-extension", leaf.rsplit(".", 1)[-1])
+
+
+# Zeek logs told apart by fields only their records carry, for logs without a _path field (Zeek's JSON
+# writer leaves it out; json-streaming-logs and most shippers add it). The first log with any marker wins.
+_ZEEK_MARKERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("notice", ("note",)),
+    ("x509", ("certificate.serial", "certificate.subject")),
+    ("files", ("fuid",)),
+    ("ssl", ("established", "server_name", "ja3")),
+    ("http", ("status_code", "method")),
+    ("dns", ("qtype_name", "query", "rcode_name")),
+    ("dce_rpc", ("operation", "endpoint")),
+    ("kerberos", ("request_type",)),
+    ("rdp", ("cookie", "security_protocol")),
+    ("conn", ("conn_state", "history")),
+)
+
+
+def zeek_log(fields: Mapping[str, str]) -> str | None:
+    """The Zeek log a record comes from: its _path, else recognised by its fields."""
+    if path := fields.get("_path"):
+        return path
+    if fields.get("action", "").startswith("SMB::FILE"):
+        return "smb_files"
+    return next((log for log, markers in _ZEEK_MARKERS if any(m in fields for m in markers)), None)
+
+
+def json_parser(document: object) -> str:
+    """The parser of a JSON file, decided by its first document: Windows (nested Event), Suricata EVE, Zeek,
+    socpipe's flow records, or flat Sigma-named JSON."""
+    if not isinstance(document, dict):
+        return "json"
+    if isinstance(document.get("Event"), dict):
+        return "evtx_json"
+    if "event_type" in document and "timestamp" in document:
+        return "eve"
+    if "ts" in document and ({"uid", "fuid", "_path", "id.orig_h", "note"} & document.keys()
+                             or isinstance(document.get("id"), dict)):
+        return "zeek"
+    if "netflow_version" in document and "exporter" in document:
+        return "flow"
+    return "json"
+
+
 # ---- registry ----------------------------------------------------------------------------------------
 
 PARSERS: dict[str, Callable[[bytes], dict[str, str]]] = {
@@ -297,19 +463,29 @@ PARSERS: dict[str, Callable[[bytes], dict[str, str]]] = {
     "access": parse_access,
     "evtx_json": parse_evtx_json,
     "json": parse_flat_json,
+    "flow": parse_flow,
+    "eve": parse_eve,
+    "zeek": parse_zeek,
 }
 
-_KIND_OF_PARSER = {"syslog": SYSLOG, "access": WEBSERVER, "evtx_json": WINDOWS}
+_KIND_OF_PARSER = {"syslog": SYSLOG, "access": WEBSERVER, "evtx_json": WINDOWS, "flow": FLOW}
 
 
 def kind_of(parser_name: str, fields: Mapping[str, str]) -> str:
-    """The event kind for fields made by a parser; flat JSON is recognised by its field names."""
+    """The event kind for fields made by a parser; flat JSON is recognised by its field names, Suricata by its
+    event_type, Zeek by its log."""
     if parser_name == "json":
         if "Channel" in fields:
             return WINDOWS
         if "c-uri" in fields or "cs-method" in fields:
             return WEBSERVER
         return JSON
+    if parser_name == "eve":
+        event_type = fields.get("event_type", "")
+        return f"{SURICATA}_{event_type}" if event_type in SURICATA_EVENT_TYPES else SURICATA
+    if parser_name == "zeek":
+        log = zeek_log(fields)
+        return f"{ZEEK}_{log}" if log else ZEEK
     try:
         return _KIND_OF_PARSER[parser_name]
     except KeyError:

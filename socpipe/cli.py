@@ -45,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     syslog.add_argument("--tcp", type=int, metavar="PORT", help="TCP port, newline or octet-counted framing")
     syslog.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="the TCP listener speaks TLS (PEM files)")
     syslog.add_argument("--bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    netflow = collect.add_parser("netflow", help="NetFlow v5/v9 and IPFIX over UDP: one flow record per message "
+                                 "on raw.flow")
+    netflow.add_argument("--udp", type=int, metavar="PORT", default=2055,
+                         help="UDP port the exporters send to (default 2055)")
+    netflow.add_argument("--bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     tail = collect.add_parser("file", help="tail log files (offsets kept, rotation)")
     tail.add_argument("paths", nargs="+", type=Path)
     one_shot = collect.add_parser("import", help="send .evtx, JSON and log files once")

@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from socpipe.events import JSON, SYSLOG, WEBSERVER, WINDOWS
+from socpipe.events import FLOW, JSON, SURICATA, SYSLOG, WEBSERVER, WINDOWS, ZEEK
 
 # Source type -> the parser (ingest.parsers.PARSERS) that turns its records into fields.
-PARSER_OF_SOURCE = {SYSLOG: "syslog", WEBSERVER: "access", WINDOWS: "evtx_json", JSON: "json"}
+PARSER_OF_SOURCE = {SYSLOG: "syslog", WEBSERVER: "access", WINDOWS: "evtx_json", JSON: "json", FLOW: "flow",
+                    SURICATA: "eve", ZEEK: "zeek"}
 RAW_PREFIX = "raw."
 RAW_TOPICS = tuple(f"{RAW_PREFIX}{source}" for source in PARSER_OF_SOURCE)
 ALERTS_TOPIC = "alerts"
@@ -30,9 +31,9 @@ class Envelope:
     """One record as a collector stamps it."""
 
     raw: bytes
-    source: str  # syslog | webserver | windows | json: decides the topic and the parser
+    source: str  # syslog | webserver | windows | json | flow | suricata | zeek: decides the topic and the parser
     collector: str  # the collector's configured id
-    origin: str  # file path, or the sender as udp://IP:PORT, tcp://IP:PORT, tls://IP:PORT
+    origin: str  # file path, or the sender as udp://IP:PORT, tcp://IP:PORT, tls://IP:PORT (netflow: the exporter)
     position: str  # where in the origin: "line N", "record N", "message N"
     received_at: str  # ISO 8601 UTC, when the collector read the record
     record_id: str  # the Kafka key (see the module docstring)

@@ -19,7 +19,16 @@ WINDOWS = "windows"      # EVTX files and their JSON exports
 SYSLOG = "syslog"        # Linux syslog and auth logs (RFC 3164 / 5424)
 WEBSERVER = "webserver"  # Apache/Nginx access logs
 JSON = "json"            # flat JSON lines whose source is unknown: no log-source filter applies
-KINDS = (WINDOWS, SYSLOG, WEBSERVER, JSON)
+FLOW = "flow"            # NetFlow v5/v9 and IPFIX flow records (socpipe collect netflow)
+# Network sensors: one source each (topic raw.suricata, raw.zeek), and a kind per record type, so a Sigma log
+# source selects by kind alone: suricata_<event_type> (EVE JSON), zeek_<log> (conn, dns, http, ssl, ...).
+SURICATA = "suricata"
+ZEEK = "zeek"
+SURICATA_EVENT_TYPES = ("alert", "flow", "dns", "http", "tls", "fileinfo", "anomaly", "netflow", "smtp", "ssh")
+ZEEK_LOGS = ("conn", "dns", "http", "ssl", "files", "notice", "x509", "dce_rpc", "smb_files", "smb_mapping",
+             "kerberos", "rdp", "ntlm", "ssh", "smtp", "weird")
+KINDS = (WINDOWS, SYSLOG, WEBSERVER, JSON, FLOW, SURICATA, ZEEK,
+         *(f"{SURICATA}_{t}" for t in SURICATA_EVENT_TYPES), *(f"{ZEEK}_{log}" for log in ZEEK_LOGS))
 
 # A Windows System value whose name the event's own data (EventData/UserData) also uses is kept under this
 # prefix ("System.Channel"); the plain name is the event data's value (ingest/parsers.py windows_fields).

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import struct
+import subprocess
 from collections import Counter
 from pathlib import Path
 
@@ -57,3 +58,11 @@ def write_pcap(path: Path, conversations: int = 6, seed: int = 1) -> tuple[Count
         for stamp, frame in frames:
             out.write(struct.pack("<IIII", int(stamp), int(stamp % 1 * 1e6), len(frame), len(frame)) + frame)
     return packets, octets
+
+
+def softflowd(pcap: Path, port: int, version: int, tag: str = "0") -> subprocess.Popen[bytes]:
+    """Debian's softflowd reading the pcap and exporting NetFlow `version` (5, 9, 10 = IPFIX) to 127.0.0.1:port;
+    it exits at the end of the file."""
+    return subprocess.Popen(["softflowd", "-r", str(pcap), "-n", f"127.0.0.1:{port}", "-v", str(version), "-d",
+                             "-p", str(pcap.with_suffix(f".{tag}.pid"))],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

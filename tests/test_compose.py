@@ -197,7 +197,8 @@ def test_config_loads_and_names_the_compose_services(services, config):
 
 def test_topics_are_the_codes(config):
     names = [kafka_client.topic(config, t) for t in (*RAW_TOPICS, ALERTS_TOPIC, DEADLETTER_TOPIC)]
-    assert names == ["raw.syslog", "raw.webserver", "raw.windows", "raw.json", "alerts", "deadletter"]
+    assert names == ["raw.syslog", "raw.webserver", "raw.windows", "raw.json", "raw.flow", "raw.suricata", "raw.zeek",
+                     "alerts", "deadletter"]
 
 
 def test_kafka_matches_the_dev_server_settings(services):

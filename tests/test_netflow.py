@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import socket
 import struct
-import subprocess
 import time
 from collections import Counter
 
 import pytest
-from pcaps import write_pcap
+from pcaps import softflowd, write_pcap
 
 from ingest.netflow import FlowDecoder
 
@@ -27,9 +26,7 @@ def _export(pcap, version: int, exporters: int = 1) -> list[tuple[bytes, str]]:
         port = receiver.getsockname()[1]
         datagrams = []
         for n in range(exporters):  # one after another: each run exports from a socket of its own
-            run = subprocess.Popen(["softflowd", "-r", str(pcap), "-n", f"127.0.0.1:{port}", "-v", str(version),
-                                    "-d", "-p", str(pcap.with_suffix(f".{n}.pid"))],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            run = softflowd(pcap, port, version, str(n))
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
                 try:

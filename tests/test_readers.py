@@ -220,7 +220,7 @@ def test_windows_flattening_of_the_shapes_found_in_exports() -> None:
 
 
 def test_parser_registry_and_kinds() -> None:
-    assert set(PARSERS) == {"syslog", "access", "evtx_json", "json"}
+    assert set(PARSERS) == {"syslog", "access", "evtx_json", "json", "flow", "eve", "zeek"}
     line = b"Oct 11 22:14:15 h sshd[1]: Accepted publickey for bob\n"
     assert PARSERS["syslog"](line)["message"] == "Accepted publickey for bob"
     assert kind_of("syslog", {}) == SYSLOG
@@ -229,6 +229,11 @@ def test_parser_registry_and_kinds() -> None:
     assert kind_of("json", {"Channel": "Security"}) == WINDOWS
     assert kind_of("json", {"cs-method": "GET"}) == WEBSERVER
     assert kind_of("json", {"msg": "x"}) == JSON
+    assert kind_of("flow", {}) == "flow"
+    assert kind_of("eve", {"event_type": "dns"}) == "suricata_dns"
+    assert kind_of("eve", {"event_type": "stats"}) == "suricata"
+    assert kind_of("zeek", {"_path": "conn"}) == "zeek_conn"
+    assert kind_of("zeek", {"query": "example.org"}) == "zeek_dns"
     with pytest.raises(ValueError, match="unknown parser"):
         kind_of("csv", {})
     for name in PARSERS:
