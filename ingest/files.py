@@ -22,7 +22,7 @@ import orjson
 
 from ingest.evtxfile import EVTX_MAGIC, frame_evtx
 from ingest.frame import Frame, parse_frame
-from ingest.parsers import PARSERS, ParseError
+from ingest.parsers import PARSERS, ParseError, json_parser
 from socpipe.events import DeadLetter, Event
 
 Record = Event | DeadLetter
@@ -91,23 +91,31 @@ def _frames(path: Path, origin: str) -> Iterator[Frame | DeadLetter]:
     if kind is None:
         yield unknown_format(origin, head)
         return
+    if kind == "zeek_tsv":
+        from ingest.zeektsv import frame_zeek_tsv
+
+        with _open(path) as file:
+            yield from frame_zeek_tsv(origin, file)
+        return
     with _open(path) as file:
         yield from frame_json(origin, file) if kind == "json" else frame_lines(file, kind)
 
 
 def sniff_format(path: Path, head: bytes) -> str | None:
-    """"evtx", "json" (the first document picks the parser), "syslog" or "access" by extension or the
-    first bytes; None when the head matches no format."""
+    """"evtx", "json" (the first document picks the parser), "zeek_tsv", "syslog" or "access" by extension or
+    the first bytes; None when the head matches no format."""
     suffix = (path.with_suffix("") if path.suffix == ".gz" else path).suffix.lower()
     if suffix == ".evtx" or head.startswith(EVTX_MAGIC):
         return "evtx"
     if suffix in _JSON_SUFFIXES or head.removeprefix(_BOM).lstrip().startswith(b"{"):
         return "json"
+    if head.startswith(b"#separator"):  # Zeek's TSV logs (ingest/zeektsv.py)
+        return "zeek_tsv"
     return _sniff_text(head)
 
 
 def unknown_format(origin: str, head: bytes) -> DeadLetter:
-    return DeadLetter(origin, "byte 0", "unknown format: not EVTX, JSON, syslog or a web access log "
+    return DeadLetter(origin, "byte 0", "unknown format: not EVTX, JSON, Zeek TSV, syslog or a web access log "
                       f"(raw holds the first {len(head[:4096])} bytes)", head[:4096])
 
 
@@ -148,17 +156,16 @@ def frame_lines(lines: Iterable[bytes], parser: str, first_line: int = 1) -> Ite
 
 def frame_json(origin: str, lines: Iterable[bytes], first_line: int = 1, first_offset: int = 0,
                parser: str = "") -> Iterator[Frame | DeadLetter]:
-    """JSON objects one per line or pretty-printed and concatenated. The first object decides between
-    the nested Windows form ({"Event": {...}}, parser evtx_json) and flat Sigma-named objects (json)
-    for the whole file, unless `parser` was decided already (a tailed file read on from an offset)."""
+    """JSON objects one per line or pretty-printed and concatenated. The first object decides the parser
+    for the whole file (parsers.json_parser: the nested Windows form, Suricata EVE, Zeek, flow records or
+    flat Sigma-named objects), unless `parser` was decided already (a tailed file read on from an offset)."""
     for item in _json_documents(origin, lines, first_line, first_offset):
         if isinstance(item, DeadLetter):
             yield item
             continue
         line, raw, document = item
         if not parser:
-            nested = isinstance(document, dict) and isinstance(document.get("Event"), dict)
-            parser = "evtx_json" if nested else "json"
+            parser = json_parser(document)
         yield Frame(parser, f"line {line}", raw, document)
 
 
