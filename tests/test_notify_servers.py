@@ -397,3 +397,55 @@ def test_finished_incidents_are_forgotten_and_their_group_can_start_again(tmp_pa
     run.tick(T0 + timedelta(minutes=8, seconds=31))
     assert [(incidents_of(m), subject(m)[:12]) for m in smtp.messages()] == [
         (["first"], "[CAO] Sở Nội"), (["first"], "[Đã xử lý] S"), (["second"], "[CAO] Sở Nội")]
+
+
+def test_quiet_hours_hold_medium_incidents_until_morning(tmp_path, smtp):
+    config = make_config(tmp_path, smtp, deadlines=NO_DEADLINES, route={"repeat_interval": 86400})
+    # the default tree's medium route keeps its quiet hours, 21:00-07:00
+    run = notifier(config)
+    night = datetime(2026, 3, 16, 15, 0, tzinfo=UTC)  # 22:00 in Hanoi
+    run.store.put_many("incident", [("m", incident("m", "snv", "medium", at=night)),
+                                    ("h", incident("h", "stc", "high", at=night))])
+    for moment in (night, night + timedelta(seconds=31), night + timedelta(hours=8, minutes=59)):
+        run.tick(moment)
+    assert [incidents_of(m) for m in smtp.messages()] == [["h"]]  # high is not held
+    run.tick(night + timedelta(hours=9, seconds=1))  # 07:00 in Hanoi
+    assert [incidents_of(m) for m in smtp.messages()] == [["h"], ["m"]]
+
+
+def test_maintenance_holds_and_the_digest_says_so_to_that_agency_only(tmp_path, smtp):
+    window = {"agency": "snv", "start": (T0 - timedelta(hours=1)).isoformat(),
+              "end": (T0 + timedelta(hours=2)).isoformat()}
+    config = make_config(tmp_path, smtp, deadlines=NO_DEADLINES, maintenance=[window])
+    run = notifier(config)
+    run.store.put_many("incident", [("held", incident("held", "snv")), ("low", incident("low", "stc", "low")),
+                                    ("free", incident("free", "syt"))])
+    run.tick(T0)
+    run.tick(T0 + timedelta(seconds=31))
+    run.tick(T0 + timedelta(hours=1))
+    by_recipient = {m.rcpt_tos[0]: m for m in smtp.messages()}
+    assert len(by_recipient) == len(smtp.messages()) == 3
+    assert incidents_of(by_recipient["it.syt@ankhanh.example"]) == ["free"]
+    stc = by_recipient["it.stc@ankhanh.example"]  # today's digest (past 07:30): its own low incident
+    assert incidents_of(stc) == ["low"] and "bảo trì" not in stc.mail.get_body().get_content()
+    snv = by_recipient["it.snv@ankhanh.example"]  # its digest: no incident shown, the held one counted
+    assert incidents_of(snv) == [""] and subject(snv) == "[Tổng hợp ngày 2026-03-16] Sở Nội vụ: 0 sự cố"
+    assert "1 sự cố bị tạm giữ do đang trong thời gian bảo trì." in snv.mail.get_body().get_content()
+    suppressed = [a for a in read_lake(config.path("lake", "path")) if a.kind == "suppress"]
+    assert [(a.target_id, a.detail) for a in suppressed] == [("held", {"reason": "maintenance"})]
+    run.tick(T0 + timedelta(hours=2))  # the window is over: routed as usual, after group_wait
+    run.tick(T0 + timedelta(hours=2, seconds=31))
+    assert [(m.rcpt_tos, incidents_of(m)) for m in smtp.messages()[3:]] == [(("it.snv@ankhanh.example",), ["held"])]
+
+
+def test_zalo_bot_shape_for_zalo_contacts(tmp_path, smtp):
+    with WebhookSink(SECRETS["SOCPIPE__NOTIFY__WEBHOOK_SECRET"]) as zalo:
+        config = make_config(tmp_path, smtp, zalo_url=f"{zalo.url}/bot/sendMessage",
+                             route={"channels": ["email", "webhook"], "group_wait": 0})
+        run = notifier(config)  # the demo registry: skhcn-it has webhook zalo:skhcn-it
+        run.store.put("incident", "z", incident("z", "skhcn"))
+        assert run.tick(T0).sent == 2
+        (posted,) = zalo.posted
+    assert posted.path == "/bot/sendMessage" and posted.signature_ok
+    assert set(posted.json) == {"chat_id", "text"} and posted.json["chat_id"] == "skhcn-it"
+    assert posted.json["text"].startswith("[CAO] Sở Khoa học và Công nghệ: Đăng nhập bất thường vào máy chủ\n\n")
