@@ -100,19 +100,28 @@ def run_command(once: bool, incidents: Path | None, config: Config, stop: thread
         return 2
     if not settings["ack_secret"]:
         log.warning("SOCPIPE__NOTIFY__ACK_SECRET is not set: messages go out without acknowledgement links")
+    stop = stop or threading.Event()
+    ticking = threading.Event()
+    if not once and threading.current_thread() is threading.main_thread():
+        def request_stop(signum: int, frame: FrameType | None) -> None:
+            """The first signal lets the running tick finish. Before the first tick (waiting for the search
+            store to answer) or at a second signal (a tick waiting for it) the process stops at once: every
+            decision is in the store already, so what was cut short is resumed by the next start."""
+            name = signal.Signals(signum).name
+            if stop.is_set() or not ticking.is_set():
+                log.warning("%s: stopping now", name)
+                raise SystemExit(128 + signum)
+            log.info("%s: stopping after this tick", name)
+            stop.set()
+
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
     store, actions = open_state(config)
     if incidents is not None:
         log.info("%d new incidents from %s", add_incidents(store, incidents), incidents)
     outlets = channels(config)
     notifier = Notifier(config, Registry.load(registry_path), store, actions, outlets)
-    stop = stop or threading.Event()
-    if not once and threading.current_thread() is threading.main_thread():
-        def request_stop(signum: int, frame: FrameType | None) -> None:
-            log.info("%s: stopping after this tick", signal.Signals(signum).name)
-            stop.set()
-
-        signal.signal(signal.SIGTERM, request_stop)
-        signal.signal(signal.SIGINT, request_stop)
+    ticking.set()
     smtp = settings["smtp"]
     log.info("notify: every %g s, mail via %s", settings["tick_seconds"],
              f"{smtp['host']}:{smtp['port']}" if smtp["host"] else config.path("notify", "outbox_dir"))

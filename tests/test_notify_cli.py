@@ -60,3 +60,24 @@ def test_runs_until_sigterm_then_resumes_without_repeats(tmp_path: Path) -> None
         assert "SIGTERM: stopping after this tick" in err
         assert "cli-test-secret" not in err
         assert len(list((tmp_path / "outbox").glob("*.eml"))) == 3
+
+
+def test_a_signal_while_waiting_for_the_search_store_stops_at_once(tmp_path: Path) -> None:
+    """The store retries forever while it is away; SIGTERM must not wait for it."""
+    from alerting.notify_sink import free_port
+
+    config = _setup(tmp_path)
+    env = {**os.environ, "SOCPIPE__OPENSEARCH__URL": f"http://127.0.0.1:{free_port()}"}
+    process = subprocess.Popen([sys.executable, "-m", "socpipe.cli", "notify", "--config", str(config)],
+                               cwd=tmp_path, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stderr is not None
+        while "search store unreachable" not in (line := process.stderr.readline()):
+            assert line, "the process ended before waiting for the store"
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=20)
+    finally:
+        process.kill()
+    assert process.returncode == 128 + signal.SIGTERM and "SIGTERM: stopping now" in err
+    assert time.monotonic() - started < 10
