@@ -3,7 +3,9 @@
 Detection runs on native field names, so a log source only selects events: by the kind of reader
 that produced them and a few equalities (Windows Channel and EventID, syslog program or facility).
 Security 4688 events carry Sysmon's process-creation field names too (enrich/normalise.py), so
-process_creation is one rule body over both. Flat JSON events of unknown source are matched by every
+process_creation is one rule body over both. Network records have a kind per record type (flow,
+zeek_<log>, suricata_<event_type>): product zeek selects by service, and the categories firewall, dns and
+proxy select flows, Zeek and Suricata records alike. Flat JSON events of unknown source are matched by every
 rule: whoever feeds them vouches for their fields.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rules import ir
-from socpipe.events import JSON, SYSLOG, SYSTEM_PREFIX, WEBSERVER, WINDOWS
+from socpipe.events import FLOW, JSON, SURICATA, SYSLOG, SYSTEM_PREFIX, WEBSERVER, WINDOWS, ZEEK, ZEEK_LOGS
 
 SYSMON = "Microsoft-Windows-Sysmon/Operational"
 POWERSHELL = "Microsoft-Windows-PowerShell/Operational"
@@ -170,6 +172,16 @@ LINUX_SERVICES: dict[str, tuple[Source, ...]] = {
 }
 
 
+# Network categories, as pySigma's zeek pipelines map them (firewall -> conn, dns -> dns, proxy -> http), plus
+# the same records from Suricata EVE and the NetFlow/IPFIX collector. The readers add the generic names these
+# rules use (src_ip, dst_port, query, answer, record_type, c-uri, cs-host, ...: ingest/parsers.py).
+NETWORK_CATEGORIES: dict[str, tuple[Source, ...]] = {
+    "firewall": (Source(FLOW), Source(f"{ZEEK}_conn"), Source(f"{SURICATA}_flow")),
+    "dns": (Source(f"{ZEEK}_dns"), Source(f"{SURICATA}_dns")),
+    "proxy": (Source(f"{ZEEK}_http"), Source(f"{SURICATA}_http")),
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Mapping:
     """The sources a rule applies to; `exact` is False when only the product could be mapped."""
@@ -183,6 +195,12 @@ def resolve(product: str | None, category: str | None, service: str | None) -> M
     json = (Source(JSON),)
     if category == "webserver":
         return Mapping((Source(WEBSERVER),) + json, True)
+    if category in NETWORK_CATEGORIES and product in (None, "zeek"):
+        return Mapping(NETWORK_CATEGORIES[category] + json, not service)
+    if product == "zeek" and not category:
+        if service:  # each Zeek log is a kind of its own: zeek_conn, zeek_dns, zeek_smb_files, ...
+            return Mapping((Source(f"{ZEEK}_{service}"),) + json, True)
+        return Mapping(tuple(Source(f"{ZEEK}_{log}") for log in ZEEK_LOGS) + (Source(ZEEK),) + json, True)
     if product == "windows":
         if category:
             found = WINDOWS_CATEGORIES.get(category)
