@@ -46,6 +46,11 @@ MAPPINGS: dict[str, dict[str, Any]] = {
         "alert_id": _KEYWORD,
         "rule": {"properties": {"id": _KEYWORD, "level": _KEYWORD, "tags": _KEYWORD,
                                 "title": {"type": "text", "fields": {"raw": _KEYWORD}}}},
+        "agency": {"properties": {"id": _KEYWORD, "ids": _KEYWORD}},  # ids: every agency of a correlation
+        "correlation": {"properties": {  # layer 2's alerts (docs/correlation.md)
+            "type": _KEYWORD, "group": {"type": "flat_object"}, "first": {"type": "date"},
+            "last": {"type": "date"}, "value": {"type": "double"}, "events_count": {"type": "long"},
+            "base_rules": _KEYWORD, "events": _KEYWORD}},
     }},
 }
 # Alerts become searchable within a second; events, many times more numerous, every 5 s (less work).

@@ -211,8 +211,10 @@ def _bucket(moment: datetime, interval_ms: int) -> int:
 
 # ---- the panels ----
 
-def check_alert_panels(store: Store, board: dict, ds: dict[str, query.DataSource], scope: list[str] | None) -> int:
+def check_alert_panels(store: Store, board: dict, ds: dict[str, query.DataSource], scope: list[str] | None,
+                       correlation_rows: list[int] | None = None) -> int:
     alerts = lake_alerts(store, scope)
+    correlation_rows = [] if correlation_rows is None else correlation_rows
     checked = 0
     for panel in board["panels"]:
         (target,) = panel["targets"][:1]
@@ -227,6 +229,15 @@ def check_alert_panels(store: Store, board: dict, ds: dict[str, query.DataSource
             got = {(r["rule.level"], r["@timestamp"]): r["1"] for r in rows if r["1"]}
             assert got == dict(expected)
             assert sum(r["1"] for r in rows) == len(alerts)
+        elif target["query"] == "_exists_:correlation.type":  # layer 2's alerts per rule, and the latest
+            correlations = [a for a in alerts if a.get("correlation")]
+            expected = Counter(a["rule"]["title"] for a in correlations)
+            assert_top(rows, "rule.title.raw", expected, int(target["bucketAggs"][0]["settings"]["size"]))
+            for r in rows:
+                latest = max(datetime.fromisoformat(a["@timestamp"]) for a in correlations
+                             if a["rule"]["title"] == r["rule.title.raw"])
+                assert r["3"] == _ms(latest)
+            correlation_rows.append(len(rows))
         else:
             (field,) = fields
             expected = Counter(_path(a, field.removesuffix(".raw")) for a in alerts)
@@ -292,7 +303,9 @@ def check_silence_panel(store: Store, board: dict, ds: query.DataSource, scope: 
 
 def test_soc_overview_panels_equal_the_lake(store):
     board, ds = soc_overview(store.settings), soc_sources(store.settings)
-    checked = check_alert_panels(store, board, ds, None)
+    correlation_rows: list[int] = []
+    checked = check_alert_panels(store, board, ds, None, correlation_rows)
+    assert correlation_rows and correlation_rows[0] >= 3  # the demo's correlations, cross-agency included
     checked += check_incident_panels(store, board, ds["incidents"], None)
     checked += check_silence_panel(store, board, ds["events"], None)
     assert checked == sum(len(p["targets"]) for p in board["panels"])

@@ -71,6 +71,11 @@ def _alert_panels(layout: Layout, alerts: str, with_agencies: bool) -> None:
                    [target(alerts, [terms("2", "agency.id", size=10)])], width=6, options={"orientation": "horizontal"})
     layout.add("barchart", "Máy nhiều cảnh báo nhất / Top hosts", [target(alerts, [terms("2", "host.name", size=10)])],
                width=6 if with_agencies else 12, options={"orientation": "horizontal"})
+    layout.add("table", "Tương quan (lớp 2) / Correlations (layer 2)",
+               [target(alerts, [terms("2", "rule.title.raw", size=10)], [count(), metric("3", "max", "@timestamp")],
+                       query="_exists_:correlation.type")], width=24, unit="dateTimeFromNow",
+               description="Correlation alerts per rule (one per attacker and episode, across agencies and time) "
+                           "and when the latest was raised.")
 
 
 def _incident_panels(layout: Layout, incidents: str) -> None:
