@@ -42,7 +42,7 @@ from pyspark.sql.streaming import StreamingQuery
 from enrich.normalise import HostHint
 from ingest.frame import Frame, parse_frame
 from layers.correlate import Correlator, hidden_rules, single_agency
-from layers.detect import EVENT_SCHEMA, alert_batch, context_doc, detector_for, event_row
+from layers.detect import EVENT_SCHEMA, alert_batch, context_doc, detector_for, event_row, name_collisions
 from rules.model import RuleSet
 from socpipe import kafka_client, search
 from socpipe.batchstate import BatchState
@@ -253,6 +253,9 @@ class Sinks:
         log.info("batch %s: %s events, %s alerts, %s dead letters in %.2f s (parse+detect %.2f, lake %.2f, "
                  "search %.2f, kafka %.2f)", batch_id, events.num_rows, alerts.num_rows, dead.num_rows + len(rejected),
                  done - started, matched - started, stored - matched, indexed - stored, done - indexed)
+        if events.num_rows and (clashes := name_collisions(events)):  # docs/windows-fields.md
+            log.info("batch %s: name clashes %s (the field is the event data's value, the System value is "
+                     "System.<name>)", batch_id, ", ".join(f"{n} {c}" for n, c in sorted(clashes.items())))
 
     @staticmethod
     def _records(topic: str, rows: pa.Table) -> list[tuple[str, str, str]]:
