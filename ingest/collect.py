@@ -44,7 +44,7 @@ def run(args: argparse.Namespace, config: Config) -> int:
         if command == "syslog":
             return _syslog(args, producer, collector, hints, stop)
         if command == "netflow":
-            return _netflow(args, producer, collector, hints, stop, state_dir / command)
+            return _netflow(args, producer, collector, hints, stop, state_dir / command, config)
         return _file(args, producer, collector, hints, stop, config, state_dir / command)
     finally:
         counts = producer.close(CLOSE_SECONDS)
@@ -81,10 +81,13 @@ def _syslog(args: argparse.Namespace, producer: Producer, collector: str, hints:
 
 
 def _netflow(args: argparse.Namespace, producer: Producer, collector: str, hints: AgencyHints,
-             stop: threading.Event, state_dir: Path) -> int:
+             stop: threading.Event, state_dir: Path, config: Config) -> int:
     from ingest.flowlisten import FlowListener
+    from ingest.netflow import FlowDecoder
 
-    listener = FlowListener(producer, collector, hints, state_dir, args.bind, args.udp)
+    decoder = FlowDecoder(config.get("collect", "netflow_park_seconds"), config.get("collect", "netflow_max_parked"),
+                          config.get("collect", "netflow_max_templates"))
+    listener = FlowListener(producer, collector, hints, state_dir, args.bind, args.udp, decoder)
     try:
         stop.wait()
     finally:

@@ -90,15 +90,22 @@ DEFAULTS: dict[str, Any] = {
     "collect": {
         # This collector's id, stamped on every record (none: the machine's host name).
         "id": None,
-        # Where offsets of tailed files and the spool live.
+        # Where offsets of tailed files, NetFlow/IPFIX templates (collect netflow) and the spool live.
         "state_dir": ".socpipe/collect",
         # Records waiting on disk while Kafka is unreachable, at most this many bytes; beyond it new
         # records are dropped and counted, loudly.
         "spool_max_bytes": 1073741824,
         # How often a tailed file is checked for new lines and rotation, in seconds.
         "poll_seconds": 0.5,
-        # Agency hints: [{sender: CIDR, agency: ID}] for syslog senders, [{path: GLOB, agency: ID}] for files.
+        # Agency hints: [{sender: CIDR, agency: ID}] for syslog senders and NetFlow exporters,
+        # [{path: GLOB, agency: ID}] for files.
         "agency_hints": [],
+        # `collect netflow`: v9/IPFIX data sets that come before their template wait this many seconds for it,
+        # then go to the dead letters; at most this many sets wait and this many templates are kept (bounds
+        # against template floods).
+        "netflow_park_seconds": 60.0,
+        "netflow_max_parked": 10000,
+        "netflow_max_templates": 10000,
     },
     "run": {
         # Structured Streaming checkpoints (Kafka offsets and the sink ledger): keep them to resume.

@@ -16,6 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from conftest import SIGMAHQ
 from kafka import KafkaConsumer, TopicPartition
 from pcaps import softflowd, write_pcap
 from test_collectors import make_config
@@ -154,3 +155,40 @@ def _flows_of(datagram: bytes) -> list[dict[str, str]]:
     from ingest.netflow import FlowDecoder
 
     return FlowDecoder().decode(datagram, "192.0.2.1:2055", 0.0)[0]
+
+
+def test_stream_parses_flows_and_sensor_logs_as_batch_does(dev_servers, tmp_path):
+    """`socpipe run` on raw.flow (softflowd through the collector), raw.suricata and raw.zeek (collect import):
+    every record an event of its kind in the lake and the search store, the network rules' alerts those of
+    `socpipe detect` on the same sensor logs."""
+    from stream_harness import pipeline
+
+    pipe = pipeline(dev_servers, tmp_path / "pipe")
+    samples = ROOT / "tests" / "data" / "network"
+    rules = [str(SIGMAHQ / "rules" / "network"), str(SIGMAHQ / "rules" / "web" / "proxy_generic")]
+    pcap = tmp_path / "flows.pcap"
+    packets, _ = write_pcap(pcap)
+    port = _free_udp_port()
+    collector = _start(pipe.config, port, tmp_path / "collector.log")
+    try:
+        softflowd(pcap, port, 10).wait(30)
+        (tmp_path / "reader").mkdir()
+        config = make_config(tmp_path / "reader", dev_servers.kafka, name=pipe.name)
+        flows = _read(config, "raw.flow", lambda found: _packets(found) >= sum(packets.values()))
+    finally:
+        _stop(collector)
+    imported = pipe.socpipe("collect", "import", str(samples))
+    assert imported.returncode == 0, imported.stderr[-3000:]
+    batch = pipe.socpipe("detect", "--rules", *rules, "--input", str(samples), "--out", str(tmp_path / "batch"))
+    assert batch.returncode == 0, batch.stderr[-3000:]
+    streamed = pipe.socpipe("run", "--once", "--rules", *rules)
+    assert streamed.returncode == 0, streamed.stderr[-3000:]
+    kinds = Counter(pipe.lake_column("events", "kind"))
+    assert kinds["flow"] == len(flows) and kinds["zeek_conn"] == 6 and kinds["suricata_dns"] == 2
+    assert sum(kinds.values()) == len(flows) + 22 == len(pipe.search_ids("events"))
+    assert pipe.kafka_keys("deadletter") == []
+    batch_alerts = {json.loads(line)["alert_id"] for line in (tmp_path / "batch" / "alerts.jsonl").open()}
+    assert len(batch_alerts) == 10 and set(pipe.search_ids("alerts")) == batch_alerts
+    hits = pipe.search().count(index=f"{pipe.name}-events-*", body={"query": {"term": {"event.network.transport":
+                                                                                          "udp"}}})
+    assert hits["count"] >= 2
