@@ -16,6 +16,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
+import orjson
+
 from alerting.actions import ACTIONS_INDEX, MAPPING, Action, append_to_lake, search_documents
 from alerting.incidents import MAPPING as INCIDENTS_MAPPING
 from alerting.incidents import STATE_FIELDS
@@ -69,7 +71,7 @@ class SqliteStore:
     def get(self, kind: str, ident: str) -> dict[str, Any] | None:
         with self._lock:
             row = self._db.execute("SELECT doc FROM docs WHERE kind = ? AND id = ?", (kind, ident)).fetchone()
-        return None if row is None else json.loads(row[0])
+        return None if row is None else orjson.loads(row[0])
 
     def put(self, kind: str, ident: str, doc: dict[str, Any]) -> None:
         self.put_many(kind, [(ident, doc)])
@@ -90,7 +92,7 @@ class SqliteStore:
     def all(self, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
         with self._lock:
             rows = self._db.execute("SELECT id, doc FROM docs WHERE kind = ? ORDER BY id", (kind,)).fetchall()
-        return ((ident, json.loads(doc)) for ident, doc in rows)
+        return ((ident, orjson.loads(doc)) for ident, doc in rows)
 
     def delete(self, kind: str, idents: Iterable[str]) -> None:
         rows = [(kind, ident) for ident in idents]
@@ -104,7 +106,7 @@ class SqliteStore:
             self._db.execute("BEGIN IMMEDIATE")  # other processes on the file wait for this one
             try:
                 row = self._db.execute("SELECT doc FROM docs WHERE kind = ? AND id = ?", (kind, ident)).fetchone()
-                doc = None if row is None else {**json.loads(row[0]), **changes}
+                doc = None if row is None else {**orjson.loads(row[0]), **changes}
                 if doc is not None:
                     self._db.execute("INSERT OR REPLACE INTO docs VALUES (?, ?, ?)",
                                      (kind, ident, json.dumps(doc, ensure_ascii=False, default=str)))
@@ -119,7 +121,7 @@ class SqliteStore:
             rows = self._db.execute("SELECT id, doc FROM docs WHERE kind = 'incident' AND json_extract(doc, "
                                     "'$.status') IS NOT 'closed' AND json_extract(doc, '$.merged_into') IS NULL "
                                     "ORDER BY id").fetchall()
-        return ((ident, json.loads(doc)) for ident, doc in rows)
+        return ((ident, orjson.loads(doc)) for ident, doc in rows)
 
     def close(self) -> None:
         self._db.close()
@@ -146,7 +148,7 @@ class SearchStore:
         if not found.get("found"):
             return None
         source = found["_source"]
-        return source if kind == "incident" else json.loads(source["doc"])
+        return source if kind == "incident" else orjson.loads(source["doc"])
 
     def put(self, kind: str, ident: str, doc: dict[str, Any]) -> None:
         self.put_many(kind, [(ident, doc)])
@@ -191,7 +193,7 @@ class SearchStore:
         prefix = f"{kind}:"
         query = {"query": {"term": {"kind": kind}}}
         for hit in scan(self._search, index=STATE_INDEX, query=query):
-            yield hit["_id"][len(prefix):], json.loads(hit["_source"]["doc"])
+            yield hit["_id"][len(prefix):], orjson.loads(hit["_source"]["doc"])
 
 
     def delete(self, kind: str, idents: Iterable[str]) -> None:
