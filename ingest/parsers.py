@@ -333,13 +333,10 @@ def eve_fields(document: object) -> dict[str, str]:
     fields = flat_fields(document)
     if "event_type" not in fields:
         raise ParseError("not a Suricata EVE record: no event_type")
-    _alias(fields, {"source.ip": "src_ip", "source.port": "src_port", "destination.ip": "dest_ip",
-                    "destination.port": "dest_port", "dst_ip": "dest_ip", "dst_port": "dest_port",
-                    "host.name": "host", "network.community_id": "community_id"})
-    if "proto" in fields:
-        fields.setdefault("network.transport", fields["proto"].lower())
-    _sum(fields, "network.bytes", "flow.bytes_toserver", "flow.bytes_toclient")
-    _sum(fields, "network.packets", "flow.pkts_toserver", "flow.pkts_toclient")
+    _network(fields, {"source.ip": "src_ip", "source.port": "src_port", "destination.ip": "dest_ip",
+                      "destination.port": "dest_port", "dst_ip": "dest_ip", "dst_port": "dest_port",
+                      "host.name": "host"},
+             ("flow.bytes_toserver", "flow.bytes_toclient"), ("flow.pkts_toserver", "flow.pkts_toclient"))
     dns = document.get("dns") if isinstance(document, dict) else None
     if isinstance(dns, dict):
         query = dns
@@ -373,17 +370,24 @@ def zeek_fields(document: object) -> dict[str, str]:
         fields.setdefault("@timestamp", datetime.fromtimestamp(float(ts), UTC).isoformat(timespec="microseconds"))
     except (ValueError, OverflowError, OSError):
         fields.setdefault("@timestamp", ts)  # Zeek's ISO 8601 timestamps (JSON::TS_ISO8601)
-    _alias(fields, {"source.ip": "id.orig_h", "source.port": "id.orig_p", "destination.ip": "id.resp_h",
-                    "destination.port": "id.resp_p", "src_ip": "id.orig_h", "src_port": "id.orig_p",
-                    "dst_ip": "id.resp_h", "dst_port": "id.resp_p", "network.community_id": "community_id",
-                    "answer": "answers", "record_type": "qtype_name"})
-    if "proto" in fields:
-        fields.setdefault("network.transport", fields["proto"].lower())
-    _sum(fields, "network.bytes", "orig_ip_bytes", "resp_ip_bytes")
-    _sum(fields, "network.packets", "orig_pkts", "resp_pkts")
+    _network(fields, {"source.ip": "id.orig_h", "source.port": "id.orig_p", "destination.ip": "id.resp_h",
+                      "destination.port": "id.resp_p", "src_ip": "id.orig_h", "src_port": "id.orig_p",
+                      "dst_ip": "id.resp_h", "dst_port": "id.resp_p", "answer": "answers", "record_type": "qtype_name"},
+             ("orig_ip_bytes", "resp_ip_bytes"), ("orig_pkts", "resp_pkts"))
     _proxy_aliases(fields, {"c-uri": "uri", "cs-host": "host", "c-useragent": "user_agent", "cs-method": "method",
                             "sc-status": "status_code", "cs-referrer": "referrer", "cs-version": "version"})
     return fields
+
+
+def _network(fields: dict[str, str], aliases: dict[str, str], byte_parts: tuple[str, ...],
+             packet_parts: tuple[str, ...]) -> None:
+    """A sensor record's ECS and generic names: its aliases, the transport from `proto`, and the bytes and
+    packets of both directions summed from the sensor's own counters."""
+    _alias(fields, {**aliases, "network.community_id": "community_id"})
+    if "proto" in fields:
+        fields.setdefault("network.transport", fields["proto"].lower())
+    _sum(fields, "network.bytes", *byte_parts)
+    _sum(fields, "network.packets", *packet_parts)
 
 
 def _alias(fields: dict[str, str], aliases: dict[str, str]) -> None:
