@@ -12,6 +12,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from socpipe.cli import main
 from socpipe.demo import REGISTRY
 
@@ -40,6 +42,7 @@ def test_once_with_config_before_or_after(tmp_path: Path) -> None:
     assert len(list((tmp_path / "outbox").glob("*.eml"))) == 3  # the same state: nothing again
 
 
+@pytest.mark.slow  # two processes started one after the other: about 6 s
 def test_runs_until_sigterm_then_resumes_without_repeats(tmp_path: Path) -> None:
     config = _setup(tmp_path)
     command = [sys.executable, "-m", "socpipe.cli", "notify", "--config", str(config), "--incidents",
