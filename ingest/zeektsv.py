@@ -31,7 +31,11 @@ def frame_zeek_tsv(origin: str, lines: Iterable[bytes]) -> Iterator[Frame | Dead
         if line.startswith("#"):
             key, _, value = line.partition(" " if line.startswith("#separator") else separator)
             if key == "#separator":
-                separator = value.encode().decode("unicode_escape")
+                try:
+                    separator = value.encode().decode("unicode_escape") or separator
+                except UnicodeDecodeError:
+                    yield DeadLetter(origin, f"line {number}", "a #separator Zeek cannot have written; the "
+                                     "separator is left as it was", raw.rstrip(b"\r\n"))
             elif key == "#set_separator":
                 set_separator = value
             elif key == "#empty_field":
@@ -52,7 +56,8 @@ def frame_zeek_tsv(origin: str, lines: Iterable[bytes]) -> Iterator[Frame | Dead
             yield DeadLetter(origin, f"line {number}", reason, raw.rstrip(b"\r\n"))
             continue
         document: dict[str, object] = {"_path": path} if path else {}
-        for name, kind, value in zip(names, types or [""] * len(names), values, strict=True):
+        kinds = types if len(types) == len(names) else [""] * len(names)  # no usable #types: strings
+        for name, kind, value in zip(names, kinds, values, strict=True):
             if value == unset:
                 continue
             document[name] = _value(kind, value, set_separator, empty)

@@ -1,6 +1,7 @@
 """Property-based fuzzing (hypothesis) of every reader, framer and decoder on the collector and stream
 paths: syslog (RFC 3164/5424) and access-log lines, EVTX JSON and flat JSON documents, line and JSON
-framing, the syslog TCP framer, EVTX files, the collector spool's record format and the Kafka envelope.
+framing, the syslog TCP framer, EVTX files, the collector spool's record format and the Kafka envelope,
+NetFlow/IPFIX datagrams and Zeek TSV lines.
 
 Properties: arbitrary bytes never raise anything but the reader's own ParseError; every record comes
 out either parsed or as a dead letter holding its exact bytes; framing loses and adds nothing (the frames'
@@ -17,6 +18,7 @@ import io
 import json
 import os
 import re
+import struct
 from pathlib import Path
 
 from conftest import SIGMAHQ
@@ -26,9 +28,11 @@ from hypothesis import strategies as st
 from ingest.evtxfile import frame_evtx
 from ingest.files import frame_json, frame_lines
 from ingest.frame import Frame, parse_frame
+from ingest.netflow import FlowDecoder
 from ingest.parsers import PARSERS, ParseError
 from ingest.spool import Message, _pack, _unpack
 from ingest.syslog import MAX_MESSAGE, FramingError, StreamFramer
+from ingest.zeektsv import frame_zeek_tsv
 from layers.stream import parse_envelope
 from socpipe.envelope import PARSER_OF_SOURCE, Envelope
 from socpipe.events import DeadLetter, Event
@@ -213,3 +217,51 @@ def test_damaged_evtx_files_give_records_or_dead_letters(flips, cut):
 
 def test_the_evtx_sample_exists():
     assert SAMPLE.startswith(b"ElfFile\x00"), Path(_EVTX[0]) if _EVTX else "no .evtx in the SigmaHQ snapshot"
+
+
+# ---- NetFlow / IPFIX and Zeek TSV -------------------------------------------------------------------------
+
+def _v9_datagram(records: int) -> bytes:
+    """A v9 datagram holding a template (src/dst address, ports, protocol, bytes, packets) and its data."""
+    fields = [(8, 4), (12, 4), (7, 2), (11, 2), (4, 1), (1, 4), (2, 4)]
+    template = struct.pack("!HH", 256, len(fields)) + b"".join(struct.pack("!HH", *f) for f in fields)
+    template_set = struct.pack("!HH", 0, 4 + len(template)) + template
+    data = b"".join(struct.pack("!4s4sHHBII", bytes([10, 0, 0, n % 250]), b"\xc0\x00\x02\x01", 40000 + n, 443, 6,
+                                100 * n, n) for n in range(records))
+    data_set = struct.pack("!HH", 256, 4 + len(data)) + data
+    return struct.pack("!HHIIII", 9, 2, 1000, 1_773_453_600, 1, 0) + template_set + data_set
+
+
+V9 = _v9_datagram(5)
+
+
+@BUDGET
+@given(datagrams=st.lists(st.binary(max_size=300) | st.builds(
+    lambda cut, flips: bytes(flips.get(i, b) for i, b in enumerate(V9[:cut])),
+    st.integers(0, len(V9)), st.dictionaries(st.integers(0, len(V9) - 1), st.integers(0, 255), max_size=6)),
+    max_size=8))
+def test_netflow_decoder_gives_flows_or_dead_letters_holding_their_bytes(datagrams):
+    """Hostile, truncated and bit-flipped datagrams: no exception, memory bounded, a refused datagram's dead
+    letter holds its exact bytes, and the decoder keeps decoding good datagrams afterwards."""
+    decoder = FlowDecoder(park_seconds=5, max_parked=4, max_templates=4)
+    for n, datagram in enumerate(datagrams):
+        flows, letters = decoder.decode(datagram, "192.0.2.1:2055", float(n))
+        assert all(isinstance(v, str) for f in flows for v in f.values())
+        for letter in letters:
+            assert letter.reason and (letter.raw == datagram or letter.raw in datagram or letter.position != "datagram")
+        assert len(decoder.templates) <= 4 and decoder._parked_count <= 4
+    flows, letters = FlowDecoder().decode(V9, "192.0.2.1:2055", 0.0)
+    assert len(flows) == 5 and not letters
+
+
+@BUDGET
+@given(lines=st.lists(st.binary(max_size=60), max_size=12))
+def test_zeek_tsv_lines_give_frames_or_dead_letters(lines):
+    header = (b"#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n#unset_field\t-\n#path\tconn\n"
+              b"#fields\tts\tuid\tid.orig_h\ttunnel_parents\n#types\ttime\tstring\taddr\tset[string]\n")
+    source = header + b"".join(line.replace(b"\n", b" ") + b"\n" for line in lines)
+    for item in frame_zeek_tsv("fuzz.log", io.BytesIO(source)):
+        if isinstance(item, DeadLetter):
+            assert item.reason and item.raw in source
+        else:
+            assert isinstance(parse_frame("fuzz.log", item), Event | DeadLetter)
