@@ -114,3 +114,32 @@ def test_template_flood_is_bounded():
         datagram = struct.pack("!HHIIII", 9, 1, 0, 0, tid, 1) + template
         letters += decoder.decode(datagram, "192.0.2.9:2055", 0.0)[1]
     assert len(decoder.templates) == 100 and len(letters) == 100
+
+
+@pytest.mark.parametrize("version", [5, 9])
+def test_scapy_decodes_the_same_flows(tmp_path, version):
+    """Cross-check with scapy's decoder on the same softflowd datagrams (v5, and v9 through
+    netflowv9_defragment; scapy's IPFIX support crashes on softflowd's options templates)."""
+    from scapy.layers.netflow import NetflowDataflowsetV9, NetflowHeader, NetflowRecordV5, netflowv9_defragment
+
+    pcap = tmp_path / "flows.pcap"
+    write_pcap(pcap)
+    datagrams = _export(pcap, version)
+    ours = Counter()
+    decoder = FlowDecoder()
+    for data, sender in datagrams:
+        for f in decoder.decode(data, sender, 0.0)[0]:
+            ours[(f["src_ip"], f["dst_ip"], int(f["src_port"]), int(f["dst_port"]), int(f["protocol"]),
+                  int(f["packets"]), int(f["bytes"]))] += 1
+    theirs = Counter()
+    packets = [NetflowHeader(data) for data, _ in datagrams]
+    for header in packets if version == 5 else netflowv9_defragment(packets):
+        for layer in header.iterpayloads():
+            if isinstance(layer, NetflowRecordV5):
+                theirs[(layer.src, layer.dst, layer.srcport, layer.dstport, layer.prot, layer.dpkts,
+                        layer.dOctets)] += 1
+            elif isinstance(layer, NetflowDataflowsetV9) and layer.templateID >= 1024:  # 256: options data
+                for r in layer.records:
+                    theirs[(r.IPV4_SRC_ADDR, r.IPV4_DST_ADDR, r.L4_SRC_PORT, r.L4_DST_PORT, r.PROTOCOL, r.IN_PKTS,
+                            r.IN_BYTES)] += 1
+    assert ours == theirs and sum(ours.values()) == 12
