@@ -1,6 +1,7 @@
-"""Acknowledgement links through the console app as `socpipe serve` wires it (dashboards/console/serve.py
-`routers`): a valid link shows a bilingual confirmation and only the POST records who, when and the
-comment; expired, tampered, malformed, replayed and closed links are refused in Vietnamese and English."""
+"""Acknowledgement links through the app `socpipe serve` builds (dashboards/console/serve.py; without a
+search store it serves the links alone, tests/test_notify_search.py has it beside the console): a valid
+link shows a bilingual confirmation and only the POST records who, when and the comment; expired,
+tampered, malformed, replayed and closed links are refused in Vietnamese and English."""
 
 from __future__ import annotations
 
@@ -15,11 +16,8 @@ from alerting.ack import make_token, token_key
 from alerting.actions import read_lake
 from alerting.notify_run import open_state
 from dashboards.console import serve
-from dashboards.console.app import create_app
-from dashboards.console.users import Users
 from socpipe.config import Config, load_config
 from socpipe.demo import REGISTRY
-from socpipe.registry import Registry
 
 SECRET = "ack-links-test-secret"
 
@@ -36,10 +34,7 @@ def setup(tmp_path: Path) -> tuple[TestClient, Config]:
         store.put("incident", ident, {"incident_id": ident, "@timestamp": detected, "level": "critical",
                                       "status": status, "agency": {"id": "snv"}, "host": {"name": "may-chu-01"},
                                       "rule": {"id": "r", "title": "Mã độc tống tiền", "level": "critical"}})
-    registry = Registry.load(REGISTRY)
-    app = create_app(None, Users(tmp_path / "users.yaml"), registry, "k",  # type: ignore[arg-type]
-                     routers=serve.routers(config, registry))
-    return TestClient(app), config
+    return TestClient(serve.build(config)), config  # no search store: `socpipe serve` answers the links only
 
 
 def token(incident: str = "i1", hours: float = 72, secret: str = SECRET) -> str:
@@ -74,6 +69,8 @@ def test_a_valid_link_confirms_then_records_who_when_and_the_comment(setup):
     assert replay.status_code == 409 and "đã được sử dụng" in replay.text and "already used" in replay.text
     assert client.get(f"/ack?t={t}").status_code == 409
     assert len(read_lake(config.path("lake", "path"))) == 1
+    assert client.get("/", follow_redirects=False).status_code == 404  # no console without a search store
+    assert client.get("/static/console.css").status_code == 200
 
 
 @pytest.mark.parametrize(("make", "status", "vi", "en"), [
@@ -123,7 +120,5 @@ def test_two_clicks_at_once_acknowledge_once(setup):
 def test_without_an_ack_secret_links_are_refused(tmp_path):
     config = load_config(environ={"SOCPIPE__NOTIFY__STATE_PATH": str(tmp_path / "s.sqlite"),
                                   "SOCPIPE__LAKE__PATH": str(tmp_path / "lake")})
-    app = create_app(None, Users(tmp_path / "u.yaml"), None, "k",  # type: ignore[arg-type]
-                     routers=serve.routers(config, None))
-    answer = TestClient(app).get(f"/ack?t={token()}")
+    answer = TestClient(serve.build(config)).get(f"/ack?t={token()}")
     assert answer.status_code == 503 and "chưa được cấu hình" in answer.text and "not configured" in answer.text

@@ -76,12 +76,7 @@ def create_app(store: IncidentStore, users: Users, registry: Registry | None, se
                                  GROUPS=tuple(GROUP_FIELDS))
     failures: dict[str, deque[float]] = defaultdict(deque)
     names = {a.id: a.name for a in registry.agencies.values()} if registry else {}
-
-    @app.middleware("http")
-    async def headers(request: Request, call_next: Any) -> Response:
-        response = await call_next(request)
-        response.headers.update(SECURITY_HEADERS)
-        return response
+    _harden(app)
 
     def session(request: Request) -> Session:
         token = request.cookies.get(COOKIE)
@@ -239,7 +234,27 @@ def create_app(store: IncidentStore, users: Users, registry: Registry | None, se
         except ValueError as error:
             raise HTTPException(400, str(error)) from None
 
-    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for router in routers:
         app.include_router(router)
     return app
+
+
+def links_app(routers: Iterable[APIRouter]) -> FastAPI:
+    """Without a search store there is no console (it reads incidents there), but agency contacts must still
+    be able to open their acknowledgement links: the other parts' routes alone, with the same headers."""
+    app = FastAPI(title="socpipe", docs_url=None, openapi_url=None, redoc_url=None)
+    _harden(app)
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def _harden(app: FastAPI) -> None:
+    """The security headers on every answer, and the static files."""
+    @app.middleware("http")
+    async def headers(request: Request, call_next: Any) -> Response:
+        response = await call_next(request)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")

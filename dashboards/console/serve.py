@@ -11,7 +11,7 @@ from fastapi import APIRouter, FastAPI
 
 from alerting.notify_run import open_state
 from dashboards.console.ack_links import ack_router
-from dashboards.console.app import create_app
+from dashboards.console.app import create_app, links_app
 from dashboards.console.store import IncidentStore
 from dashboards.console.users import Users
 from socpipe import search
@@ -27,6 +27,10 @@ def users_of(config: Config) -> Users:
 
 def build(config: Config) -> FastAPI:
     registry_path = config.path("registry")
+    if not config.get("opensearch", "url"):  # the embedded default: `socpipe notify` keeps its state in SQLite
+        print("no search store (opensearch.url): serving the acknowledgement links only, not the console",
+              file=sys.stderr)
+        return links_app(routers(config, Registry.load(registry_path) if registry_path else None))
     lake = config.path("lake", "path")
     assert lake is not None
     store = IncidentStore(search.client(config), config.get("incidents", "index"), lake,
