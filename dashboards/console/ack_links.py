@@ -11,7 +11,7 @@ is checked, and a refusal must be understood either way.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit
@@ -23,6 +23,7 @@ from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 
 from alerting.ack import AckError, acknowledge, check
+from alerting.notify_run import utc_now
 from alerting.notify_store import ActionLog, NotifyStore
 from alerting.render import LEVEL_NAMES, local_time
 from alerting.routing import value
@@ -54,10 +55,6 @@ HANOI = ZoneInfo("Asia/Ho_Chi_Minh")  # an agency the registry does not know
 class AckRequest(BaseModel):
     token: str
     comment: str = ""
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def ack_router(store: NotifyStore, actions: ActionLog, secret: str | None, registry: Registry | None,
@@ -122,7 +119,6 @@ def ack_router(store: NotifyStore, actions: ActionLog, secret: str | None, regis
                              "acknowledged_at": incident["acknowledged_at"]})
 
     return router
-
 
 
 def _comment(text: str) -> str:
