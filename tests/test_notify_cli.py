@@ -84,3 +84,24 @@ def test_a_signal_while_waiting_for_the_search_store_stops_at_once(tmp_path: Pat
         process.kill()
     assert process.returncode == 128 + signal.SIGTERM and "SIGTERM: stopping now" in err
     assert time.monotonic() - started < 10
+
+
+def test_a_failing_tick_is_logged_and_the_loop_goes_on(caplog: pytest.LogCaptureFixture) -> None:
+    import threading
+
+    from alerting.notify import TickReport
+    from alerting.notify_run import loop
+
+    stop, calls = threading.Event(), []
+
+    def tick(now: datetime) -> TickReport:
+        calls.append(now)
+        if len(calls) == 1:
+            raise ConnectionError("search store away")
+        if len(calls) == 3:
+            stop.set()
+        return TickReport()
+
+    assert loop(tick, 0.01, stop) == 0 and len(calls) == 3
+    assert "notify tick failed: ConnectionError: search store away" in caplog.text
+    assert loop(lambda now: TickReport(failed=1), 0.01, threading.Event(), once=True) == 1
