@@ -22,6 +22,7 @@ from socpipe.dev import kafka, kafka_secure, opensearch, process
 HOST = "127.0.0.1"
 READY_TIMEOUT = 120.0  # OpenSearch needs up to ~90 s on 2 busy cores
 STOP_TIMEOUT = 30.0
+RESUME_ATTEMPTS, RESUME_PAUSE_SECONDS = 4, 3.0  # resume_server: a port taken meanwhile is usually free again
 NAMES = ("kafka", "opensearch")
 
 
@@ -88,12 +89,25 @@ def stop_server(state_dir: Path, name: str) -> int | None:
 
 
 def resume_server(state_dir: Path, name: str) -> None:
-    """Start a stopped server again on the same port with the same data, and wait until it answers."""
+    """Start a stopped server again on the same port with the same data, and wait until it answers.
+
+    While it was stopped, its port was free: a client's outgoing connection may have been given that
+    number as its local port, and the server then exits on start (address in use). It is started again,
+    a few times, once that connection is likely gone."""
     directory = state_dir / name
-    if process.running_pid(_pid_file(directory)) is None:
-        command = json.loads(_command_file(directory).read_text(encoding="utf-8"))
-        process.start(command, _pid_file(directory), directory / f"{name}.log", cwd=directory)
-    _wait_ready(state_dir, Endpoints(*(_endpoint(state_dir / n) for n in NAMES)))
+    for attempt in range(1, RESUME_ATTEMPTS + 1):
+        if process.running_pid(_pid_file(directory)) is None:
+            command = json.loads(_command_file(directory).read_text(encoding="utf-8"))
+            process.start(command, _pid_file(directory), directory / f"{name}.log", cwd=directory)
+        try:
+            _wait_ready(state_dir, Endpoints(*(_endpoint(state_dir / n) for n in NAMES)))
+            return
+        except RuntimeError as error:  # exited while starting
+            if attempt == RESUME_ATTEMPTS:
+                raise
+            _say(f"{name} exited while starting again (attempt {attempt}); starting it once more: "
+                 f"{str(error).splitlines()[-1]}")
+            time.sleep(RESUME_PAUSE_SECONDS)
 
 
 def status(state_dir: Path) -> dict[str, str | None]:
