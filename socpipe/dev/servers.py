@@ -7,6 +7,7 @@ from another shell find what `up` started. Dev data is throw-away: every `up` st
 from __future__ import annotations
 
 import json
+import random
 import socket
 import sys
 import time
@@ -204,17 +205,36 @@ def _wait_ready(state_dir: Path, endpoints: Endpoints) -> None:
 
 
 def _free_ports(wanted: int) -> tuple[int, int]:
-    """The wanted (or a free) public port and a free internal one (Kafka controller, OpenSearch transport)."""
+    """The wanted (or a free) public port and a free internal one (Kafka controller, OpenSearch transport).
+
+    Free ports are taken below the kernel's range for outgoing connections: a server stopped by a fault
+    test keeps its port number, and no client connection can be given it meanwhile."""
+    low = _outgoing_ports()[0]
     with ExitStack() as stack:
-        ports = []
+        ports: list[int] = []
         for port in (wanted, 0):
             sock = stack.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
-            try:
-                sock.bind((HOST, port))
-            except OSError as error:
-                raise RuntimeError(f"port {port} on {HOST} is taken: {error}") from error
+            candidates = [port] if port else random.sample(range(max(1024, low - 12000), low), 200)
+            for candidate in candidates:
+                try:
+                    sock.bind((HOST, candidate))
+                    break
+                except OSError as error:
+                    if port:
+                        raise RuntimeError(f"port {port} on {HOST} is taken: {error}") from error
+            else:
+                sock.bind((HOST, 0))  # every candidate taken: any free port
             ports.append(sock.getsockname()[1])
     return ports[0], ports[1]
+
+
+def _outgoing_ports() -> tuple[int, int]:
+    """The kernel's range of local ports for outgoing connections (Linux; its default elsewhere)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
 
 
 def _pid_file(directory: Path) -> Path:
