@@ -197,8 +197,9 @@ def test_batch_lake_and_summary(spark, rules, tmp_path) -> None:
     assert any(line.startswith("name clashes") and "Channel 2" in line for line in summary_lines(summary))
 
 
-def test_stream_micro_batch(rules) -> None:
-    from layers.stream import ALERT, EVENT, ParseSettings, micro_batch_results
+def _stream_results(rules) -> list[dict]:
+    """The CASES as Kafka records through the stream's micro-batch step (its result rows)."""
+    from layers.stream import ParseSettings, micro_batch_results
 
     appended = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)
     messages = pa.RecordBatch.from_pylist(
@@ -207,7 +208,13 @@ def test_stream_micro_batch(rules) -> None:
         schema=pa.schema([("key", pa.binary()), ("value", pa.binary()), ("topic", pa.string()),
                           ("headers", pa.list_(pa.struct([("key", pa.string()), ("value", pa.binary())]))),
                           ("timestamp", pa.timestamp("us", tz="UTC"))]))
-    results = micro_batch_results(Detector(rules.rules), ParseSettings(None, (), None, ""), messages).to_pylist()
+    return micro_batch_results(Detector(rules.rules), ParseSettings(None, (), None, ""), messages).to_pylist()
+
+
+def test_stream_micro_batch(rules) -> None:
+    from layers.stream import ALERT, EVENT
+
+    results = _stream_results(rules)
     alerts = [json.loads(r["document"]) for r in results if r["row"] == ALERT]
     found = {(a["event"]["EventRecordID"], a["rule"]["id"]) for a in alerts}
     assert found == {(str(i + 1), rule) for i, (_, _, ids) in enumerate(CASES) for rule in ids}
@@ -222,3 +229,30 @@ def test_stream_micro_batch(rules) -> None:
 
 def test_rule_files_are_where_the_snapshot_has_them() -> None:
     assert all(Path(p).is_file() for p in RULE_IDS)
+
+
+@pytest.mark.slow
+def test_the_search_store_keeps_empty_values_and_system_names(rules, dev_servers) -> None:
+    """The stream's event documents written to the real OpenSearch (events template, flat_object) come
+    back with the empty value present and the System value beside the event's own."""
+    import uuid
+
+    from opensearchpy import OpenSearch
+
+    from layers.stream import EVENT
+    from socpipe import search
+
+    results = [r for r in _stream_results(rules) if r["row"] == EVENT]
+    client = OpenSearch(dev_servers.opensearch, timeout=30)
+    prefix = f"fidelity{uuid.uuid4().hex[:6]}-events"
+    search.ensure_templates(client, {"events": prefix}, 0)
+    assert search.write(client, [(search.index_name(prefix, r["index_date"]), r["doc_id"], r["document"])
+                                 for r in results]) == []
+    client.indices.refresh(index=f"{prefix}-*")
+    stored = {hit["_source"]["event"]["EventRecordID"]: hit["_source"]["event"] for hit in client.search(
+        index=f"{prefix}-*", body={"query": {"match_all": {}}, "size": 100})["hits"]["hits"]}
+    assert len(stored) == len(results)
+    assert stored["1"]["StartModule"] == "" and "StartModule" not in stored["2"]
+    assert stored["7"]["Channel"] == "Application" and stored["7"]["System.Channel"] == "System"
+    found = client.search(index=f"{prefix}-*", body={"query": {"term": {"event.Channel": "Application"}}})
+    assert [h["_source"]["event"]["EventRecordID"] for h in found["hits"]["hits"]] == ["7"]
