@@ -165,8 +165,8 @@ class StreamCorrelation:
         correlator = Correlator(self.ruleset.correlations, self.ruleset.rules, self.owner, state)
         docs = [json.loads(d) for d in alerts.column("document").to_pylist()]
         correlator.add(docs)
-        times = [t.timestamp() for t in events.column("timestamp").to_pylist() if t is not None]
-        newest = max([*times, state.get("newest") or -math.inf])
+        latest = pc.max(events.column("timestamp")).as_py() if events.num_rows else None  # one Arrow pass
+        newest = max(latest.timestamp() if latest else -math.inf, state.get("newest") or -math.inf)
         found = correlator.advance(newest - self.lateness)
         self.states.save(batch_id, {**correlator.state(), "newest": newest if math.isfinite(newest) else None})
         if correlator.late:
