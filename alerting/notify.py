@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from alerting.ack import OPEN, make_token
 from alerting.actions import Action
 from alerting.channels import Message, SendError
+from alerting.matrix import agency_rooms
 from alerting.notify_store import ActionLog, NotifyStore
 from alerting.render import render
 from alerting.routing import Route, group_key, parse_route, routes_for, value
@@ -232,56 +233,67 @@ class Notifier:
 
     def _send_batch(self, batch: dict[str, Any], agency: str, incidents: Mapping[str, Any], now: datetime,
                     report: TickReport) -> bool:
-        """Send every message of a batch not sent yet; False if any failed (the batch stays pending)."""
+        """Send every message of a batch not sent yet; False if any failed (the batch stays pending). Mail and
+        webhooks go to each contact; Matrix once to each room of the agency, in the contacts' language."""
         docs = [incidents[i] for i in batch["incidents"] if i in incidents]
         if not docs and batch["kind"] != "digest":
             return True
         zone = self.registry.working_hours(agency).zone
         names = {a.id: a.name for a in self.registry.agencies.values()}
-        former = {self.owner(d)[1] for d in docs} - {None}
-        complete = True
-        for contact in self.recipients(agency, batch["roles"], docs):
-            links = self._links(contact, docs, now) if batch["kind"] in ("firing", "repeat", "escalation") else {}
-            text = render(batch["kind"], contact.language, contact.name, names[agency],
-                          ", ".join(sorted(former)) or None, docs, links, zone, self.rules, batch.get("extra", {}))
+        former = ", ".join(sorted({self.owner(d)[1] for d in docs} - {None})) or None
+        contacts = self.recipients(agency, batch["roles"], docs)
+        ackable = batch["kind"] in ("firing", "repeat", "escalation")
+        outlets: list[tuple[str, str, str, Any]] = []  # (channel, recipient, address, (text, ack links))
+        for contact in contacts:
+            links = self._links(contact.id, docs, now) if ackable else {}
+            text = render(batch["kind"], contact.language, contact.name, names[agency], former, docs, links, zone,
+                          self.rules, batch.get("extra", {}))
             for channel in batch["channels"]:
-                address = contact.email if channel == "email" else contact.webhook
-                if not address or channel not in self.channels:
-                    continue
-                nid = _hash(batch["batch_id"], contact.id, channel)
-                if self.store.get("sent", nid) is not None:
-                    continue
-                payload = {"kind": batch["kind"], "agency": agency, "incidents": [d["incident_id"] for d in docs],
-                           "links": links, "level": value(docs[0], "level") if docs else None}
-                message = Message(nid, channel, contact.id, address, text.subject, text.body, payload)
-                try:
-                    self.channels[channel].send(message, now)
-                except SendError as exc:
-                    complete = False
-                    report.failed += 1
-                    report.errors.append(str(exc))
-                    log.warning("notification %s to %s pending: %s", nid, contact.id, exc)
-                    continue
-                detail = {"channel": channel, "recipient": contact.id, "address": address, "kind": batch["kind"],
-                          "notification_id": nid, "batch_id": batch["batch_id"]}
-                actions = [Action(now, ACTOR, "notify", "incident", d["incident_id"], value(d, "agency.id"), {}, {},
-                                  detail).row() for d in docs]
-                self.store.put("sent", nid, {"at": now.isoformat(), **detail, "logged": False,
-                                             "actions": actions})
-                report.sent += 1
-                if self._unlogged is not None:
-                    self._unlogged.add(nid)
-                if self.on_send:
-                    self.on_send(message)
+                address = contact.email if channel == "email" else contact.webhook if channel == "webhook" else None
+                if address and channel in self.channels:
+                    outlets.append((channel, contact.id, address, (text, links)))
+        if "matrix" in batch["channels"] and "matrix" in self.channels and contacts:
+            language = "en" if all(c.language == "en" for c in contacts) else "vi"
+            for room in agency_rooms(self.settings["matrix"]["rooms"] or {}, agency, [c.chat for c in contacts]):
+                links = self._links(f"matrix:{room}", docs, now) if ackable else {}
+                text = render(batch["kind"], language, ", ".join(c.name for c in contacts), names[agency], former,
+                              docs, links, zone, self.rules, batch.get("extra", {}))
+                outlets.append(("matrix", f"matrix:{room}", room, (text, links)))
+        complete = True
+        for channel, recipient, address, (text, links) in outlets:
+            nid = _hash(batch["batch_id"], recipient, channel)
+            if self.store.get("sent", nid) is not None:
+                continue
+            payload = {"kind": batch["kind"], "agency": agency, "incidents": [d["incident_id"] for d in docs],
+                       "links": links, "level": value(docs[0], "level") if docs else None}
+            message = Message(nid, channel, recipient, address, text.subject, text.body, payload)
+            try:
+                self.channels[channel].send(message, now)
+            except SendError as exc:
+                complete = False
+                report.failed += 1
+                report.errors.append(str(exc))
+                log.warning("notification %s to %s pending: %s", nid, recipient, exc)
+                continue
+            detail = {"channel": channel, "recipient": recipient, "address": address, "kind": batch["kind"],
+                      "notification_id": nid, "batch_id": batch["batch_id"]}
+            actions = [Action(now, ACTOR, "notify", "incident", d["incident_id"], value(d, "agency.id"), {}, {},
+                              detail).row() for d in docs]
+            self.store.put("sent", nid, {"at": now.isoformat(), **detail, "logged": False, "actions": actions})
+            report.sent += 1
+            if self._unlogged is not None:
+                self._unlogged.add(nid)
+            if self.on_send:
+                self.on_send(message)
         return complete
 
-    def _links(self, contact: Contact, docs: list[Mapping[str, Any]], now: datetime) -> dict[str, str]:
+    def _links(self, contact_id: str, docs: list[Mapping[str, Any]], now: datetime) -> dict[str, str]:
         secret = self.settings["ack_secret"]
         if not secret:
             return {}
         expires = now + timedelta(seconds=float(self.settings["ack_link_seconds"]))
         base = self.settings["base_url"].rstrip("/")
-        return {d["incident_id"]: f"{base}/ack?t={make_token(secret, d['incident_id'], contact.id, expires)}"
+        return {d["incident_id"]: f"{base}/ack?t={make_token(secret, d['incident_id'], contact_id, expires)}"
                 for d in docs}
 
     def _log_pending_actions(self) -> None:

@@ -20,6 +20,7 @@ from types import FrameType
 from typing import Any
 
 from alerting.channels import EmailChannel, WebhookChannel
+from alerting.matrix import MatrixChannel
 from alerting.notify import Channel, Notifier
 from alerting.notify_store import ActionLog, NotifyStore, SearchStore, SqliteStore
 from socpipe.config import Config
@@ -49,7 +50,7 @@ def open_state(config: Config) -> tuple[NotifyStore, ActionLog]:
 
 
 def channels(config: Config) -> dict[str, Channel]:
-    return {"email": EmailChannel(config), "webhook": WebhookChannel(config)}
+    return {"email": EmailChannel(config), "webhook": WebhookChannel(config), "matrix": MatrixChannel(config)}
 
 
 def add_incidents(store: NotifyStore, path: Path) -> int:

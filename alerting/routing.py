@@ -18,6 +18,7 @@ from socpipe.registry import Registry
 
 INHERITED = ("group_by", "group_wait", "group_interval", "repeat_interval", "roles", "channels", "quiet_hours",
              "digest")
+CHANNELS = ("email", "webhook", "matrix")
 
 
 def value(doc: Mapping[str, Any], name: str) -> Any:
@@ -84,8 +85,8 @@ def parse_route(data: Mapping[str, Any], parent: Route | None = None, path: str 
     settings = {k: tuple(data[k]) if k in ("group_by", "roles", "channels") else data[k]
                 for k in INHERITED if k in data}
     for channel in settings.get("channels", ()):
-        if channel not in ("email", "webhook"):
-            raise ValueError(f"route {path}: unknown channel {channel!r} (email, webhook)")
+        if channel not in CHANNELS:
+            raise ValueError(f"route {path}: unknown channel {channel!r} ({', '.join(CHANNELS)})")
     route = replace(base, path=path, match=dict(data.get("match") or {}), cont=bool(data.get("continue")),
                     children=(), **settings)
     children = tuple(parse_route(child, route, f"{path}.{i}") for i, child in enumerate(data.get("routes") or []))

@@ -242,7 +242,7 @@ DEFAULTS: dict[str, Any] = {
         "digest_time": "07:30",
         # The routing tree (Alertmanager-like): match {agency (subtree), system, level, tags}, the first
         # matching child wins unless `continue`; children inherit the other keys. roles: who is told first;
-        # channels: email, webhook; quiet_hours: {start, end} local time holds messages; digest: daily.
+        # channels: email, webhook, matrix; quiet_hours: {start, end} local time holds messages; digest: daily.
         "route": {
             "group_by": ["agency.id", "rule.id"],
             "group_wait": 30, "group_interval": 300, "repeat_interval": 14400,
@@ -263,6 +263,10 @@ DEFAULTS: dict[str, Any] = {
         "webhook_secret": None,
         "webhook_retry_seconds": [1, 2, 5],
         "zalo_url": None,
+        # Matrix (route channel `matrix`): one message per agency room on this home server (base URL). The
+        # room of an agency: rooms {AGENCY_ID: "!id:server" or "#alias:server"}, else the room ids or aliases
+        # among its recipients' `chat` handles. The bot's access token only from SOCPIPE__NOTIFY__MATRIX__TOKEN.
+        "matrix": {"homeserver": None, "token": None, "rooms": {}, "timeout": 10.0},
     },
     "dev": {
         # `socpipe dev`: where configs, data, logs and pid files of the local servers live.
