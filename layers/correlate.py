@@ -12,6 +12,12 @@ them. Batch detection has seen everything (its watermark is infinite); the strea
 micro-batch by micro-batch and keeps the open windows in its checkpoint (Correlator.state). Both run
 the same code in the same order, so the alerts depend on the set of alerts only: not on input order,
 file splits or micro-batch boundaries.
+
+The stream also gives early word (Correlator.provisional): where the measure can only grow as alerts
+arrive (counts, distinct values, rules seen, sums, with gt/gte), a window that meets the condition on the
+alerts seen so far will still meet it when judged, so its episode is announced at once, marked
+provisional. Judging confirms it under the same id, unless later alerts moved where the episode starts;
+then the early alert is withdrawn and the judged one stands under its own id.
 """
 
 from __future__ import annotations
@@ -95,6 +101,11 @@ def hidden_rules(correlations: list[Correlation]) -> set[str]:
     return named - generated
 
 
+def episode_id(correlation: str, group: Mapping[str, str | None], first: str) -> str:
+    """The alert id of an episode: its correlation, its group and the identity of its first event."""
+    return hashlib.sha256(json.dumps([correlation, group, first], sort_keys=True).encode()).hexdigest()[:32]
+
+
 class Correlator:
     """Every correlation's groups and their open windows; `add` alerts, then `advance` the watermark."""
 
@@ -117,6 +128,9 @@ class Correlator:
         self.watermark = float((state or {}).get("watermark") or -math.inf)  # windows ending before it are judged
         self.late = 0  # alerts that came after the windows they belong to were judged: not correlated
         self.started: set[str] = set()  # alert ids of the episodes that started in the last `advance`
+        self.touched: set[tuple[str, str]] = set()  # (correlation, group) that took alerts since `provisional`
+        # Early alerts not judged yet: id -> {"until": watermark that judges its first window, "doc": ...}.
+        self.pending: dict[str, dict[str, Any]] = dict((state or {}).get("provisional") or {})
         self.groups: dict[str, dict[str, Windows]] = {
             c.id: {key: Windows.load(c, data) for key, data in saved.get(c.id, {}).items()} for c in correlations}
 
@@ -144,6 +158,7 @@ class Correlator:
                 name = orjson.dumps(group).decode()
                 windows = self.groups[c.id].get(name) or self.groups[c.id].setdefault(name, Windows(c, group))
                 windows.add(hit)
+                self.touched.add((c.id, name))
 
     def advance(self, watermark: float) -> dict[str, dict[str, Any]]:
         """Judge every window that ended before the watermark, in order; the documents of the episodes that
@@ -162,6 +177,38 @@ class Correlator:
                     del self.groups[c.id][key]
             self.add(started)  # higher correlations of a chain read each episode once, when it starts
         self.watermark = max(self.watermark, watermark)
+        for alert_id, early in list(self.pending.items()):
+            if alert_id in self.started:  # confirmed
+                del self.pending[alert_id]
+            elif early["until"] < watermark:  # its first window was judged and started no episode
+                doc = early["doc"]
+                out[alert_id] = {**doc, "correlation": {**doc["correlation"], "withdrawn": True}}
+                del self.pending[alert_id]
+        return out
+
+    def provisional(self) -> dict[str, dict[str, Any]]:
+        """Early documents of the episodes that the groups which took alerts since the last call will
+        surely have once judged (correlations whose measure only grows), by alert id: a new episode's
+        marked `provisional`, an episode already judged to have started as it is; documents already given
+        are not repeated. Call after `advance`."""
+        out: dict[str, dict[str, Any]] = {}
+        for cid, name in sorted(self.touched):
+            c = next(x for x in self.correlations if x.id == cid)
+            windows = self.groups[cid].get(name)
+            if windows is None or not grows(c):
+                continue
+            group = dict(zip(c.group_by, windows.group, strict=True))
+            judged = windows.episode.alert_id if windows.episode else None
+            for episode in windows.copy().advance(math.inf, lambda _: None):
+                doc = episode.document(c, group, self.owner)
+                if episode.alert_id != judged:
+                    doc["correlation"]["provisional"] = True
+                    if self.pending.get(episode.alert_id, {}).get("doc") == doc:
+                        continue
+                    self.pending[episode.alert_id] = {"until": episode.first + c.timespan + self.delay[cid],
+                                                      "doc": doc}
+                out[episode.alert_id] = doc
+        self.touched.clear()
         return out
 
     def _started(self, c: Correlation, group: dict[str, str | None], started: list[dict[str, Any]],
@@ -173,7 +220,8 @@ class Correlator:
     def state(self) -> dict[str, Any]:
         """What the stream keeps in its checkpoint between micro-batches (JSON)."""
         return {"watermark": self.watermark if math.isfinite(self.watermark) else None,
-                "groups": {cid: {key: w.dump() for key, w in groups.items()} for cid, groups in self.groups.items()}}
+                "groups": {cid: {key: w.dump() for key, w in groups.items()} for cid, groups in self.groups.items()},
+                "provisional": self.pending}
 
 
 @dataclass
@@ -275,8 +323,7 @@ class Windows:
             value = self.sliding.value(hits, first, self.scanned)
             if value is not None and c.met(value):
                 if self.episode is None or anchor.at > self.episode.last_end:
-                    alert_id = hashlib.sha256(json.dumps([c.id, dict(zip(c.group_by, self.group, strict=True)),
-                                                          anchor.key], sort_keys=True).encode()).hexdigest()[:32]
+                    alert_id = episode_id(c.id, dict(zip(c.group_by, self.group, strict=True)), anchor.key)
                     self.episode = Episode(alert_id, anchor.at, anchor.at, _met_at(c, hits[first:self.scanned]),
                                            value, anchor.at + c.timespan)
                     self.episode.take(hits, first, self.scanned)
@@ -303,6 +350,10 @@ class Windows:
         self._merge()
         return {"group": self.group, "hits": [asdict(h) for h in self.hits], "scanned": self.scanned,
                 "sliding": self.sliding.dump(), "episode": asdict(self.episode) if self.episode else None}
+
+    def copy(self) -> Windows:
+        """A twin to judge ahead of time without changing this one."""
+        return Windows.load(self.c, self.dump())
 
     @classmethod
     def load(cls, c: Correlation, data: Mapping[str, Any]) -> Windows:
@@ -393,6 +444,13 @@ def _ordered_steps(rules: tuple[str, ...], window: list[Hit]) -> int:
 
 # Measures that never fall as hits are added: the first prefix that fires is found by bisection.
 _GROWING = {"event_count", "value_count", "temporal", "temporal_ordered"}
+
+
+def grows(c: Correlation) -> bool:
+    """Whether a window that meets the condition keeps meeting it as alerts arrive: a growing measure (or a
+    sum, whose values are taken as not negative: a negative one can withdraw an early alert) held to
+    a lower bound only."""
+    return c.type in _GROWING | {"value_sum"} and all(op in ("gt", "gte") for op, _ in c.condition)
 
 
 def _met_at(c: Correlation, window: list[Hit]) -> float:

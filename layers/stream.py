@@ -158,9 +158,10 @@ class StreamCorrelation:
         self.states = BatchState(Path(config.path("run", "checkpoint_dir")) / "correlation")
 
     def apply(self, alerts: pa.Table, events: pa.Table, batch_id: int) -> tuple[pa.Table, pa.Table]:
-        """The alerts that stand, with the correlation alerts that started in this micro-batch, and the
-        newer versions of correlation alerts that grew (written over the old ones in the search store
-        and sent again to Kafka under the same id; the lake and incidents keep the first)."""
+        """The alerts that stand, with the correlation alerts that started in this micro-batch; and the
+        revisions for the search store and Kafka only (written over the older version under the same id;
+        the lake and incidents keep the judged first): correlation alerts that grew, early (provisional)
+        ones, and early ones withdrawn."""
         state = self.states.before(batch_id) or {}
         correlator = Correlator(self.ruleset.correlations, self.ruleset.rules, self.owner, state)
         docs = [json.loads(d) for d in alerts.column("document").to_pylist()]
@@ -168,13 +169,14 @@ class StreamCorrelation:
         latest = pc.max(events.column("timestamp")).as_py() if events.num_rows else None  # one Arrow pass
         newest = max(latest.timestamp() if latest else -math.inf, state.get("newest") or -math.inf)
         found = correlator.advance(newest - self.lateness)
+        early = correlator.provisional()
         self.states.save(batch_id, {**correlator.state(), "newest": newest if math.isfinite(newest) else None})
         if correlator.late:
             log.warning("batch %s: %s alerts came later than correlation.lateness_seconds allows and were not "
                         "correlated", batch_id, correlator.late)
         standing = alerts.filter(pa.array([d["rule"]["id"] not in self.hidden for d in docs], type=pa.bool_()))
         started = [d for i, d in found.items() if i in correlator.started]
-        grown = [d for i, d in found.items() if i not in correlator.started]
+        grown = list(({i: d for i, d in found.items() if i not in correlator.started} | early).values())
         return (pa.concat_tables([standing, _alert_rows(started, alerts.schema)]),
                 _alert_rows(grown, alerts.schema))
 

@@ -50,7 +50,8 @@ MAPPINGS: dict[str, dict[str, Any]] = {
         "correlation": {"properties": {  # layer 2's alerts (docs/correlation.md)
             "type": _KEYWORD, "group": {"type": "flat_object"}, "first": {"type": "date"},
             "last": {"type": "date"}, "value": {"type": "double"}, "events_count": {"type": "long"},
-            "base_rules": _KEYWORD, "events": _KEYWORD}},
+            "base_rules": _KEYWORD, "events": _KEYWORD,
+            "provisional": {"type": "boolean"}, "withdrawn": {"type": "boolean"}}},  # the stream's early alerts
     }},
 }
 # Alerts become searchable within a second; events, many times more numerous, every 5 s (less work).

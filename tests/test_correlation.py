@@ -271,3 +271,102 @@ def test_micro_batches_in_shuffled_order_within_the_lateness_give_the_batch_aler
         state = json.loads(json.dumps(correlator.state()))  # what the checkpoint keeps
     seen.update(Correlator(correlations, [], state=state).advance(math.inf))  # time moves past the last window
     assert seen == expected
+
+
+Docs = dict[str, dict[str, Any]]
+
+
+def _stream(correlations: list[Correlation], arrival: list[dict[str, Any]], lateness: float,
+            sizes: random.Random | None = None, most: int = 1) -> tuple[Docs, list[Docs]]:
+    """Feed alerts as the stream does, micro-batch by micro-batch through the saved state, asking for early
+    alerts after each (micro-batches of 1 to `most` alerts): the judged documents by id, and each
+    micro-batch's early (or withdrawn) ones."""
+    import json
+    import math
+
+    from layers.correlate import Correlator, alert_time
+
+    state: dict[str, Any] | None = None
+    judged: Docs = {}
+    early: list[Docs] = []
+    newest = -math.inf
+    while arrival:
+        batch = arrival[:sizes.randint(1, most) if sizes else 1]
+        arrival = arrival[len(batch):]
+        correlator = Correlator(correlations, [], state=state)
+        correlator.add(batch)
+        newest = max(newest, *(alert_time(a) for a in batch))
+        found = correlator.advance(newest - lateness)
+        revised = {i: d for i, d in found.items() if d["correlation"].get("withdrawn")}
+        judged.update({i: d for i, d in found.items() if i not in revised})
+        early.append(revised | correlator.provisional())
+        state = json.loads(json.dumps(correlator.state()))
+    final = Correlator(correlations, [], state=state)
+    found = final.advance(math.inf)
+    early.append({i: d for i, d in found.items() if d["correlation"].get("withdrawn")})
+    judged.update({i: d for i, d in found.items() if i not in early[-1]})
+    return judged, early
+
+
+def test_the_stream_announces_a_growing_correlation_with_the_event_that_completes_it():
+    many = corr("event_count", ["fail"], {"gte": 3}, cid="many", timespan="10m")
+    alerts = [alert("fail", s, n=i) for i, s in enumerate([0, 30, 60, 90, 2000])]
+    expected = {d["alert_id"]: d for d in correlate([many], [], alerts)}
+    assert len(expected) == 1
+    [alert_id] = expected
+
+    judged, early = _stream([many], alerts, lateness=60.0)
+    assert judged == expected
+    # The third failure (t=60) meets the condition: its micro-batch announces the episode, ten minutes
+    # before the window is judged, under the id the judged alert keeps.
+    assert [list(e) for e in early[:2]] == [[], []]
+    assert list(early[2]) == [alert_id]
+    assert early[2][alert_id]["correlation"]["provisional"] is True
+    assert early[2][alert_id]["correlation"]["events_count"] == 3
+    assert early[2][alert_id]["@timestamp"] == expected[alert_id]["@timestamp"]
+    assert list(early[3]) == [alert_id] and early[3][alert_id]["correlation"]["events_count"] == 4  # it grew
+    assert not any(e for e in early[4:])  # the far alert (t=2000) judges the window: confirmed, not withdrawn
+    assert "provisional" not in judged[alert_id]["correlation"]
+
+
+def test_an_early_alert_that_later_alerts_move_is_withdrawn_and_the_judged_one_stands():
+    many = corr("event_count", ["fail"], {"gte": 3}, cid="many", timespan="60s")
+    alerts = [alert("fail", s, n=i) for i, s in enumerate([20, 30, 40, 500])]
+    earlier = alert("fail", 0, n=9)  # arrives late, within the lateness: the episode starts at 0, not 20
+    judged, early = _stream([many], [*alerts[:3], earlier, alerts[3]], lateness=120.0)
+    expected = {d["alert_id"]: d for d in correlate([many], [], [*alerts, earlier])}
+    assert judged == expected
+    [announced] = early[2]
+    assert announced not in expected
+    withdrawn = [e[announced] for e in early[3:] if announced in e and e[announced]["correlation"].get("withdrawn")]
+    assert len(withdrawn) == 1
+
+
+def test_conditions_that_can_still_fail_give_no_early_alert():
+    few = corr("event_count", ["fail"], {"lt": 3}, cid="few", timespan="60s")
+    avg = corr("value_avg", ["fail"], {"field": "Bytes", "gte": 10}, cid="avg", timespan="60s")
+    alerts = [alert("fail", s, n=i, Bytes="50") for i, s in enumerate([0, 10, 500])]
+    judged, early = _stream([few, avg], alerts, lateness=30.0)
+    assert judged == {d["alert_id"]: d for d in correlate([few, avg], [], alerts)}
+    assert judged and not any(e for e in early)
+
+
+def test_early_alerts_in_shuffled_micro_batches_are_confirmed_or_withdrawn_and_the_judged_equal_batch():
+    rng = random.Random(5)
+    many = corr("event_count", ["fail"], {"gte": 4}, cid="many", name="many", timespan="2m")
+    users = corr("value_count", ["fail"], {"field": "User", "gte": 3}, cid="users", timespan="5m")
+    chain = corr("temporal_ordered", ["many", "ok"], cid="chain", timespan="10m")
+    correlations = [many, users, chain]
+    alerts = [alert(rng.choice(["fail"] * 5 + ["ok"]), rng.uniform(0, 7200), ip=rng.choice(["192.0.2.1", "192.0.2.2"]),
+                    n=i, User=rng.choice("abcdef")) for i in range(600)]
+    expected = {d["alert_id"]: d for d in correlate(correlations, [], alerts)}
+
+    from layers.correlate import alert_time
+    arrival = sorted(alerts, key=lambda a: alert_time(a) + rng.uniform(0, 30.0))
+    judged, early = _stream(correlations, arrival, lateness=30.0, sizes=rng, most=3)
+    assert judged == expected
+    announced = {i for e in early for i, d in e.items() if d["correlation"].get("provisional")}
+    withdrawn = {i for e in early for i, d in e.items() if d["correlation"].get("withdrawn")}
+    assert announced and announced - withdrawn <= set(expected)  # every early alert not withdrawn was confirmed
+    assert not withdrawn & set(expected)
+    assert len(announced - withdrawn) >= 0.9 * len([i for i, d in expected.items() if d["rule"]["id"] != "chain"])

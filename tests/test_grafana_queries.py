@@ -24,6 +24,7 @@ from stream_harness import pipeline
 from alerting.actions import Action, append_to_lake, read_lake
 from dashboards.grafana import query
 from dashboards.grafana.dashboards import (
+    CORRELATIONS,
     Settings,
     agency_dashboard,
     agency_sources,
@@ -229,7 +230,7 @@ def check_alert_panels(store: Store, board: dict, ds: dict[str, query.DataSource
             got = {(r["rule.level"], r["@timestamp"]): r["1"] for r in rows if r["1"]}
             assert got == dict(expected)
             assert sum(r["1"] for r in rows) == len(alerts)
-        elif target["query"] == "_exists_:correlation.type":  # layer 2's alerts per rule, and the latest
+        elif target["query"] == CORRELATIONS:  # layer 2's alerts per rule, and the latest
             correlations = [a for a in alerts if a.get("correlation")]
             expected = Counter(a["rule"]["title"] for a in correlations)
             assert_top(rows, "rule.title.raw", expected, int(target["bucketAggs"][0]["settings"]["size"]))

@@ -18,6 +18,8 @@ from socpipe.config import Config
 from socpipe.registry import Registry
 
 LEVELS = ("critical", "high", "medium", "low", "informational")
+# Layer 2's alerts, less the stream's early ones withdrawn since (docs/correlation.md).
+CORRELATIONS = "_exists_:correlation.type AND NOT correlation.withdrawn:true"
 # The plan's coverage targets (domain brief): agency types by tier, and the share to be monitored.
 TIERS = (("provincial", ("province", "department"), 1.0), ("district", ("district",), 1.0),
          ("commune", ("commune", "ward", "special_zone"), 0.5))
@@ -73,7 +75,7 @@ def _alert_panels(layout: Layout, alerts: str, with_agencies: bool) -> None:
                width=6 if with_agencies else 12, options={"orientation": "horizontal"})
     layout.add("table", "Tương quan (lớp 2) / Correlations (layer 2)",
                [target(alerts, [terms("2", "rule.title.raw", size=10)], [count(), metric("3", "max", "@timestamp")],
-                       query="_exists_:correlation.type")], width=24, unit="dateTimeFromNow",
+                       query=CORRELATIONS)], width=24, unit="dateTimeFromNow",
                description="Correlation alerts per rule (one per attacker and episode, across agencies and time) "
                            "and when the latest was raised.")
 
