@@ -23,6 +23,8 @@ import orjson
 from ingest.evtxfile import EVTX_MAGIC, frame_evtx
 from ingest.frame import Frame, parse_frame
 from ingest.parsers import PARSERS, ParseError, json_parser
+from ingest.pcap import SUFFIXES as CAPTURE_SUFFIXES
+from ingest.pcap import frame_pcap, is_capture
 from socpipe.events import DeadLetter, Event
 
 Record = Event | DeadLetter
@@ -91,6 +93,10 @@ def _frames(path: Path, origin: str) -> Iterator[Frame | DeadLetter]:
     if kind is None:
         yield unknown_format(origin, head)
         return
+    if kind == "pcap":
+        with _open(path) as file:
+            yield from frame_pcap(origin, file)
+        return
     if kind == "zeek_tsv":
         from ingest.zeektsv import frame_zeek_tsv
 
@@ -102,11 +108,13 @@ def _frames(path: Path, origin: str) -> Iterator[Frame | DeadLetter]:
 
 
 def sniff_format(path: Path, head: bytes) -> str | None:
-    """"evtx", "json" (the first document picks the parser), "zeek_tsv", "syslog" or "access" by extension or
-    the first bytes; None when the head matches no format."""
+    """"evtx", "pcap" (pcap or pcapng), "json" (the first document picks the parser), "zeek_tsv", "syslog" or
+    "access" by extension or the first bytes; None when the head matches no format."""
     suffix = (path.with_suffix("") if path.suffix == ".gz" else path).suffix.lower()
     if suffix == ".evtx" or head.startswith(EVTX_MAGIC):
         return "evtx"
+    if suffix in CAPTURE_SUFFIXES or is_capture(head):
+        return "pcap"
     if suffix in _JSON_SUFFIXES or head.removeprefix(_BOM).lstrip().startswith(b"{"):
         return "json"
     if head.startswith(b"#separator"):  # Zeek's TSV logs (ingest/zeektsv.py)
@@ -115,7 +123,7 @@ def sniff_format(path: Path, head: bytes) -> str | None:
 
 
 def unknown_format(origin: str, head: bytes) -> DeadLetter:
-    return DeadLetter(origin, "byte 0", "unknown format: not EVTX, JSON, Zeek TSV, syslog or a web access log "
+    return DeadLetter(origin, "byte 0", "unknown format: not EVTX, pcap, JSON, Zeek TSV, syslog or a web access log "
                       f"(raw holds the first {len(head[:4096])} bytes)", head[:4096])
 
 

@@ -1,4 +1,4 @@
-"""`socpipe collect import`: send whole files (.evtx, JSON, syslog and access logs) to Kafka once.
+"""`socpipe collect import`: send whole files (.evtx, JSON, syslog and access logs, pcap) to Kafka once.
 
 The files are framed by the batch reader's code (ingest.files.frame_file), so every record reaches
 Kafka as exactly the bytes the batch reader parses: the streaming job's parser then gives the same

@@ -145,9 +145,10 @@ class TailedFile:
         enough = complete.count(b"\n") >= _SNIFF_LINES or len(complete) >= _SNIFF_BYTES or not at_end
         if kind is None and not enough:
             return False  # maybe the next lines say
-        if kind in (None, "evtx", "zeek_tsv"):
+        if kind in (None, "evtx", "zeek_tsv", "pcap"):
             self._stopped_generation = state.generation
-            what = "Zeek TSV logs (tail Zeek's JSON logs)" if kind == "zeek_tsv" else "EVTX files"
+            what = {"zeek_tsv": "Zeek TSV logs (tail Zeek's JSON logs)",
+                    "pcap": "packet captures"}.get(kind, "EVTX files")
             why = (f"{what} are read with `socpipe collect import`" if kind else
                    "unknown format: not JSON, syslog or a web access log")
             log.error("%s: not tailed: %s", self.path, why)

@@ -27,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     detect = commands.add_parser("detect", help="batch detection on Spark")
     detect.add_argument("--rules", nargs="+", type=Path, help="rule files or folders (default: configured)")
-    detect.add_argument("--input", nargs="+", type=Path, required=True, help="log files or folders")
+    detect.add_argument("--input", nargs="+", type=Path, required=True, help="log files, pcaps or folders")
     detect.add_argument("--out", type=Path, required=True, help="output folder")
 
     run = commands.add_parser("run", help="the streaming job: Kafka raw.* -> detection -> alerts, search store, lake")
@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     netflow.add_argument("--bind", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     tail = collect.add_parser("file", help="tail log files (offsets kept, rotation)")
     tail.add_argument("paths", nargs="+", type=Path)
-    one_shot = collect.add_parser("import", help="send .evtx, JSON and log files once")
+    one_shot = collect.add_parser("import", help="send .evtx, JSON, log files and packet captures once")
     one_shot.add_argument("paths", nargs="+", type=Path)
 
     notify = commands.add_parser("notify", help="layer 1: route incidents to agency contacts, escalate, every "
