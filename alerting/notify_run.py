@@ -8,7 +8,6 @@ running tick finish, then stop. The console (`socpipe serve`) opens the same sto
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import threading
@@ -22,6 +21,7 @@ from typing import Any
 from alerting.channels import EmailChannel, WebhookChannel
 from alerting.matrix import MatrixChannel
 from alerting.notify import Channel, Notifier
+from alerting.notify_alerts import AlertFeed, add_alerts, read_jsonl
 from alerting.notify_store import ActionLog, NotifyStore, SearchStore, SqliteStore
 from socpipe.config import Config
 from socpipe.registry import Registry
@@ -53,14 +53,14 @@ def channels(config: Config) -> dict[str, Channel]:
     return {"email": EmailChannel(config), "webhook": WebhookChannel(config), "matrix": MatrixChannel(config)}
 
 
-def add_incidents(store: NotifyStore, path: Path) -> int:
-    """Incidents from a JSON-lines file (`socpipe detect`/`demo` write incidents.jsonl) that the store does
-    not hold yet: one already there keeps its state (acknowledged, escalated) when the file is read again."""
-    docs = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    new = [(d["incident_id"], d) for d in docs if d.get("@timestamp") and store.get("incident", d["incident_id"])
-           is None]
-    store.put_many("incident", new)
-    return len(new)
+def add_incidents(store: NotifyStore, path: Path, unit: str = "incidents") -> int:
+    """Incidents from a JSON-lines file (`socpipe detect`/`demo` write incidents.jsonl), or with unit `alerts`
+    the per-alert incidents of an alerts.jsonl, that the store does not hold yet: one already there keeps its
+    state (acknowledged, escalated) when the file is read again."""
+    docs = read_jsonl(path)
+    if unit == "alerts":
+        return add_alerts(store, docs)
+    return store.add_incidents((d["incident_id"], d) for d in docs if d.get("@timestamp"))
 
 
 def loop(tick: Callable[[datetime], Any], seconds: float, stop: threading.Event, once: bool = False,
@@ -88,12 +88,13 @@ def loop(tick: Callable[[datetime], Any], seconds: float, stop: threading.Event,
 
 
 def run_command(once: bool, incidents: Path | None, config: Config, stop: threading.Event | None = None) -> int:
-    """The CLI command: build the notifier from the configuration and tick every notify.tick_seconds."""
+    """The CLI command: build the notifier from the configuration and tick every notify.tick_seconds.
+    `incidents`: a file of the configured unit to add first (incidents.jsonl, or alerts.jsonl)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("opensearch").setLevel(logging.WARNING)
     settings = config.get("notify")
-    if settings["unit"] != "incidents":
-        log.error("notify.unit %r: only 'incidents' (layer 2's index) is wired so far", settings["unit"])
+    if settings["unit"] not in ("incidents", "alerts"):
+        log.error("notify.unit %r: 'incidents' (layer 2's) or 'alerts' (each alert on its own)", settings["unit"])
         return 2
     registry_path = config.path("registry")
     if registry_path is None:
@@ -119,15 +120,25 @@ def run_command(once: bool, incidents: Path | None, config: Config, stop: thread
         signal.signal(signal.SIGINT, request_stop)
     store, actions = open_state(config)
     if incidents is not None:
-        log.info("%d new incidents from %s", add_incidents(store, incidents), incidents)
+        log.info("%d new %s from %s", add_incidents(store, incidents, settings["unit"]), settings["unit"], incidents)
     outlets = channels(config)
     notifier = Notifier(config, Registry.load(registry_path), store, actions, outlets)
+    tick: Callable[[datetime], Any] = notifier.tick
+    if settings["unit"] == "alerts" and isinstance(store, SearchStore):
+        from socpipe import search
+
+        feed = AlertFeed(search.client(config), config.get("run", "alerts_index"), store,
+                         float(config.get("incidents", "lateness_seconds")))
+
+        def tick(now: datetime) -> Any:
+            feed(now)
+            return notifier.tick(now)
     ticking.set()
     smtp = settings["smtp"]
     log.info("notify: every %g s, mail via %s", settings["tick_seconds"],
              f"{smtp['host']}:{smtp['port']}" if smtp["host"] else config.path("notify", "outbox_dir"))
     try:
-        return loop(notifier.tick, float(settings["tick_seconds"]), stop, once)
+        return loop(tick, float(settings["tick_seconds"]), stop, once)
     finally:
         email = outlets["email"]
         if isinstance(email, EmailChannel):

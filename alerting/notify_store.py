@@ -24,7 +24,7 @@ from alerting.incidents import STATE_FIELDS
 
 INCIDENTS_INDEX = "incidents"
 STATE_INDEX = "notify-state"
-KINDS = ("incident", "group", "sent", "token", "track", "digest")
+KINDS = ("incident", "group", "sent", "token", "track", "digest", "feed")
 
 
 class NotifyStore(Protocol):
@@ -50,6 +50,11 @@ class NotifyStore(Protocol):
         """Change some fields of a document in one atomic step and return it (None if absent): the scheduler,
         acknowledgements and the console write the same incident, and a whole-document write from a copy read
         earlier would undo what another wrote in between (an acknowledgement during a tick)."""
+        ...
+
+    def add_incidents(self, docs: Iterable[tuple[str, dict[str, Any]]]) -> int:
+        """Write the incidents the store does not hold yet, in one step; one already there keeps its state
+        (acknowledged, escalated). Returns how many were new."""
         ...
 
     def open_incidents(self) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -115,6 +120,15 @@ class SqliteStore:
                 self._db.execute("ROLLBACK")
                 raise
         return doc
+
+    def add_incidents(self, docs: Iterable[tuple[str, dict[str, Any]]]) -> int:
+        rows = [("incident", ident, json.dumps(doc, ensure_ascii=False, default=str)) for ident, doc in docs]
+        with self._lock:
+            before = self._db.total_changes
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR IGNORE INTO docs VALUES (?, ?, ?)", rows)
+            self._db.execute("COMMIT")
+            return self._db.total_changes - before
 
     def open_incidents(self) -> Iterator[tuple[str, dict[str, Any]]]:
         with self._lock:
@@ -218,6 +232,18 @@ class SearchStore:
         except NotFoundError:
             return None
         return self.get(kind, ident)
+
+    def add_incidents(self, docs: Iterable[tuple[str, dict[str, Any]]]) -> int:
+        from socpipe.search import bulk
+
+        actions = [{"_op_type": "create", "_index": self._incidents, "_id": ident,
+                    "_source": json.dumps(doc, ensure_ascii=False, default=str)} for ident, doc in docs]
+        rejected = bulk(self._search, actions)
+        refused = [r for r in rejected if "version_conflict" not in r.reason]  # a conflict: already there
+        if refused:
+            raise RuntimeError(f"search store refused incident {refused[0].doc_id}: {refused[0].reason}")
+        self._search.indices.refresh(index=self._incidents)
+        return len(actions) - len(rejected)
 
     def open_incidents(self) -> Iterator[tuple[str, dict[str, Any]]]:
         yield from self._incidents_where({"bool": {"must_not": [{"term": {"status": "closed"}},

@@ -58,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     notify = commands.add_parser("notify", help="layer 1: route incidents to agency contacts, escalate, every "
                                  "notify.tick_seconds until SIGTERM or Ctrl-C")
     notify.add_argument("--once", action="store_true", help="one tick, then stop (exit 1 if a message is pending)")
-    notify.add_argument("--incidents", type=Path, help="incidents.jsonl to add first (without a search store)")
+    notify.add_argument("--incidents", type=Path, help="incidents.jsonl to add first (without a search store), or "
+                        "alerts.jsonl with notify.unit alerts")
 
     commands.add_parser("serve", help="the web console, its API and the acknowledgement links "
                         "(console.host:console.port)")

@@ -212,7 +212,9 @@ DEFAULTS: dict[str, Any] = {
     "notify": {
         # Layer 1 (`socpipe notify`): routing, notifications, acknowledgement, escalation. Times in seconds.
         # What a notification is about: "incidents" (layer 2's `incidents` index) or "alerts" (each alert
-        # taken as an incident of its own, for installations without layer 2).
+        # taken as an incident of its own, for installations without layer 2: with a search store, the new
+        # judged alerts of run.alerts_index go into incidents.index before each tick; without one, from
+        # `socpipe notify --incidents alerts.jsonl`).
         "unit": "incidents",
         # The scheduler's state (groups, sent notifications, used ack links) without a search store: SQLite.
         "state_path": ".socpipe/notify/state.sqlite",
