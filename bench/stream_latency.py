@@ -2,12 +2,16 @@
 
 Starts its own dev servers (Kafka, OpenSearch), `socpipe run` and `socpipe collect syslog --tcp`, warms
 them up (a few events, then 20 s at 1,000 events/s, not measured), then sends auth.log lines over TCP
-at a steady rate; every tenth line is a failed SSH login that the starter pack alerts on. Each alert's
-id is known before it is sent (rule id + event content), so a poller asks OpenSearch for the pending
-ids and notes when each becomes searchable. Latency = searchable time - send time (the collector
-stamps received_at on arrival, so this is "event received -> alert searchable" plus the loopback hop).
-A rate is sustained when nothing is missing and the median latency of the last fifth of the run is at
-most 1.25 x that of the first fifth + 2 s (no growing backlog).
+at a steady rate, each dated with the time it is due to be sent (RFC 3339), so event time follows the
+clock as in production. Every tenth line is a failed SSH login that the starter pack alerts on, and
+the failures come in bursts of twenty from one address, each burst a password-guessing episode of the
+starter correlation `ssh_brute_force` (gte 20 in 10 minutes): its twentieth failure completes the window.
+Each alert's id is known before it is sent (rule id + event content; for a correlation, its group and
+first event), so a poller asks OpenSearch for the pending ids and notes when each becomes searchable.
+Latency = searchable time - send time of the line that raised it (the collector stamps received_at on
+arrival, so this is "event received -> alert searchable" plus the loopback hop). A rate is sustained
+when nothing is missing and the median latency of the last fifth of the run is at most 1.25 x that of
+the first fifth + 2 s (no growing backlog).
 
     python -m bench.stream_latency --rates 2000 --seconds 60
 """
@@ -31,6 +35,7 @@ from opensearchpy import OpenSearch
 
 from alerting.alerts import alert_id
 from ingest.parsers import parse_syslog
+from layers.correlate import episode_id
 from layers.detect import event_row
 from rules.compiler import load_rules
 from socpipe.config import STARTER_PACK
@@ -39,6 +44,7 @@ from socpipe.events import SYSLOG, Event
 
 ROOT = Path(__file__).resolve().parents[1]
 ALERT_EVERY = 10
+BURST = 20  # failures from one address: one episode of ssh_brute_force (gte 20 in 10 minutes)
 TICK = 0.01  # the sender paces itself in 10 ms steps
 WARM_RATE = 1000  # events/s of the second warm-up step, so the measured runs start from a running pipeline
 
@@ -49,7 +55,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0, help="sending time per rate")
     parser.add_argument("--drain-seconds", type=float, default=120.0, help="wait for late alerts at most this long")
     args = parser.parse_args()
-    rule_id = next(r.id for r in load_rules([STARTER_PACK]).rules if r.title.startswith("SSH Authentication"))
+    ruleset = load_rules([STARTER_PACK])
+    rule_id = next(r.id for r in ruleset.rules if r.title.startswith("SSH Authentication"))
+    correlation = next(c for c in ruleset.correlations if c.name == "ssh_brute_force")
+    assert correlation.type == "event_count" and correlation.condition == (("gte", BURST),), correlation
+    ids = _Ids(rule_id, correlation.id)
     with tempfile.TemporaryDirectory(prefix="socpipe-latency-") as tmp:
         home = Path(tmp)
         endpoints = servers.up(home / "dev")
@@ -62,10 +72,10 @@ def main() -> None:
             sustained = 0
             with socket.create_connection(_wait_port(port), timeout=30) as conn:
                 print("warming up (Spark start, rule compilation, Python workers) ...", flush=True)
-                _measure(conn, search, name, rule_id, 50, 5.0, 240.0, first=0)
-                _measure(conn, search, name, rule_id, WARM_RATE, 20.0, 240.0, first=1_000_000)
+                _measure(conn, search, name, ids, 50, 5.0, 240.0, first=0)
+                _measure(conn, search, name, ids, WARM_RATE, 20.0, 240.0, first=1_000_000)
                 for n, rate in enumerate(int(r) for r in args.rates.split(",")):
-                    ok = _measure(conn, search, name, rule_id, rate, args.seconds, args.drain_seconds,
+                    ok = _measure(conn, search, name, ids, rate, args.seconds, args.drain_seconds,
                                   first=(n + 1) * 10_000_000)
                     sustained = max(sustained, rate) if ok else sustained
                     if not ok:
@@ -84,17 +94,41 @@ def main() -> None:
             servers.down(home / "dev")
 
 
-def _measure(conn: socket.socket, search: OpenSearch, name: str, rule_id: str, rate: int, seconds: float,
+class _Ids:
+    """The ids of the alerts a run's lines raise, known before they are sent."""
+
+    def __init__(self, rule_id: str, correlation_id: str) -> None:
+        self.rule_id, self.correlation_id = rule_id, correlation_id
+
+    def expected(self, lines: list[bytes], first: int) -> tuple[dict[str, int], dict[str, int]]:
+        """Single alerts and correlation alerts: id -> index of the line whose arrival raises it."""
+        single: dict[str, int] = {}
+        bursts: dict[str, int] = {}
+        for i in range(0, len(lines), ALERT_EVERY):
+            event = _event_id(lines[i])
+            single[alert_id(self.rule_id, event)] = i
+            failure = (first + i) // ALERT_EVERY
+            if failure % BURST == 0 and i + (BURST - 1) * ALERT_EVERY < len(lines):  # a whole burst in the run
+                group = {"source.ip": _source(failure)}
+                bursts[episode_id(self.correlation_id, group, event)] = i + (BURST - 1) * ALERT_EVERY
+        return single, bursts
+
+
+def _measure(conn: socket.socket, search: OpenSearch, name: str, ids: _Ids, rate: int, seconds: float,
              drain: float, first: int) -> bool:
     """Send `rate` lines/s for `seconds`; returns whether the rate was sustained (and prints figures)."""
     total = int(rate * seconds)
-    lines = [_line(first + i) for i in range(total)]
-    expected = {alert_id(rule_id, _event_id(lines[i])): i for i in range(0, total, ALERT_EVERY)}
+    due_at = time.time() + 1.0  # the lines' event time: when each is due to be sent
+    lines = [_line(first + i, due_at + i / rate) for i in range(total)]
+    single, bursts = ids.expected(lines, first)
+    expected = single | bursts
     sent_at: dict[int, float] = {}
     seen_at: dict[str, float] = {}
     done = threading.Event()
     poller = threading.Thread(target=_poll, args=(search, name, expected, seen_at, done), daemon=True)
     poller.start()
+    while time.time() < due_at:
+        time.sleep(0.001)
     started = time.monotonic()
     per_tick = rate * TICK
     sent = 0
@@ -114,23 +148,26 @@ def _measure(conn: socket.socket, search: OpenSearch, name: str, rule_id: str, r
         time.sleep(0.2)
     done.set()
     poller.join()
-    latencies = sorted(seen_at[a] - sent_at[i] for a, i in expected.items() if a in seen_at)
-    missing = len(expected) - len(latencies)
     if first < 10_000_000:  # the warm-up
         return True
-    fifth = max(1, len(expected) // 5)
-    order = sorted(expected.items(), key=lambda item: item[1])
-    early = sorted(seen_at[a] - sent_at[i] for a, i in order[:fifth] if a in seen_at)
-    late = sorted(seen_at[a] - sent_at[i] for a, i in order[-fifth:] if a in seen_at)
-    growing = bool(early and late) and _pct(late, 50) > 1.25 * _pct(early, 50) + 2.0
-    print(f"rate {rate} events/s: sent {total} lines in {send_seconds:.1f} s ({total / send_seconds:.0f}/s), "
-          f"{len(expected)} alerts expected, {missing} missing")
-    if latencies:
-        print(f"  latency received -> alert searchable: p50 {_pct(latencies, 50):.2f} s, "
-              f"p95 {_pct(latencies, 95):.2f} s, p99 {_pct(latencies, 99):.2f} s, max {latencies[-1]:.2f} s")
-        print(f"  p50 first fifth {_pct(early, 50):.2f} s, last fifth {_pct(late, 50):.2f} s"
-              f"{' (growing backlog)' if growing else ''}")
-    return not missing and not growing
+    print(f"rate {rate} events/s: sent {total} lines in {send_seconds:.1f} s ({total / send_seconds:.0f}/s)")
+    ok = True
+    for what, wanted in (("alert", single), ("correlation alert", bursts)):
+        latencies = sorted(seen_at[a] - sent_at[i] for a, i in wanted.items() if a in seen_at)
+        missing = len(wanted) - len(latencies)
+        fifth = max(1, len(wanted) // 5)
+        order = sorted(wanted.items(), key=lambda item: item[1])
+        early = sorted(seen_at[a] - sent_at[i] for a, i in order[:fifth] if a in seen_at)
+        late = sorted(seen_at[a] - sent_at[i] for a, i in order[-fifth:] if a in seen_at)
+        growing = bool(early and late) and _pct(late, 50) > 1.25 * _pct(early, 50) + 2.0
+        print(f"  {len(wanted)} {what}s expected, {missing} missing")
+        if latencies:
+            print(f"  latency received -> {what} searchable: p50 {_pct(latencies, 50):.2f} s, "
+                  f"p95 {_pct(latencies, 95):.2f} s, p99 {_pct(latencies, 99):.2f} s, max {latencies[-1]:.2f} s")
+            print(f"  p50 first fifth {_pct(early, 50):.2f} s, last fifth {_pct(late, 50):.2f} s"
+                  f"{' (growing backlog)' if growing else ''}")
+        ok = ok and not missing and not growing
+    return ok
 
 
 def _poll(search: OpenSearch, name: str, expected: dict[str, int], seen_at: dict[str, float],
@@ -153,13 +190,21 @@ def _poll(search: OpenSearch, name: str, expected: dict[str, int], seen_at: dict
         time.sleep(0.2)
 
 
-def _line(i: int) -> bytes:
-    clock = f"{(i // 3600) % 24:02d}:{(i // 60) % 60:02d}:{i % 60:02d}"
+def _line(i: int, at: float) -> bytes:
+    """Line i, dated `at` (RFC 3339, UTC); failures come BURST at a time from one address."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at % 1 * 1e6):06d}Z"
     if i % ALERT_EVERY == 0:
-        text = f"Failed password for invalid user b{i} from 198.51.100.{i % 250} port {1024 + i % 60000} ssh2"
+        source = _source(i // ALERT_EVERY)
+        text = f"Failed password for invalid user b{i} from {source} port {1024 + i % 60000} ssh2"
     else:
         text = f"Accepted publickey for svc{i} from 10.30.{i % 200}.{i % 250} port {1024 + i % 60000} ssh2"
-    return f"Nov 30 {clock} bench-web01 sshd[{1000 + i % 30000}]: {text}".encode()
+    return f"{stamp} bench-web01 sshd[{1000 + i % 30000}]: {text}".encode()
+
+
+def _source(failure: int) -> str:
+    """The address of a failure's burst (198.18.0.0/15, the benchmarking range)."""
+    burst = failure // BURST
+    return f"198.{18 + (burst >> 16) % 2}.{(burst >> 8) % 256}.{burst % 256}"
 
 
 def _event_id(line: bytes) -> str:
