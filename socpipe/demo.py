@@ -26,10 +26,14 @@ from socpipe.spark import session
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 SAMPLES = DEMO_DIR / "samples"
 REGISTRY = DEMO_DIR / "registry.yaml"
-# Access logs do not name the web server they come from: the demo tells it by file name.
+NETWORK = SAMPLES / "network"
+# Access logs do not name the web server they come from, nor Zeek and flow records the sensor that saw them:
+# the demo tells the web server by file name and the sensor by folder (network/<sensor>/, the sensor's
+# name under ankhanh.gov.vn), so each record belongs to the agency and system of its sensor.
 HINTS = (
     HostHint(str(SAMPLES / "access-dichvucong.log"), "dichvucong.ankhanh.gov.vn"),
     HostHint(str(SAMPLES / "access-congthongtin.log"), "ankhanh.gov.vn"),
+    *(HostHint(str(sensor / "*"), f"{sensor.name}.ankhanh.gov.vn") for sensor in sorted(NETWORK.iterdir())),
 )
 
 

@@ -10,6 +10,9 @@ import yaml
 from conftest import ROOT
 from test_cli import socpipe
 
+CORRELATION_IDS = {str(doc["id"]) for path in sorted((ROOT / "rules/starter/correlations").glob("*.yml"))
+                   for doc in yaml.safe_load_all(path.read_text(encoding="utf-8"))}
+
 
 def test_demo_runs_end_to_end(tmp_path):
     out = tmp_path / "demo-out"
@@ -22,7 +25,7 @@ def test_demo_runs_end_to_end(tmp_path):
     lake = ds.dataset(out / "lake", format="parquet", partitioning="hive")
     table = lake.to_table(columns=["kind", "date", "agency_id"])
     assert table.num_rows >= 3000
-    assert set(table.column("kind").to_pylist()) == {"windows", "syslog", "webserver"}
+    assert set(table.column("kind").to_pylist()) == {"windows", "syslog", "webserver", "flow", "zeek_conn", "zeek_dns"}
     assert "2026-11-27" in set(table.column("date").to_pylist())
 
     alerts = [json.loads(line) for line in (out / "alerts.jsonl").read_text().splitlines()]
@@ -31,13 +34,22 @@ def test_demo_runs_end_to_end(tmp_path):
     found = {(a["rule"]["id"], a.get("host", {}).get("name")) for a in alerts}
     missing = [p for p in planted if (p["rule"], p["host"]) not in found]
     assert missing == []
+    # Correlations (layer 2, the network attacks among them): every named agency listed, the system's level.
+    for p in planted:
+        if p["rule"] in CORRELATION_IDS:
+            docs = [a for a in alerts if a["rule"]["id"] == p["rule"] and a.get("host", {}).get("name") == p["host"]]
+            agencies = set(p.get("agencies", []))
+            assert any(agencies <= set(a["agency"]["ids"]) for a in docs), (p, [a["agency"] for a in docs])
+            assert any(a.get("system", {}).get("level", 0) >= p.get("min_system_level", 0) for a in docs), p
     assert all(a.get("agency", {}).get("id") for a in alerts)
     assert (out / "deadletter.jsonl").read_text() == ""
     # Incidents (alerting/incidents.py): every alert in one, far fewer incidents, each planted attack its own.
     incidents = [json.loads(line) for line in (out / "incidents.jsonl").read_text().splitlines()]
     assert sum(i["count"] for i in incidents) == len(alerts) and len(incidents) * 5 < len(alerts)
     in_incidents = {(i["rule"]["id"], i["group"].get("host.name")) for i in incidents}
-    assert [p for p in planted if (p["rule"], p["host"]) not in in_incidents] == []
+    assert [p for p in planted if p["rule"] not in CORRELATION_IDS and (p["rule"], p["host"]) not in in_incidents] == []
+    # A correlation's incident folds by the correlation's group (source.ip, ...), not by host.
+    assert {p["rule"] for p in planted if p["rule"] in CORRELATION_IDS} <= {i["rule"]["id"] for i in incidents}
     assert f"{len(alerts)} alerts folded into {len(incidents)} incidents" in result.stdout
 
     report = (out / "report.html").read_text()

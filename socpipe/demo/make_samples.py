@@ -8,7 +8,8 @@ that the starter rules find each of them on its host.
 Times: Windows events carry UTC, access logs local time with its +0700 offset, and the Linux servers
 log in UTC (RFC 3164 has no zone, and the pipeline reads it as UTC), so all sources agree.
 
-Run: python socpipe/demo/make_samples.py  (writes samples/windows.jsonl, auth.log, access-*.log)
+Run: python socpipe/demo/make_samples.py  (writes samples/windows.jsonl, auth.log, access-*.log and
+network/<sensor>/conn.log, dns.log, flows.jsonl)
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import base64
 import hashlib
 import json
 import random
+import string
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -1379,9 +1381,263 @@ def build() -> Samples:
     return samples
 
 
+# --- network sensors (Zeek at four agencies' uplinks, NetFlow from the data centre's edge router) --------
+#
+# Each agency's uplink has a Zeek sensor writing JSON conn and dns logs (Zeek's JSON writer: dotted id.*
+# names, epoch seconds in ts, no _path), and the data centre's edge router exports NetFlow, written as the
+# JSON records `socpipe collect netflow` sends to raw.flow. Each sensor's files sit in a folder named after
+# it (samples/network/<sensor>/); socpipe/demo.py names the sensor as the host of the folder's records, since
+# neither Zeek nor a flow record names the place it was seen. The network day draws from its own random
+# generator, so the other sample files keep their bytes.
+
+NETWORK = SAMPLES / "network"
+NETWORK_SEED = SEED + 13
+ZEEK_SENSORS = {"snv": "ids01.snv", "stc": "ids01.stc", "syt": "ids01.syt", "binhlac": "ids01.binhlac"}
+EDGE_ROUTER, EDGE_EXPORTER = "rt-edge01.dc", "10.10.0.1"
+RESOLVER = "10.10.50.53"  # the province's DNS resolver in the data centre
+HIS_DB = "172.16.13.50"  # the Department of Health's hospital information system database (level 3)
+DVC_WEB = {"dvc-web01": "10.10.10.11", "dvc-web02": "10.10.10.12"}
+PORT_SCANNER = "203.0.113.66"
+SWEEPER = "198.51.100.77"
+EXFIL = "203.0.113.200"
+NATIONAL_BACKUP = "192.0.2.80"  # an off-site backup service of the health sector, outside the province
+BENIGN_SITES = {
+    "vnexpress.net": "192.0.2.11", "dichvucong.gov.vn": "192.0.2.12", "login.microsoftonline.com": "192.0.2.13",
+    "thuvienphapluat.vn": "192.0.2.14", "chinhphu.vn": "192.0.2.15", "www.google.com": "192.0.2.16",
+    "zalo.me": "192.0.2.17", "msftconnecttest.com": "192.0.2.18", "vietcombank.com.vn": "192.0.2.19",
+    "settings-win.data.microsoft.com": "192.0.2.20", "qlvb.ankhanh.gov.vn": "10.10.20.15",
+}
+CONSONANTS = "bcdfghjklmnpqrstvwxz"
+
+
+class Network:
+    """Zeek records per sensor and log, and flow records, with their times; written in time order."""
+
+    def __init__(self) -> None:
+        self.rng = random.Random(NETWORK_SEED)
+        self.zeek: dict[tuple[str, str], list[tuple[float, int, dict[str, Any]]]] = {}
+        self.flows: list[tuple[float, int, dict[str, str]]] = []
+        self._serial = 0
+
+    def _next(self) -> int:
+        self._serial += 1
+        return self._serial
+
+    def uid(self) -> str:
+        return "C" + "".join(self.rng.choice(string.ascii_letters + string.digits) for _ in range(17))
+
+    def conn(self, sensor: str, when: datetime, orig: str, orig_port: int, resp: str, resp_port: int, *,
+             state: str = "SF", proto: str = "tcp", service: str | None = None, duration: float = 0.0,
+             orig_bytes: int = 0, resp_bytes: int = 0, orig_pkts: int = 0, resp_pkts: int = 0,
+             history: str = "ShADadFf") -> None:
+        """One Zeek conn record; IP bytes are the payload plus 40 bytes of headers a packet."""
+        record: dict[str, Any] = {
+            "ts": round(when.timestamp(), 6), "uid": self.uid(), "id.orig_h": orig, "id.orig_p": orig_port,
+            "id.resp_h": resp, "id.resp_p": resp_port, "proto": proto}
+        if service:
+            record["service"] = service
+        if state not in ("S0", "REJ"):
+            record["duration"] = round(duration, 6)
+        record |= {"orig_bytes": orig_bytes, "resp_bytes": resp_bytes, "conn_state": state,
+                   "local_orig": orig.startswith(("10.", "172.16.")), "local_resp": resp.startswith(("10.", "172.16.")),
+                   "missed_bytes": 0, "history": history, "orig_pkts": orig_pkts,
+                   "orig_ip_bytes": orig_bytes + 40 * orig_pkts, "resp_pkts": resp_pkts,
+                   "resp_ip_bytes": resp_bytes + 40 * resp_pkts}
+        self.zeek.setdefault((sensor, "conn"), []).append((when.timestamp(), self._next(), record))
+
+    def dns(self, sensor: str, when: datetime, client: str, query: str, answer: str | None) -> None:
+        """One Zeek dns record of an A query to the province's resolver."""
+        record: dict[str, Any] = {
+            "ts": round(when.timestamp(), 6), "uid": self.uid(), "id.orig_h": client,
+            "id.orig_p": self.rng.randint(49152, 65535), "id.resp_h": RESOLVER, "id.resp_p": 53, "proto": "udp",
+            "trans_id": self.rng.randint(1, 65535), "rtt": round(self.rng.uniform(0.002, 0.09), 6), "query": query,
+            "qclass": 1, "qclass_name": "C_INTERNET", "qtype": 1, "qtype_name": "A",
+            "rcode": 0 if answer else 3, "rcode_name": "NOERROR" if answer else "NXDOMAIN",
+            "AA": False, "TC": False, "RD": True, "RA": True, "Z": 0, "rejected": False}
+        if answer:
+            record |= {"answers": [answer], "TTLs": [300.0]}
+        self.zeek.setdefault((sensor, "dns"), []).append((when.timestamp(), self._next(), record))
+
+    def flow(self, when: datetime, seconds: float, src: str, src_port: int, dst: str, dst_port: int,
+             packets: int, size: int, flags: int, proto: int = 6) -> None:
+        """One NetFlow v9 record of the edge router, as ingest/netflow.py's _record gives it (strings)."""
+        start = when.astimezone(UTC)
+        end = start + timedelta(seconds=seconds)
+        iso = [t.isoformat(timespec="milliseconds") for t in (start, end)]
+        transport = {6: "tcp", 17: "udp"}[proto]
+        fields: dict[str, object] = {
+            "exporter": EDGE_EXPORTER, "observation_domain": 0, "netflow_version": 9, "start": iso[0],
+            "end": iso[1], "src_ip": src, "dst_ip": dst, "src_port": src_port, "dst_port": dst_port,
+            "protocol": proto, "bytes": size, "packets": packets, "tcp_flags": flags if proto == 6 else 0,
+            "input_interface": 1 if src.startswith("10.") else 2, "output_interface": 2 if src.startswith("10.") else 1,
+            "source.ip": src, "source.port": src_port, "destination.ip": dst, "destination.port": dst_port,
+            "network.transport": transport, "network.iana_number": proto, "network.bytes": size,
+            "network.packets": packets, "event.start": iso[0], "event.end": iso[1]}
+        self.flows.append((start.timestamp(), self._next(), {k: str(v) for k, v in fields.items()}))
+
+    def write(self, folder: Path) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for (sensor, log), records in sorted(self.zeek.items()):
+            path = folder / sensor / f"{log}.log"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("".join(json.dumps(r, separators=(",", ":")) + "\n" for _, _, r in sorted(
+                records, key=lambda item: item[:2])), encoding="utf-8", newline="\n")
+            counts[f"network/{sensor}/{log}.log"] = len(records)
+        path = folder / EDGE_ROUTER / "flows.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(json.dumps(r, separators=(",", ":")) + "\n" for _, _, r in sorted(
+            self.flows, key=lambda item: item[:2])), encoding="utf-8", newline="\n")
+        counts[f"network/{EDGE_ROUTER}/flows.jsonl"] = len(self.flows)
+        return counts
+
+
+def _agency_hosts() -> dict[str, list[str]]:
+    """The workstation addresses behind each Zeek sensor, plus the health department's database server."""
+    hosts = {agency: [h.ip for h in WORKSTATIONS if f".{agency}." in h.fqdn] for agency in ZEEK_SENSORS}
+    hosts["syt"].append(HIS_DB)
+    return hosts
+
+
+def network_office_day(n: Network, s: Samples) -> None:
+    """Ordinary traffic behind each sensor: look-ups and HTTPS to the sites staff use, the document system
+    in the data centre, a nightly off-site backup, and the Internet's background probes."""
+    rng = n.rng
+    for agency, addresses in _agency_hosts().items():
+        sensor = ZEEK_SENSORS[agency]
+        for ip in addresses:
+            for _ in range(rng.randint(25, 40)):
+                when = s.office_time()
+                name = rng.choice(sorted(BENIGN_SITES))
+                n.dns(sensor, when, ip, name, BENIGN_SITES[name])
+                pkts = rng.randint(8, 40)
+                n.conn(sensor, when + timedelta(milliseconds=rng.randint(20, 200)), ip, rng.randint(49152, 65535),
+                       BENIGN_SITES[name], 443, service="ssl", duration=rng.uniform(0.3, 40),
+                       orig_bytes=rng.randint(600, 9000), resp_bytes=rng.randint(4000, 900000), orig_pkts=pkts,
+                       resp_pkts=pkts + rng.randint(0, 30))
+        for _ in range(6):  # the Internet's background noise: a lone probe now and then, refused
+            n.conn(sensor, s.at(0, 24 * 60), f"203.0.113.{rng.randint(1, 40)}", rng.randint(1024, 65535),
+                   rng.choice(addresses), rng.choice([23, 445, 3389, 8080]), state="REJ", orig_pkts=1, resp_pkts=1,
+                   history="Sr")
+    # The hospital database's nightly backup to the sector's off-site service: 400 MB, under the alert's sum.
+    start = s.at(1, 5)
+    for i in range(4):
+        n.conn(ZEEK_SENSORS["syt"], start + timedelta(minutes=3 * i), HIS_DB, rng.randint(49152, 65535),
+               NATIONAL_BACKUP, 443, service="ssl", duration=170.0 + rng.uniform(0, 20), orig_bytes=100_000_000,
+               resp_bytes=rng.randint(200_000, 400_000), orig_pkts=70_000, resp_pkts=35_000)
+
+
+def network_data_centre_day(n: Network, s: Samples) -> None:
+    """The edge router's flows: citizens on the public-service portal (the server's answers are the big
+    flows, from port 443), and administrators' SSH sessions from the VPN pool."""
+    rng = n.rng
+    for _ in range(300):
+        when = s.office_time()
+        client = _client(rng)
+        server, port = rng.choice(sorted(DVC_WEB.values())), rng.randint(49152, 65535)
+        seconds, pkts = rng.uniform(0.5, 90), rng.randint(10, 80)
+        n.flow(when, seconds, client, port, server, 443, pkts, pkts * rng.randint(60, 400), 0x1B)
+        answer = rng.randint(50_000, 3_000_000)
+        n.flow(when + timedelta(milliseconds=5), seconds, server, 443, client, port, answer // 1400 + 2, answer, 0x1B)
+    for _ in range(12):
+        when, admin = s.office_time(), f"10.10.60.{rng.randint(10, 40)}"
+        n.flow(when, rng.uniform(300, 3000), admin, rng.randint(49152, 65535), rng.choice(sorted(DVC_WEB.values())),
+               22, rng.randint(400, 4000), rng.randint(60_000, 900_000), 0x1B)
+
+
+def network_attack_port_scan(n: Network, s: Samples) -> None:
+    """An Internet address scans 150 ports of one machine of the Department of Home Affairs in two minutes,
+    10:05 local: refused, except the three ports it finds open (answered, then reset by the scanner)."""
+    rng, target = n.rng, WORKSTATIONS[0].ip
+    start = s.at(10 + 5 / 60, 1)
+    ports = rng.sample(range(1, 10000), 147) + [135, 445, 3389]
+    for i, port in enumerate(ports):
+        when = start + timedelta(milliseconds=800 * i + rng.randint(0, 300))
+        if port in (135, 445, 3389):
+            n.conn(ZEEK_SENSORS["snv"], when, PORT_SCANNER, 51234, target, port, state="RSTO", duration=0.002,
+                   orig_pkts=2, resp_pkts=1, history="ShR")
+        else:
+            n.conn(ZEEK_SENSORS["snv"], when, PORT_SCANNER, 51234, target, port, state="REJ", orig_pkts=1,
+                   resp_pkts=1, history="Sr")
+
+
+def network_attack_sweep(n: Network, s: Samples) -> None:
+    """One address probes RDP on every machine behind the four agencies' sensors, 02:30 local, one every 45
+    seconds (its SYN sent twice, no answer through the firewalls): no agency's sensor sees more than three
+    probed hosts; the province sees eleven in eight minutes."""
+    rng = n.rng
+    start = s.at(2.5, 1)
+    targets = [(agency, ip) for agency, addresses in _agency_hosts().items() for ip in addresses]
+    for i, (agency, ip) in enumerate(targets):
+        when = start + timedelta(seconds=45 * i + rng.uniform(0, 5))
+        n.conn(ZEEK_SENSORS[agency], when, SWEEPER, rng.randint(40000, 60000), ip, 3389, state="S0", orig_pkts=2,
+               history="S")
+
+
+def network_attack_ssh_flows(n: Network, s: Samples) -> None:
+    """The SSH guessing against dvc-web02 (attack_ssh_bruteforce, 01:40-01:55) as the edge router saw it:
+    65 short connections of two password tries each, and the server's answers."""
+    rng = n.rng
+    start = s.at(1 + 40 / 60, 1)
+    for i in range(65):
+        when = start + timedelta(seconds=i * 14 + rng.uniform(0, 3))
+        port, pkts = rng.randint(30000, 65000), rng.randint(12, 20)
+        seconds = rng.uniform(3, 6)
+        n.flow(when, seconds, SSH_BRUTE, port, DVC_WEB["dvc-web02"], 22, pkts, pkts * 52 + 1900, 0x1B)
+        n.flow(when + timedelta(milliseconds=30), seconds, DVC_WEB["dvc-web02"], 22, SSH_BRUTE, port, pkts - 2,
+               pkts * 48 + 2500, 0x1B)
+
+
+def network_attack_exfiltration(n: Network, s: Samples) -> None:
+    """The health department's database server uploads 1.6 GB to an Internet address in 40 minutes, 23:10
+    local, over sixteen HTTPS connections."""
+    rng = n.rng
+    start = s.at(23 + 10 / 60, 1)
+    for i in range(16):
+        size = 100_000_000 + rng.randint(0, 5_000_000)
+        n.conn(ZEEK_SENSORS["syt"], start + timedelta(seconds=150 * i), HIS_DB, rng.randint(49152, 65535), EXFIL,
+               443, service="ssl", duration=140 + rng.uniform(0, 8), orig_bytes=size,
+               resp_bytes=rng.randint(300_000, 600_000), orig_pkts=size // 1400 + 1, resp_pkts=size // 2800 + 1)
+
+
+def network_attack_dga(n: Network, s: Samples) -> None:
+    """A machine of the Department of Finance runs through 45 generated names in four minutes, 14:20 local;
+    all but one are unregistered, and it connects to the one that answers."""
+    rng, host = n.rng, WORKSTATIONS[5].ip
+    start = s.at(14 + 20 / 60, 1)
+    for i in range(45):
+        label = "".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(12, 16)))
+        name = f"{label}.{rng.choice(['com', 'net', 'info', 'biz'])}"
+        when = start + timedelta(seconds=5 * i + rng.uniform(0, 2))
+        n.dns(ZEEK_SENSORS["stc"], when, host, name, C2 if i == 44 else None)
+    n.conn(ZEEK_SENSORS["stc"], start + timedelta(seconds=226), host, rng.randint(49152, 65535), C2, 443,
+           service="ssl", duration=2.5, orig_bytes=1800, resp_bytes=5200, orig_pkts=9, resp_pkts=8)
+
+
+NETWORK_ACTIVITY: list[Callable[[Network, Samples], None]] = [
+    network_office_day,
+    network_data_centre_day,
+    network_attack_port_scan,
+    network_attack_sweep,
+    network_attack_ssh_flows,
+    network_attack_exfiltration,
+    network_attack_dga,
+]
+
+
+def build_network() -> Network:
+    """The sensors' records of the demo day, deterministic for their own seed (times drawn from a Samples
+    of the same seed, so the office hours match the other logs' pattern)."""
+    network, clock = Network(), Samples()
+    clock.rng = network.rng
+    for activity in NETWORK_ACTIVITY:
+        activity(network, clock)
+    return network
+
+
 def main() -> None:
     SAMPLES.mkdir(exist_ok=True)
     counts = build().write(SAMPLES)
+    counts |= build_network().write(NETWORK)
     for name, count in counts.items():
         print(f"{name}: {count} events, {(SAMPLES / name).stat().st_size} bytes")
     print(f"total: {sum(counts.values())} events")
