@@ -77,12 +77,14 @@ def _ip(data: bytes, offset: int, depth: int) -> Dissected | None:
     if version == 4:
         first, _, total, _, fragment, _, proto = _IP4(data, offset)
         header = (first & 15) * 4
-        if header < 20 or fragment & 0x1FFF:
+        if header < 20 or fragment & 0x1FFF or offset + 20 > len(data):
             return None
         src, dst = data[offset + 12:offset + 16], data[offset + 16:offset + 20]
         length = total or len(data) - offset  # 0 in captures of TCP segmentation offload
         l4 = offset + header
     elif version == 6:
+        if offset + 40 > len(data):
+            return None
         payload_length, proto = _IP6(data, offset + 4)
         src, dst = data[offset + 8:offset + 24], data[offset + 24:offset + 40]
         length = 40 + payload_length if payload_length else len(data) - offset

@@ -160,7 +160,8 @@ def http_status(start: bytes) -> dict[str, object] | None:
     """The status of a response from its first bytes (status line only)."""
     line = start.split(b"\r\n", 1)[0].decode("latin-1")
     parts = line.split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not parts[1].isdigit():
+    if len(parts) < 2 or not parts[0].startswith("HTTP/") or not (len(parts[1]) == 3 and parts[1].isascii()
+                                                                  and parts[1].isdigit()):
         return None
     return {"status_code": int(parts[1]), "status_msg": parts[2] if len(parts) > 2 else ""}
 
