@@ -208,6 +208,13 @@ DEFAULTS: dict[str, Any] = {
         "users_file": ".socpipe/users.yaml",
         # Signs session cookies; only from SOCPIPE__CONSOLE__SECRET_KEY. None: a new key at every start.
         "secret_key": None,
+        # Suppress from an alert: the folder the console writes Sigma filters to (list it in rules.paths so
+        # detection applies them); none: suppressing is off. With tuning_git, each filter file is committed
+        # (alone, by path) to the git repository that folder is in.
+        "tuning_dir": None,
+        "tuning_git": False,
+        # OpenSearch index of the users' saved queue filters.
+        "saved_filters_index": "console-filters",
     },
     "notify": {
         # Layer 1 (`socpipe notify`): routing, notifications, acknowledgement, escalation. Times in seconds.

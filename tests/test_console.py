@@ -3,11 +3,20 @@ routes), read-only auditors, CSRF, concurrent edits, and the action log in the s
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
-from console_fixtures import PASSWORD, console, sign_in
+import yaml
+from console_fixtures import PASSWORD, PS_RULE, alerts, console, csrf_of, sign_in
 from fastapi.routing import APIRoute
 
 from alerting.actions import read_lake
+from alerting.tuning import Tuning
+from dashboards.console.serve import agency_aliases
+from rules.compiler import load_rules
+from socpipe.demo import REGISTRY
+from socpipe.registry import Registry
 
 pytestmark = pytest.mark.slow
 
@@ -39,6 +48,15 @@ def route_cases(own: str, other: str) -> dict[tuple[str, str], dict]:
         ("GET", "/api/incidents/{incident_id}"): {"path": f"/api/incidents/{other}", "own": f"/api/incidents/{own}"},
         ("POST", "/api/incidents/{incident_id}/actions"): {"path": f"/api/incidents/{other}/actions",
                                                             "json": {"kind": "comment", "note": "x"}},
+        ("GET", "/incidents/{incident_id}/suppress"): {"path": f"/incidents/{other}/suppress?field=Computer"},
+        ("POST", "/incidents/{incident_id}/suppress"): {"path": f"/incidents/{other}/suppress",
+                                                         "form": {"field": "Computer"}},
+        ("POST", "/api/incidents/{incident_id}/suppress"): {"path": f"/api/incidents/{other}/suppress",
+                                                             "json": {"fields": ["Computer"], "confirm": True}},
+        ("POST", "/filters"): {"path": "/filters", "form": {"name": "theirs", "agency": OTHER}},
+        ("GET", "/api/filters"): {"path": "/api/filters"},
+        ("POST", "/api/filters"): {"path": "/api/filters", "json": {"name": "theirs", "params": {"agency": OTHER}}},
+        ("DELETE", "/api/filters/{name}"): {"path": "/api/filters/theirs"},
     }
 
 
@@ -47,7 +65,7 @@ def _routes(app) -> set[tuple[str, str]]:
 
 
 def test_every_route_applies_the_scope(setup):
-    client, store, incidents, by_agency, _ = setup
+    client, store, incidents, by_agency, tmp_path = setup
     own, other = by_agency["skhcn"], by_agency[OTHER]
     cases = route_cases(own, other)
     assert _routes(client.app) == set(cases)  # a route without a case here is a route without a scope check
@@ -88,6 +106,11 @@ def test_every_route_applies_the_scope(setup):
     acked = client.post(f"/api/incidents/{own}/actions", json={"kind": "acknowledge", "note": "Đang xử lý"},
                         headers={"X-CSRF-Token": csrf})
     assert acked.status_code == 200 and acked.json()["incident"]["acknowledged_by"] == "khcn"
+    # Suppressing is the analysts': refused to an agency user before anything is looked up, in scope or not.
+    for incident in (own, other):
+        assert client.post(f"/api/incidents/{incident}/suppress", json={"fields": ["Computer"]},
+                           headers={"X-CSRF-Token": csrf}).status_code == 403
+    assert not (tmp_path / "tuning").exists() or list((tmp_path / "tuning").glob("*.yml")) == []
 
 
 def test_auditors_read_everything_and_change_nothing(setup):
@@ -140,3 +163,103 @@ def test_concurrent_edits_conflict_and_the_action_log_is_complete(setup):
     assert [(a.kind, a.after.get("assignee") or a.after.get("verdict") or a.after.get("status")) for a in lake] == \
         [("assign", "an"), ("verdict", "false_positive"), ("status", "closed")]
     assert lake[0].before == {"assignee": None} and lake[0].actor == "analyst"
+
+
+def test_suppress_from_an_alert_writes_a_filter_socpipe_loads_and_commits_it(setup):
+    client, store, incidents, by_agency, tmp_path = setup
+    csrf = sign_in(client, "analyst")
+    ps = [i["incident_id"] for i in incidents if i["rule"]["id"] == PS_RULE]
+    page = client.get(f"/incidents/{ps[0]}").text
+    assert 'name="field" value="Image"' in page and "SKHCN\\backup" in page  # every field, tickable
+    # The same Image and User on both hosts: the proposal would have removed both stored alerts (two incidents).
+    preview = client.post(f"/api/incidents/{ps[0]}/suppress", json={"fields": ["Image", "User"]},
+                          headers={"X-CSRF-Token": csrf}).json()
+    assert preview["would_remove"] == 2 and "path" not in preview
+    assert list((tmp_path / "tuning").glob("*.yml")) == []  # a preview writes nothing
+    narrower = client.post(f"/api/incidents/{ps[0]}/suppress", json={"fields": ["Image", "Computer"]},
+                           headers={"X-CSRF-Token": csrf}).json()
+    assert narrower["would_remove"] == 1
+    assert client.post(f"/api/incidents/{ps[0]}/suppress", json={"fields": ["NoSuchField"]},
+                       headers={"X-CSRF-Token": csrf}).status_code == 400
+    shown = client.get(f"/incidents/{ps[0]}/suppress?field=Image&field=User")
+    assert shown.status_code == 200 and '<b id="would-remove">2</b>' in shown.text
+
+    written = client.post(f"/api/incidents/{ps[0]}/suppress", json={"fields": ["Image", "User"], "confirm": True},
+                          headers={"X-CSRF-Token": csrf}).json()
+    path = Path(written["path"])
+    assert path.parent == tmp_path / "tuning" and written["would_remove"] == 2
+    document = yaml.safe_load(path.read_text())
+    assert document["filter"]["rules"] == [PS_RULE] and document["filter"]["condition"] == "not selection"
+    assert document["logsource"] == {"product": "windows", "category": "process_creation"}
+    log = subprocess.run(["git", "-C", str(path.parent), "log", "--format=%H %an", "--name-only"],
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert log == [written["commit"], "analyst", path.name]
+
+    # socpipe's own loader takes the file as a filter of the rule, and the filter takes away exactly the
+    # alerts with that Image and User (the backslashes of the path matched literally).
+    ruleset = load_rules([tmp_path / "rules", tmp_path / "tuning"])
+    assert ruleset.failures == [] and [(f.id, f.rule_ids) for f in ruleset.filters] == \
+        [(written["filter_id"], (PS_RULE,))]
+    outcome = Tuning.of(ruleset, {}).apply(alerts())
+    assert sorted(a["alert_id"] for a in outcome.kept) == sorted(
+        a["alert_id"] for a in alerts() if a["rule"]["id"] != PS_RULE)
+    assert outcome.counts == {f"filter {written['filter_id']}": 2}
+    history = client.get(f"/api/incidents/{ps[0]}").json()["history"]
+    assert history[-1]["kind"] == "suppress" and history[-1]["after"]["path"] == path.name
+
+    # The page's way: tick, see the count, confirm; the incident page names the file written.
+    page_csrf = csrf_of(client.get(f"/incidents/{ps[1]}").text)
+    done = client.post(f"/incidents/{ps[1]}/suppress", data={"csrf": page_csrf, "field": ["Computer"]})
+    assert done.status_code == 200 and 'id="suppressed"' in done.text and len(list(path.parent.glob("*.yml"))) == 2
+    sign_in(client, "auditor")
+    assert client.get(f"/incidents/{ps[0]}/suppress?field=Image").status_code == 403
+
+
+def test_saved_filters_never_widen_the_scope(setup):
+    client, store, incidents, by_agency, _ = setup
+    csrf = sign_in(client, "analyst")
+    saved = client.post("/api/filters", json={"name": "critical", "params": {"level": "critical"}},
+                        headers={"X-CSRF-Token": csrf})
+    assert saved.status_code == 200
+    assert client.get("/api/incidents?saved=critical").json()["total"] == 1  # the web shell, for the analyst
+
+    csrf = sign_in(client, "khcn")
+    assert client.get("/api/filters").json()["filters"] == {}  # another user's filters are not theirs
+    assert client.get("/api/incidents?saved=critical").json()["total"] == 2  # unknown to khcn: no filter
+    client.post("/api/filters", json={"name": "theirs", "params": {"agency": OTHER}}, headers={"X-CSRF-Token": csrf})
+    assert client.get("/api/incidents?saved=theirs").json()["total"] == 0
+    # Tampered in the store: a filter of khcn's naming the other agency and carrying a query and a scope of
+    # its own. Only the known keys are read, and they are ANDed with khcn's scope.
+    store.client.index(index=store.saved, id="forged", refresh="wait_for", body={
+        "user": "khcn", "name": "forged", "scope": None, "query": {"match_all": {}},
+        "params": {"agency": OTHER, "level": ["critical"], "query": {"match_all": {}}, "agencies": None}})
+    store.client.index(index=store.saved, id="forged2", refresh="wait_for", body={
+        "user": "khcn", "name": "everything", "params": {}})
+    for name, total in (("forged", 0), ("everything", 2)):
+        queue = client.get(f"/api/incidents?saved={name}").json()
+        assert queue["total"] == total and {i["agency"]["id"] for i in queue["incidents"]} <= {"skhcn"}
+        groups = client.get(f"/api/groups?by=agency&saved={name}").json()["groups"]
+        assert OTHER not in str(groups)
+        page = client.get(f"/?saved={name}&group=agency").text
+        assert by_agency[OTHER] not in page and "Web shell" not in page
+    assert client.post("/filters", data={"name": "mine", "level": "high", "csrf": csrf},
+                       follow_redirects=False).headers["location"] == "/?saved=mine"
+    assert client.get("/api/filters").json()["filters"]["mine"] == {"level": "high"}
+    assert client.delete("/api/filters/mine", headers={"X-CSRF-Token": csrf}).status_code == 200
+    assert client.delete("/api/filters/mine", headers={"X-CSRF-Token": csrf}).status_code == 404
+
+
+def test_per_agency_filtered_aliases_show_only_the_agency_subtree(setup):
+    client, store, incidents, by_agency, _ = setup
+    registry = Registry.load(REGISTRY)
+    names = agency_aliases(store.client, registry, [store.index, store.alerts])
+    assert f"{store.index}-agency-skhcn" in names and f"{store.alerts}-agency-ankhanh" in names
+    store.client.indices.refresh(index=f"{store.alerts}-*")
+    for agency in ("skhcn", OTHER, "ankhanh", "vp-ubnd"):
+        subtree = set(registry.subtree(agency))
+        for prefix, documents in ((store.index, incidents), (store.alerts, alerts())):
+            found = store.client.search(index=f"{prefix}-agency-{agency}", body={"size": 100})["hits"]["hits"]
+            expected = {d["agency"]["id"] for d in documents if d["agency"]["id"] in subtree}
+            assert {h["_source"]["agency"]["id"] for h in found} == expected, (prefix, agency)
+            assert len(found) == sum(d["agency"]["id"] in subtree for d in documents)
+    assert "skhcn" not in set(registry.subtree(OTHER))  # (the test would show nothing if it were)

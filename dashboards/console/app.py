@@ -12,9 +12,10 @@ import secrets
 import time
 from collections import defaultdict, deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -23,7 +24,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import BaseModel
 from starlette.staticfiles import StaticFiles
 
-from dashboards.console import i18n
+from dashboards.console import i18n, suppress
 from dashboards.console.scope import Scope
 from dashboards.console.store import (
     GROUP_FIELDS,
@@ -58,6 +59,17 @@ class Session:
     csrf: str
 
 
+class SuppressRequest(BaseModel):
+    fields: list[str]
+    alert_id: str | None = None  # none: the incident's first alert
+    confirm: bool = False  # false: only the proposal and its count
+
+
+class SavedFilterRequest(BaseModel):
+    name: str
+    params: dict[str, str] = {}
+
+
 class ActionRequest(BaseModel):
     kind: str
     value: str | None = None
@@ -67,7 +79,8 @@ class ActionRequest(BaseModel):
 
 
 def create_app(store: IncidentStore, users: Users, registry: Registry | None, secret_key: str,
-               secure_cookies: bool = False, routers: Iterable[APIRouter] = ()) -> FastAPI:
+               secure_cookies: bool = False, routers: Iterable[APIRouter] = (),
+               tuning: suppress.Tuning | None = None) -> FastAPI:
     # The OpenAPI description is served to signed-in users only (below): anonymous gets the login page alone.
     app = FastAPI(title="socpipe console", docs_url=None, openapi_url=None, redoc_url=None)
     signer = URLSafeTimedSerializer(secret_key, salt="socpipe-console")
@@ -138,26 +151,40 @@ def create_app(store: IncidentStore, users: Users, registry: Registry | None, se
 
     # ---- pages -------------------------------------------------------------------------------------
 
-    def filters_of(request: Request) -> Filters:
-        q = request.query_params
-        return Filters(q.get("level") or None, q.get("status") or None, q.get("agency") or None,
-                       q.get("rule") or None, q.get("q") or None)
+    def filters_of(request: Request, s: Session | None = None) -> Filters:
+        """The request's filters, or the caller's own saved filter named by `saved` (narrowed by the scope
+        like any other: the store ANDs the scope with whatever a filter says)."""
+        saved = request.query_params.get("saved")
+        if saved and s is not None:
+            return store.saved_filters(s.scope).get(saved, Filters())
+        return Filters.of(request.query_params)
 
     @app.get("/", response_class=HTMLResponse)
     def queue_page(request: Request, s: SessionDep) -> HTMLResponse:
-        filters = filters_of(request)
+        filters = filters_of(request, s)
         after = request.query_params.get("after")
         incidents, cursor, total = store.queue(s.scope, filters, after.split("|") if after else None)
         by = request.query_params.get("group") or "rule"
         groups = store.groups(s.scope, filters, by if by in GROUP_FIELDS else "rule")
         return page(request, "queue.html", s, incidents=incidents, total=total, groups=groups, by=by, filters=filters,
-                    cursor="|".join(map(str, cursor)) if cursor else None)
+                    cursor="|".join(map(str, cursor)) if cursor else None, saved=store.saved_filters(s.scope))
+
+    @app.post("/filters")
+    def save_filter(request: Request, s: SessionDep, name: Annotated[str, Form()], csrf: OptionalForm = None,
+                    level: OptionalForm = None, status: OptionalForm = None, agency: OptionalForm = None,
+                    rule: OptionalForm = None, q: OptionalForm = None) -> Response:
+        """Save the queue's current filters under a name, for this user only."""
+        checked(request, csrf, s)
+        _save(s, name, Filters.of({"level": level, "status": status, "agency": agency, "rule": rule, "q": q}))
+        return RedirectResponse(f"/?saved={quote(name)}", 303)
 
     @app.get("/incidents/{incident_id}", response_class=HTMLResponse)
     def incident_page(request: Request, incident_id: str, s: SessionDep) -> HTMLResponse:
         doc, seq_no, term = _get(s, incident_id)
         return page(request, "incident.html", s, i=doc, seq_no=seq_no, term=term,
-                    history=store.history(s.scope, incident_id), error=request.query_params.get("error"))
+                    history=store.history(s.scope, incident_id), error=request.query_params.get("error"),
+                    alerts=store.alerts_of(s.scope, incident_id, 5),
+                    suppressed=request.query_params.get("suppressed"))
 
     @app.post("/incidents/{incident_id}/actions")
     def incident_action(request: Request, incident_id: str, s: SessionDep, kind: Annotated[str, Form()],
@@ -173,6 +200,22 @@ def create_app(store: IncidentStore, users: Users, registry: Registry | None, se
                 raise
             return RedirectResponse(f"/incidents/{incident_id}?error=conflict", 303)
         return RedirectResponse(f"/incidents/{incident_id}", 303)
+
+    @app.get("/incidents/{incident_id}/suppress", response_class=HTMLResponse)
+    def suppress_page(request: Request, incident_id: str, s: SessionDep) -> HTMLResponse:
+        """The proposed filter for the ticked fields and how many stored alerts it would have removed."""
+        q = request.query_params
+        proposal, count = _propose(s, incident_id, q.get("alert"), q.getlist("field"))
+        return page(request, "suppress.html", s, incident_id=incident_id, proposal=proposal, count=count,
+                    alert_id=q.get("alert"))
+
+    @app.post("/incidents/{incident_id}/suppress")
+    def suppress_write(request: Request, incident_id: str, s: SessionDep, csrf: OptionalForm = None,
+                       alert: OptionalForm = None, field: Annotated[list[str] | None, Form()] = None) -> Response:
+        checked(request, csrf, s)
+        proposal, count = _propose(s, incident_id, alert, field or [])
+        path, _ = _write(s, incident_id, proposal, count)
+        return RedirectResponse(f"/incidents/{incident_id}?suppressed={quote(path.name)}", 303)
 
     @app.post("/bulk")
     def bulk(request: Request, s: SessionDep, kind: Annotated[str, Form()], value: OptionalForm = None,
@@ -197,14 +240,14 @@ def create_app(store: IncidentStore, users: Users, registry: Registry | None, se
     @app.get("/api/incidents")
     def api_queue(request: Request, s: SessionDep) -> dict[str, Any]:
         after = request.query_params.get("after")
-        incidents, cursor, total = store.queue(s.scope, filters_of(request), after.split("|") if after else None)
+        incidents, cursor, total = store.queue(s.scope, filters_of(request, s), after.split("|") if after else None)
         return {"total": total, "incidents": incidents, "after": "|".join(map(str, cursor)) if cursor else None}
 
     @app.get("/api/groups")
     def api_groups(request: Request, s: SessionDep, by: str = "rule") -> dict[str, Any]:
         if by not in GROUP_FIELDS:
             raise HTTPException(400, f"group by one of {', '.join(GROUP_FIELDS)}")
-        return {"by": by, "groups": store.groups(s.scope, filters_of(request), by)}
+        return {"by": by, "groups": store.groups(s.scope, filters_of(request, s), by)}
 
     @app.get("/api/incidents/{incident_id}")
     def api_incident(incident_id: str, s: SessionDep) -> dict[str, Any]:
@@ -217,6 +260,76 @@ def create_app(store: IncidentStore, users: Users, registry: Registry | None, se
                    s: SessionDep) -> dict[str, Any]:
         checked(request, request.headers.get("x-csrf-token"), s)
         return {"incident": _act(s, incident_id, body)}
+
+    @app.post("/api/incidents/{incident_id}/suppress")
+    def api_suppress(request: Request, incident_id: str, body: SuppressRequest, s: SessionDep) -> dict[str, Any]:
+        """A Sigma filter from the ticked event fields and the count of stored alerts it would have removed;
+        with `confirm`, written to the tuning folder (and committed when configured)."""
+        checked(request, request.headers.get("x-csrf-token"), s)
+        proposal, count = _propose(s, incident_id, body.alert_id, body.fields)
+        answer: dict[str, Any] = {"filter_id": proposal.filter_id, "filter": proposal.text, "would_remove": count}
+        if body.confirm:
+            path, commit = _write(s, incident_id, proposal, count)
+            answer.update(path=str(path), commit=commit)
+        return answer
+
+    @app.get("/api/filters")
+    def api_saved_filters(s: SessionDep) -> dict[str, Any]:
+        """The caller's saved filters (name -> parameters)."""
+        return {"filters": {name: _params(f) for name, f in store.saved_filters(s.scope).items()}}
+
+    @app.post("/api/filters")
+    def api_save_filter(request: Request, body: SavedFilterRequest, s: SessionDep) -> dict[str, Any]:
+        checked(request, request.headers.get("x-csrf-token"), s)
+        filters = Filters.of(body.params)
+        _save(s, body.name, filters)
+        return {"name": body.name, "params": _params(filters)}
+
+    @app.delete("/api/filters/{name}")
+    def api_delete_filter(request: Request, name: str, s: SessionDep) -> dict[str, Any]:
+        checked(request, request.headers.get("x-csrf-token"), s)
+        if not store.delete_filter(s.scope, name):
+            raise HTTPException(404, "no such saved filter")
+        return {"deleted": name}
+
+    def _save(s: Session, name: str, filters: Filters) -> None:
+        try:
+            store.save_filter(s.scope, name, filters)
+        except ValueError as error:
+            raise HTTPException(400, str(error)) from None
+
+    def _propose(s: Session, incident_id: str, alert_id: str | None,
+                 fields: list[str]) -> tuple[suppress.Proposal, int]:
+        if not s.scope.may("suppress"):
+            raise HTTPException(403, "not allowed")
+        if tuning is None or tuning.folder is None:
+            raise HTTPException(409, "suppressing is off: no console.tuning_dir configured")
+        try:
+            alerts = store.alerts_of(s.scope, incident_id)
+        except Forbidden:
+            raise HTTPException(404, "no such incident") from None
+        alert = next((a for a in alerts if alert_id in (None, a.get("alert_id"))), None)
+        if alert is None:
+            raise HTTPException(404, "no such alert of this incident in the store")
+        logsource = tuning.logsource_of(alert["rule"]["id"])
+        if logsource is None:
+            raise HTTPException(409, f"rule {alert['rule']['id']} is not among the loaded rules")
+        try:
+            proposal = suppress.propose(alert, fields, logsource, s.user.name, incident_id)
+        except ValueError as error:
+            raise HTTPException(400, str(error)) from None
+        return proposal, store.count_alerts(s.scope, [proposal.rule_id], proposal.selection)
+
+    def _write(s: Session, incident_id: str, proposal: suppress.Proposal, count: int) -> tuple[Path, str | None]:
+        assert tuning is not None and tuning.folder is not None
+        try:
+            path, commit = suppress.write(proposal, tuning.folder, tuning.commit, s.user.name)
+        except RuntimeError as error:
+            raise HTTPException(500, str(error)) from None
+        store.record(s.scope, "suppress", incident_id, {"filter_id": proposal.filter_id, "path": path.name},
+                     {"selection": proposal.selection, "rule_id": proposal.rule_id, "would_remove": count,
+                      **({"commit": commit} if commit else {})})
+        return path, commit
 
     def _get(s: Session, incident_id: str) -> tuple[dict[str, Any], int, int]:
         try:
@@ -237,6 +350,11 @@ def create_app(store: IncidentStore, users: Users, registry: Registry | None, se
     for router in routers:
         app.include_router(router)
     return app
+
+
+def _params(filters: Filters) -> dict[str, str]:
+    """A filter as the queue's query parameters."""
+    return {("q" if k == "text" else k): v for k, v in asdict(filters).items() if v}
 
 
 def links_app(routers: Iterable[APIRouter]) -> FastAPI:

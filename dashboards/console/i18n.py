@@ -18,7 +18,10 @@ WORDS: dict[str, dict[str, str]] = {
         "conflict": "Sự cố vừa được người khác thay đổi: hãy tải lại trang", "next": "Trang sau",
         "forbidden": "Không có quyền", "detected": "Phát hiện", "alerts": "Cảnh báo", "total": "Tổng",
         "group": "Nhóm", "system": "Hệ thống", "tags": "Kỹ thuật ATT&CK", "bulk_close": "Đóng các sự cố đã chọn",
-        "first": "Lần đầu",
+        "first": "Lần đầu", "events": "Sự kiện", "suppress": "Loại bỏ cảnh báo như thế này",
+        "would_remove": "Số cảnh báo đã lưu sẽ bị loại bỏ", "write_filter": "Ghi bộ lọc",
+        "cancel": "Hủy", "suppress_written": "Đã ghi bộ lọc", "filter_name": "Tên bộ lọc",
+        "save_filter": "Lưu bộ lọc",
     },
     "en": {
         "title": "Security monitoring centre", "login": "Sign in", "logout": "Sign out", "user": "User name",
@@ -31,7 +34,10 @@ WORDS: dict[str, dict[str, str]] = {
         "conflict": "Someone else changed this incident: reload the page", "next": "Next page",
         "forbidden": "Not allowed", "detected": "Detected", "alerts": "Alerts", "total": "Total",
         "group": "Group", "system": "System", "tags": "ATT&CK techniques", "bulk_close": "Close selected incidents",
-        "first": "First seen",
+        "first": "First seen", "events": "Events", "suppress": "Suppress alerts like this",
+        "would_remove": "Stored alerts it would have removed", "write_filter": "Write the filter",
+        "cancel": "Cancel", "suppress_written": "Filter written", "filter_name": "Filter name",
+        "save_filter": "Save filter",
     },
 }
 

@@ -14,7 +14,8 @@ from dashboards.console.users import User
 from socpipe.registry import Registry
 
 AGENCY_ACTIONS = frozenset({"acknowledge", "comment"})
-ANALYST_ACTIONS = frozenset({"acknowledge", "comment", "assign", "status", "verdict"})
+# "suppress": write a Sigma filter from an incident's alert (dashboards/console/suppress.py).
+ANALYST_ACTIONS = frozenset({"acknowledge", "comment", "assign", "status", "verdict", "suppress"})
 
 
 @dataclass(frozen=True)

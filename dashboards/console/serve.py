@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import getpass
 import secrets
 import sys
 
 from fastapi import APIRouter, FastAPI
+from opensearchpy import OpenSearch
 
 from alerting.notify_run import open_state
 from dashboards.console.ack_links import ack_router
 from dashboards.console.app import create_app, links_app
 from dashboards.console.store import IncidentStore
+from dashboards.console.suppress import Tuning
 from dashboards.console.users import Users
+from rules.compiler import load_rules
 from socpipe import search
 from socpipe.config import Config
 from socpipe.registry import Registry
@@ -33,13 +37,37 @@ def build(config: Config) -> FastAPI:
         return links_app(routers(config, Registry.load(registry_path) if registry_path else None))
     lake = config.path("lake", "path")
     assert lake is not None
-    store = IncidentStore(search.client(config), config.get("incidents", "index"), lake,
-                          config.get("opensearch", "replicas"))
+    client = search.client(config)
+    store = IncidentStore(client, config.get("incidents", "index"), lake, config.get("opensearch", "replicas"),
+                          alerts=config.get("run", "alerts_index"),
+                          saved_filters=config.get("console", "saved_filters_index"))
     # Without a configured key every start signs new sessions: everyone signs in again after a restart.
     key = config.get("console", "secret_key") or secrets.token_urlsafe(32)
     registry = Registry.load(registry_path) if registry_path else None
+    if registry is not None and registry.agencies:
+        names = agency_aliases(client, registry, [config.get("run", "alerts_index"), config.get("incidents", "index")])
+        print(f"{len(names)} per-agency filtered aliases ({names[0]} ...)", file=sys.stderr)
     return create_app(store, users_of(config), registry, key,
-                      secure_cookies=bool(config.get("console", "tls_certfile")), routers=routers(config, registry))
+                      secure_cookies=bool(config.get("console", "tls_certfile")), routers=routers(config, registry),
+                      tuning=tuning_of(config))
+
+
+def agency_aliases(client: OpenSearch, registry: Registry, prefixes: list[str]) -> list[str]:
+    """`<prefix>-agency-<id>` over each agency's subtree, for tools outside the console (Grafana): made (again)
+    at every start of `socpipe serve`, so agencies added to the registry get theirs."""
+    scopes = {agency: registry.subtree(agency) for agency in registry.agencies}
+    return [name for prefix in prefixes for name in search.agency_aliases(client, prefix, scopes)]
+
+
+def tuning_of(config: Config) -> Tuning:
+    """The tuning folder, and the rules' log sources (compiled once, on the first suppression)."""
+    @functools.cache
+    def logsources() -> dict[str, tuple[str | None, str | None, str | None]]:
+        ruleset = load_rules(config.rule_paths(), config.get("rules", "placeholders"), config.rule_cache_dir)
+        return {rule.id: rule.logsource for rule in ruleset.rules}
+
+    return Tuning(config.path("console", "tuning_dir"), bool(config.get("console", "tuning_git")),
+                  lambda rule_id: logsources().get(rule_id))
 
 
 def routers(config: Config, registry: Registry | None) -> list[APIRouter]:

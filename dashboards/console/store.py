@@ -8,8 +8,10 @@ change is also an action record (alerting/actions.py) in the search store and th
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +30,9 @@ VERDICTS = ("true_positive_impact", "true_positive_no_impact", "false_positive",
 LEVELS = ("critical", "high", "medium", "low", "informational")
 GROUP_FIELDS = {"rule": "rule.id", "agency": "agency.id", "host": "host.name", "level": "level", "status": "status"}
 PAGE = 50
+SAVED_FILTERS_INDEX = "console-filters"
+_SAVED_MAPPING = {"dynamic": False, "properties": {"user": {"type": "keyword"}, "name": {"type": "keyword"},
+                                                    "saved_at": {"type": "date"}}}
 
 
 class Conflict(Exception):
@@ -46,6 +51,13 @@ class Filters:
     rule: str | None = None
     text: str | None = None
 
+    @classmethod
+    def of(cls, params: Mapping[str, Any]) -> Filters:
+        """From query parameters or a saved filter: the known keys with string values, nothing else (a saved
+        filter is only ever narrowed by the caller's scope, never read as a query of its own)."""
+        names = {f.name: f.name for f in fields(cls)} | {"q": "text"}
+        return cls(**{names[k]: v for k, v in params.items() if k in names and isinstance(v, str) and v})
+
     def clauses(self) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
         for value, field in ((self.level, "level"), (self.status, "status"), (self.rule, "rule.id")):
@@ -61,10 +73,12 @@ class Filters:
 
 
 class IncidentStore:
-    def __init__(self, client: OpenSearch, index: str, lake: Path, replicas: int = 0) -> None:
-        self.client, self.index, self.lake = client, index, lake
+    def __init__(self, client: OpenSearch, index: str, lake: Path, replicas: int = 0, alerts: str = "alerts",
+                 saved_filters: str = SAVED_FILTERS_INDEX) -> None:
+        self.client, self.index, self.lake, self.alerts, self.saved = client, index, lake, alerts, saved_filters
         search.ensure_index(client, index, INCIDENTS_MAPPING, replicas)
         search.ensure_index(client, ACTIONS_INDEX, ACTIONS_MAPPING, replicas)
+        search.ensure_index(client, saved_filters, _SAVED_MAPPING, replicas)
 
     def _query(self, scope: Scope, filters: Filters) -> dict[str, Any]:
         return {"bool": {"filter": [*scope.filter(), *filters.clauses()],
@@ -107,6 +121,55 @@ class IncidentStore:
                 "sort": [{"at": "asc"}, {"action_id": "asc"}]}
         return [h["_source"] for h in self.client.search(index=ACTIONS_INDEX, body=body)["hits"]["hits"]]
 
+    def alerts_of(self, scope: Scope, incident_id: str, size: int = 20) -> list[dict[str, Any]]:
+        """The incident's alerts (with their events) as the alerts indices hold them, within the scope."""
+        doc, _, _ = self.get(scope, incident_id)
+        ids = (doc.get("alert_ids") or [])[:size]
+        if not ids:
+            return []
+        body = {"query": {"bool": {"filter": [*scope.filter(), {"terms": {"alert_id": ids}}]}}, "size": size,
+                "sort": [{"@timestamp": {"order": "asc", "missing": "_last"}}]}
+        found = self.client.search(index=f"{self.alerts}-*", body=body, ignore_unavailable=True)
+        return [h["_source"] for h in found["hits"]["hits"]]
+
+    def count_alerts(self, scope: Scope, rule_ids: list[str], selection: dict[str, str]) -> int:
+        """How many alerts in the store of these rules have all of `selection` (native event fields)."""
+        terms = [{"term": {f"event.{name}": value}} for name, value in selection.items()]
+        body = {"query": {"bool": {"filter": [*scope.filter(), {"terms": {"rule.id": rule_ids}}, *terms]}}}
+        return int(self.client.count(index=f"{self.alerts}-*", body=body, ignore_unavailable=True)["count"])
+
+    def record(self, scope: Scope, kind: str, incident_id: str, after: dict[str, Any],
+               detail: dict[str, Any]) -> None:
+        """An action that changes no incident field (a suppression written), in the log all the same."""
+        doc, _, _ = self.get(scope, incident_id)
+        action = Action(datetime.now(UTC), scope.user.name, kind, "incident", incident_id,
+                        (doc.get("agency") or {}).get("id"), {}, after, detail)
+        append_to_lake(self.lake, [action])
+        search.write(self.client, search_documents([action]))
+        self.client.indices.refresh(index=ACTIONS_INDEX)
+
+    # ---- saved filters: the user's own, narrowed by their scope like any other filter ------------------
+
+    def saved_filters(self, scope: Scope) -> dict[str, Filters]:
+        body = {"query": {"term": {"user": scope.user.name}}, "size": 200, "sort": [{"name": "asc"}]}
+        hits = self.client.search(index=self.saved, body=body)["hits"]["hits"]
+        return {h["_source"]["name"]: Filters.of(h["_source"].get("params") or {}) for h in hits}
+
+    def save_filter(self, scope: Scope, name: str, filters: Filters) -> None:
+        if not name.strip() or len(name) > 100:
+            raise ValueError("a saved filter needs a name of 1 to 100 characters")
+        params = {k: v for k, v in asdict(filters).items() if v}
+        self.client.index(index=self.saved, id=_saved_id(scope.user.name, name), refresh="wait_for",
+                          body={"user": scope.user.name, "name": name, "params": params,
+                                "saved_at": datetime.now(UTC).isoformat()})
+
+    def delete_filter(self, scope: Scope, name: str) -> bool:
+        try:
+            self.client.delete(index=self.saved, id=_saved_id(scope.user.name, name), refresh="wait_for")
+        except NotFoundError:
+            return False
+        return True
+
     def act(self, scope: Scope, incident_id: str, kind: str, value: str | None = None, note: str = "",
             seq_no: int | None = None, primary_term: int | None = None, now: datetime | None = None) -> dict[str, Any]:
         """Apply one action; `seq_no`/`primary_term` are those the caller's page was built from."""
@@ -130,6 +193,10 @@ class IncidentStore:
         search.write(self.client, search_documents([action]))
         self.client.indices.refresh(index=ACTIONS_INDEX)  # the history on the next page view shows it
         return {**doc, **change}
+
+
+def _saved_id(user: str, name: str) -> str:
+    return hashlib.sha256(json.dumps([user, name]).encode()).hexdigest()
 
 
 def _change(doc: dict[str, Any], kind: str, value: str | None, note: str, user: str, now: datetime) -> dict[str, Any]:
