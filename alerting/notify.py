@@ -35,6 +35,12 @@ class Channel(Protocol):
     def send(self, message: Message, at: datetime) -> None: ...
 
 
+class Publisher(Protocol):
+    """Where the log of sent messages is also written (alerting/notify_kafka.py: Kafka `notifications`)."""
+
+    def publish(self, store: NotifyStore, sent: list[tuple[str, dict[str, Any]]]) -> None: ...
+
+
 def _hash(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
 
@@ -70,9 +76,9 @@ class Notifier:
 
     def __init__(self, config: Config, registry: Registry, store: NotifyStore, actions: ActionLog,
                  channels: Mapping[str, Channel], rules: Mapping[str, Mapping[str, Any]] | None = None,
-                 on_send: Callable[[Message], None] | None = None) -> None:
+                 on_send: Callable[[Message], None] | None = None, publisher: Publisher | None = None) -> None:
         self.config, self.registry, self.store, self.actions = config, registry, store, actions
-        self.channels, self.rules, self.on_send = channels, rules or {}, on_send
+        self.channels, self.rules, self.on_send, self.publisher = channels, rules or {}, on_send, publisher
         self.settings: dict[str, Any] = config.get("notify")
         self.tree: Route = parse_route(self.settings["route"])
         self.roots = [a.id for a in registry.agencies.values() if a.parent is None]
@@ -305,6 +311,8 @@ class Notifier:
         else:
             unlogged = [(nid, doc) for nid in sorted(self._unlogged)
                         if (doc := self.store.get("sent", nid)) is not None and not doc.get("logged")]
+        if self.publisher is not None:
+            self.publisher.publish(self.store, unlogged)
         actions = [Action.from_row({**row, "at": datetime.fromisoformat(str(row["at"]))})
                    for _, doc in unlogged for row in doc["actions"]]
         self.actions.record(actions + self._pending_actions)

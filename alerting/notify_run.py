@@ -122,7 +122,12 @@ def run_command(once: bool, incidents: Path | None, config: Config, stop: thread
     if incidents is not None:
         log.info("%d new %s from %s", add_incidents(store, incidents, settings["unit"]), settings["unit"], incidents)
     outlets = channels(config)
-    notifier = Notifier(config, Registry.load(registry_path), store, actions, outlets)
+    publisher = None
+    if config.get("kafka", "bootstrap_servers"):
+        from alerting.notify_kafka import NotificationLog
+
+        publisher = NotificationLog(config)
+    notifier = Notifier(config, Registry.load(registry_path), store, actions, outlets, publisher=publisher)
     tick: Callable[[datetime], Any] = notifier.tick
     if settings["unit"] == "alerts" and isinstance(store, SearchStore):
         from socpipe import search
@@ -143,3 +148,5 @@ def run_command(once: bool, incidents: Path | None, config: Config, stop: thread
         email = outlets["email"]
         if isinstance(email, EmailChannel):
             email.close()
+        if publisher is not None:
+            publisher.close()
