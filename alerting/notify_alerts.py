@@ -57,7 +57,7 @@ class AlertFeed:
     def __call__(self, now: datetime) -> int:
         from opensearchpy.helpers import scan
 
-        kept = self.store.get("feed", "alerts")
+        kept = self.store.get("feed", self.pattern)
         latest = datetime.fromisoformat(kept["latest"]) if kept else now
         since = latest - self.lateness
         query = {"query": {"range": {"@timestamp": {"gte": since.isoformat()}}}}
@@ -71,5 +71,5 @@ class AlertFeed:
                 latest = max(latest, stamp)
         self._seen = {k: t for k, t in self._seen.items() if t >= latest - self.lateness}
         if kept is None or latest.isoformat() != kept["latest"]:
-            self.store.put("feed", "alerts", {"latest": latest.isoformat()})
+            self.store.put("feed", self.pattern, {"latest": latest.isoformat()})
         return added

@@ -27,7 +27,6 @@ from socpipe.config import Config
 
 TOPIC = "notifications"
 TRANSACTIONAL_ID = "socpipe-notify"  # one notifier per installation: a second one fences the first
-STATE = ("feed", "notifications")  # the store's record of the last batch: number, notification ids, records
 
 
 class NotificationLog(KafkaBatches):
@@ -59,20 +58,21 @@ class NotificationLog(KafkaBatches):
         """Send the sent records not on Kafka yet. A batch a stopped notifier decided is finished first (sent
         again unless the ledger has it); the last batch's ids are kept, so records it holds that were not
         marked logged before a stop are not sent twice."""
-        state = store.get(*STATE) or {"batch": self._last_committed(), "nids": [], "records": None}
+        # the store's record of the last batch (number, notification ids, records), by topic name
+        state = store.get("feed", self.topic) or {"batch": self._last_committed(), "nids": [], "records": None}
         if state["records"]:
             self.send(state["batch"], [tuple(r) for r in state["records"]])
             state = {**state, "records": None}
-            store.put(*STATE, state)
+            store.put("feed", self.topic, state)
         published = set(state["nids"])
         fresh = [(nid, doc) for nid, doc in sent if nid not in published]
         if not fresh:
             return
         records = [(self.topic, nid, json.dumps(record(doc), ensure_ascii=False)) for nid, doc in fresh]
         state = {"batch": state["batch"] + 1, "nids": [nid for nid, _ in fresh], "records": records}
-        store.put(*STATE, state)  # decided before it is sent
+        store.put("feed", self.topic, state)  # decided before it is sent
         self.send(state["batch"], records)
-        store.put(*STATE, {**state, "records": None})
+        store.put("feed", self.topic, {**state, "records": None})
 
 
 def record(sent: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -95,3 +96,52 @@ def test_socpipe_notify_with_unit_alerts_writes_one_message_per_group(tmp_path):
     assert headers == ["bl-1,bl-2,bl-3", "stc-1"]
     config_path.write_text(yaml.safe_dump({"registry": str(REGISTRY), "notify": {"unit": "events"}}))
     assert run_command(True, None, load_config(config_path, environ={})) == 2
+
+
+@pytest.mark.slow
+def test_alerts_of_the_search_store_are_notified_each_once(dev_servers, tmp_path):
+    """`socpipe notify --once` with a search store: judged alerts of run.alerts_index become incidents of
+    their own (older ones than the lateness at the first start are not sent), late and newly judged alerts
+    come in at the next run, and an acknowledged alert keeps its state when the feed reads it again."""
+    from opensearchpy import OpenSearch
+
+    from socpipe.search import index_name
+
+    search = OpenSearch(dev_servers.opensearch, timeout=30)
+    tag = uuid.uuid4().hex[:8]
+    prefix, incidents_index = f"alerts-notify-{tag}", f"incidents-notify-{tag}"
+    now = datetime.now(UTC).replace(microsecond=0)
+
+    def index(alerts: list[dict[str, Any]]) -> None:
+        for a in alerts:
+            search.index(index=index_name(prefix, a["@timestamp"]), id=a["alert_id"], body=a)
+        search.indices.refresh(index=f"{prefix}-*")
+
+    _, alerts = alerts_file(tmp_path, now - timedelta(minutes=5))
+    index([*alerts, alert("old-1", "snv", -7200, base=now)])  # two hours old: before notify started
+    config_path = tmp_path / "socpipe.yaml"
+    config_path.write_text(yaml.safe_dump({
+        "registry": str(REGISTRY), "lake": {"path": "lake"}, "opensearch": {"url": dev_servers.opensearch},
+        "incidents": {"index": incidents_index}, "run": {"alerts_index": prefix},
+        "notify": {"unit": "alerts", "outbox_dir": "outbox", "route": {"group_wait": 0, "group_interval": 0}}}))
+    config = load_config(config_path, environ={})
+
+    def outbox() -> list[str]:
+        return sorted(p.read_text().split("X-Socpipe-Incidents: ", 1)[1].split("\n", 1)[0]
+                      for p in (tmp_path / "outbox").glob("*.eml"))
+
+    assert run_command(True, None, config) == 0
+    assert outbox() == ["bl-1,bl-2,bl-3", "stc-1"]
+    search.update(index=incidents_index, id="bl-2", refresh=True, body={"doc": {
+        "status": "acknowledged", "acknowledged_at": now.isoformat(), "acknowledged_by": "contact:binhlac-it"}})
+
+    judged = {**alerts[4], "correlation": {**alerts[4]["correlation"], "provisional": None}}
+    index([alert("bl-4", "xa-binh-lac", -600, base=now), alert("stc-2", "stc", -60, base=now), judged])
+    assert run_command(True, None, config) == 0  # a new process: the feed's position from the store
+    assert outbox() == ["bl-1,bl-2,bl-3", "bl-1,bl-3,bl-4", "bl-early", "stc-1", "stc-1,stc-2"]
+    assert run_command(True, None, config) == 0
+    assert len(outbox()) == 5
+    search.indices.refresh(index=incidents_index)
+    held = {h["_id"]: h["_source"] for h in search.search(index=incidents_index, size=100)["hits"]["hits"]}
+    assert sorted(held) == ["bl-1", "bl-2", "bl-3", "bl-4", "bl-early", "stc-1", "stc-2"]
+    assert held["bl-2"]["status"] == "acknowledged" and held["bl-4"]["alert_ids"] == ["bl-4"]
