@@ -37,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="the embedded default: bundled logs, starter rules, report")
     demo.add_argument("--rules", nargs="*", type=Path, default=[], help="more rule files or folders")
     demo.add_argument("--out", type=Path, default=Path("demo-out"))
+    demo.add_argument("--serve", action="store_true", help="then start the dev servers, load the results into "
+                      "OpenSearch, create demo users (printed with their passwords) and serve the console")
 
     collect = commands.add_parser("collect", help="collectors: records to Kafka raw.<source>, unframeable ones "
                                   "to deadletter").add_subparsers(dest="collect_command", required=True)
@@ -149,7 +151,12 @@ def main(argv: list[str] | None = None) -> int:
         return run_dashboards(args, config)
     from socpipe.demo import run_demo
 
-    return run_demo(config, args.rules, args.out)
+    code = run_demo(config, args.rules, args.out)
+    if code or not args.serve:
+        return code
+    from dashboards.console.demo_serve import serve_demo
+
+    return serve_demo(config, args.out)
 
 
 def _check(args: argparse.Namespace, config: Config) -> int:
