@@ -189,7 +189,7 @@ class FlowTable:
                 if proto == TCP:
                     if forward and flow.stream is not False:
                         self._stream(flow, index, ts, seq, data[start:start + size])
-                    elif not forward and flow.status is None and flow.stream is not None:
+                    elif not forward and flow.status is None and flow.service == "http":
                         flow.status = http_status(data[start:start + 64]) or {}
                 elif proto == UDP and (sport in DNS_PORTS or dport in DNS_PORTS):
                     yield from self._dns(flow, index, ts, data[start:start + size])
