@@ -1,5 +1,6 @@
 """The console in a real browser (Debian's chromium driven by Playwright), served by uvicorn on 127.0.0.1:
-sign in, filter, group, open an incident, acknowledge with a note, assign, comment, bulk-close, sign out.
+sign in, filter, group, open an incident, acknowledge with a note, assign, comment, suppress from its alert
+(the filter file written), bulk-close, save a filter, sign out.
 Screenshots go to test-artifacts/console/; the pages must log no console errors."""
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def served(dev_servers, tmp_path):
     thread.start()
     while not server.started:
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", store, incidents
+    yield f"http://127.0.0.1:{port}", store, incidents, tmp_path / "tuning"
     server.should_exit = True
     thread.join(10)
 
@@ -39,7 +40,7 @@ def test_triage_in_a_real_browser(served):
     from playwright.sync_api import sync_playwright
 
     assert CHROMIUM.exists(), "Debian's chromium is needed (.ci/run installs it)"
-    url, store, incidents = served
+    url, store, incidents, tuning = served
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     errors: list[str] = []
     with sync_playwright() as p:
@@ -83,6 +84,18 @@ def test_triage_in_a_real_browser(served):
         assert "Host isolated" in page.inner_text("#history")
         page.screenshot(path=str(ARTIFACTS / "3-incident.png"), full_page=True)
 
+        # Suppress from the alert: tick two fields of its event, see the proposal and its count, write it.
+        page.check("#event-1 input[name=field][value=Image]")
+        page.check("#event-1 input[name=field][value=User]")
+        page.click("#event-1 button.suppress")
+        page.wait_for_selector("#proposal")
+        assert page.inner_text("#would-remove") == "2" and "condition: not selection" in page.inner_text("#proposal")
+        page.screenshot(path=str(ARTIFACTS / "4-suppress.png"), full_page=True)
+        page.click("#write-filter")
+        page.wait_for_selector("#suppressed")
+        written = page.inner_text("#suppressed code")
+        assert (tuning / written).is_file() and "SKHCN" in (tuning / written).read_text()
+
         page.goto(url + "/")
         for box in page.query_selector_all("table.queue input[type=checkbox]")[:2]:
             box.check()
@@ -90,7 +103,19 @@ def test_triage_in_a_real_browser(served):
         page.wait_for_selector("table.queue")
         statuses = [row.inner_text() for row in page.query_selector_all("table.queue tbody tr td:nth-child(7)")]
         assert statuses.count("closed") == 2
-        page.screenshot(path=str(ARTIFACTS / "4-bulk-closed.png"), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / "5-bulk-closed.png"), full_page=True)
+
+        page.select_option("select[name=status]", "new")  # a saved filter: the queue as it is now, one click away
+        page.click("#apply-filters")
+        page.wait_for_selector("table.queue")
+        page.fill("#filter-name", "mới")
+        page.click("#save-filter-button")
+        page.wait_for_selector("a.saved")
+        page.goto(url + "/")
+        page.click("a.saved")
+        page.wait_for_selector("table.queue")
+        statuses = [row.inner_text() for row in page.query_selector_all("table.queue tbody tr td:nth-child(7)")]
+        assert set(statuses) == {"new"} and int(page.inner_text("#total")) == len(statuses) < len(incidents)
         page.click("#logout")
         page.wait_for_selector("#signin")
         page.goto(url + "/")

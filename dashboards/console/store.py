@@ -12,7 +12,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -129,8 +129,23 @@ class IncidentStore:
             return []
         body = {"query": {"bool": {"filter": [*scope.filter(), {"terms": {"alert_id": ids}}]}}, "size": size,
                 "sort": [{"@timestamp": {"order": "asc", "missing": "_last"}}]}
-        found = self.client.search(index=f"{self.alerts}-*", body=body, ignore_unavailable=True)
-        return [h["_source"] for h in found["hits"]["hits"]]
+        days = self._days(doc)
+        found = self.client.search(index=days, body=body, ignore_unavailable=True)["hits"]["hits"]
+        if not found and days != f"{self.alerts}-*":  # stored under another day (a correlation's window)
+            found = self.client.search(index=f"{self.alerts}-*", body=body, ignore_unavailable=True)["hits"]["hits"]
+        return [h["_source"] for h in found]
+
+    def _days(self, incident: dict[str, Any]) -> str:
+        """The daily alerts indices of the incident's alerts (first to last), not all of them: one or two
+        shards to ask instead of a year's."""
+        try:
+            first, last = (datetime.fromisoformat(incident[k]).astimezone(UTC).date() for k in ("first", "last"))
+        except (KeyError, TypeError, ValueError):
+            return f"{self.alerts}-*"
+        if (last - first).days > 31 or last < first:
+            return f"{self.alerts}-*"
+        days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+        return ",".join(search.index_name(self.alerts, d.isoformat()) for d in days)
 
     def count_alerts(self, scope: Scope, rule_ids: list[str], selection: dict[str, str]) -> int:
         """How many alerts in the store of these rules have all of `selection` (native event fields)."""
