@@ -94,26 +94,31 @@ def udp(sport: int, dport: int, payload: bytes) -> bytes:
     return struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
 
 
+def _ethertype(ip: bytes) -> bytes:
+    return ETHER_IP6 if ip[0] >> 4 == 6 else ETHER_IP4
+
+
 def ethernet(ip: bytes) -> bytes:
-    return _MACS + (ETHER_IP6 if ip[0] >> 4 == 6 else ETHER_IP4) + ip
+    return _MACS + _ethertype(ip) + ip
 
 
 # Encapsulations: each takes the inner IP packet and gives an Ethernet frame; ENCAP_OVERHEAD is what it adds
 # to the inner packet's bytes (for comparing frame bytes with IP bytes).
 def vlan(ip: bytes) -> bytes:
-    return _MACS + b"\x81\x00\x00\x64" + (ETHER_IP6 if ip[0] >> 4 == 6 else ETHER_IP4) + ip
+    return _MACS + b"\x81\x00\x00\x64" + _ethertype(ip) + ip
 
 
 def qinq(ip: bytes) -> bytes:
-    return _MACS + b"\x88\xa8\x00\x0a\x81\x00\x00\x64" + ETHER_IP4 + ip
+    return _MACS + b"\x88\xa8\x00\x0a\x81\x00\x00\x64" + _ethertype(ip) + ip
 
 
 def pppoe(ip: bytes) -> bytes:
-    return _MACS + b"\x88\x64" + struct.pack("!BBHH", 0x11, 0, 0x1234, len(ip) + 2) + b"\x00\x21" + ip
+    protocol = b"\x00\x57" if ip[0] >> 4 == 6 else b"\x00\x21"
+    return _MACS + b"\x88\x64" + struct.pack("!BBHH", 0x11, 0, 0x1234, len(ip) + 2) + protocol + ip
 
 
 def gre(ip: bytes) -> bytes:  # with a key, between two routers
-    return ethernet(_ip("203.0.113.1", "203.0.113.2", 47, b"\x20\x00\x08\x00" + b"\0\0\0\x2a" + ip))
+    return ethernet(_ip("203.0.113.1", "203.0.113.2", 47, b"\x20\x00" + _ethertype(ip) + b"\0\0\0\x2a" + ip))
 
 
 def vxlan(ip: bytes) -> bytes:
@@ -191,7 +196,7 @@ class Capture:
             out.write(block(0x0A0D0D0A, struct.pack(order + "IHHq", 0x1A2B3C4D, 1, 0, -1)))
             for n in range(interfaces):
                 options = struct.pack(order + "HHB3x", 9, 1, 9) if n == interfaces - 1 and n else b""
-                out.write(block(1, struct.pack(order + "HHI", 1, 0, 0) + options + b"\0\0\0\0" * bool(options)))
+                out.write(block(1, struct.pack(order + "HHI", 1, 0, 65535) + options + b"\0\0\0\0" * bool(options)))
             out.write(block(4, b"\0\0\0\0"))  # a name resolution block, skipped
             for i, (stamp, frame) in enumerate(self.frames):
                 interface = i % interfaces

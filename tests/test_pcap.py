@@ -324,3 +324,41 @@ def test_frames_are_zeek_json_documents(tmp_path: Path) -> None:
     frames = list(frame_file(path))
     assert {f.parser for f in frames} == {"zeek"} and {f.source for f in frames} == {"zeek"}
     assert Counter(json.loads(f.raw)["_path"] for f in frames) == {"conn": 9, "dns": 3, "http": 1, "ssl": 1}
+
+
+@pytest.mark.parametrize("name", sorted(ENCAPSULATIONS))
+def test_scapy_dissects_the_same_flows(tmp_path: Path, name: str) -> None:
+    """scapy 2.8.0 (dev extra) as a second decoder: its innermost IP/IPv6 layer of every packet of a pcapng,
+    summed per direction, gives our flows' packets and IP bytes."""
+    import scapy.layers.ppp
+    import scapy.layers.vxlan  # noqa: F401 (the layers bind PPPoE sessions and UDP port 4789)
+    from scapy.layers.inet import IP, TCP, UDP
+    from scapy.layers.inet6 import IPv6
+    from scapy.utils import rdpcap
+
+    capture = _mixed_capture()
+    capture.encapsulate = ENCAPSULATIONS[name]
+    capture.tcp_session("10.30.1.5", "10.30.2.9", 51000, 445, [bytes(200)], bytes(400))
+    path = tmp_path / f"{name}.pcapng"
+    capture.write_pcapng(path)
+    packets, octets = Counter(), Counter()
+    for packet in rdpcap(str(path)):
+        inner, layer = None, packet
+        while layer:
+            if isinstance(layer, IP | IPv6):
+                inner = layer
+            layer = layer.payload
+        transport = inner.payload
+        if not isinstance(transport, TCP | UDP):
+            continue
+        key = (inner.src, inner.dst, transport.sport, transport.dport, "tcp" if isinstance(transport, TCP) else "udp")
+        packets[key] += 1
+        octets[key] += inner.len if isinstance(inner, IP) else inner.plen + 40
+    ours_packets, ours_octets = Counter(), Counter()
+    for (orig, resp, orig_port, resp_port, proto), conn in _conns(_records(path)).items():
+        for key, prefix in (((orig, resp, orig_port, resp_port, proto), "orig"),
+                            ((resp, orig, resp_port, orig_port, proto), "resp")):
+            if int(conn[f"{prefix}_pkts"]):
+                ours_packets[key] += int(conn[f"{prefix}_pkts"])
+                ours_octets[key] += int(conn[f"{prefix}_ip_bytes"])
+    assert len(packets) >= 15 and (ours_packets, ours_octets) == (packets, octets)
