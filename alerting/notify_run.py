@@ -23,6 +23,7 @@ from alerting.matrix import MatrixChannel
 from alerting.notify import Channel, Notifier
 from alerting.notify_alerts import AlertFeed, add_alerts, read_jsonl
 from alerting.notify_store import ActionLog, NotifyStore, SearchStore, SqliteStore
+from alerting.routing import channels_used, parse_route
 from socpipe.config import Config
 from socpipe.registry import Registry
 
@@ -99,6 +100,10 @@ def run_command(once: bool, incidents: Path | None, config: Config, stop: thread
     registry_path = config.path("registry")
     if registry_path is None:
         log.error("layer 1 needs the agency registry (contacts, roles, escalation): set `registry`")
+        return 2
+    matrix = settings["matrix"]
+    if "matrix" in channels_used(parse_route(settings["route"])) and not (matrix["homeserver"] and matrix["token"]):
+        log.error("a route sends on matrix: set notify.matrix.homeserver and SOCPIPE__NOTIFY__MATRIX__TOKEN")
         return 2
     if not settings["ack_secret"]:
         log.warning("SOCPIPE__NOTIFY__ACK_SECRET is not set: messages go out without acknowledgement links")

@@ -93,6 +93,11 @@ def parse_route(data: Mapping[str, Any], parent: Route | None = None, path: str 
     return replace(route, children=children)
 
 
+def channels_used(tree: Route) -> set[str]:
+    """Every channel some route of the tree sends on."""
+    return set(tree.channels).union(*(channels_used(child) for child in tree.children))
+
+
 def routes_for(tree: Route, incident: Mapping[str, Any], registry: Registry) -> list[Route]:
     """The routes an incident takes: the deepest matching ones, first match wins unless `continue`."""
     if not tree.matches(incident, registry):

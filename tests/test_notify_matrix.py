@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from test_notify_servers import T0, incident
 from alerting.channels import Message
 from alerting.matrix import EVENT_KEY
 from alerting.notify import Notifier
-from alerting.notify_run import channels, open_state
+from alerting.notify_run import channels, open_state, run_command
 from socpipe.config import Config, load_config
 from socpipe.demo import REGISTRY
 from socpipe.registry import Registry
@@ -168,3 +168,19 @@ def test_a_home_server_outage_delays_messages_and_loses_none(tmp_path, synapse, 
     for agency, room in rooms.items():
         contents = received(synapse, room)
         assert sorted(i for c in contents for i in c[EVENT_KEY]["incidents"]) == sorted(ids[agency])
+
+
+def test_socpipe_notify_sends_to_rooms_and_refuses_matrix_routes_without_a_token(tmp_path, synapse, rooms):
+    config, _ = setup(tmp_path, synapse, rooms)
+    settings = yaml.safe_load((tmp_path / "socpipe.yaml").read_text())
+    settings["notify"]["route"]["channels"] = ["matrix"]
+    (tmp_path / "socpipe.yaml").write_text(yaml.safe_dump(settings, allow_unicode=True))
+    assert run_command(True, None, load_config(tmp_path / "socpipe.yaml", environ={})) == 2  # no token
+    config = load_config(tmp_path / "socpipe.yaml", environ={"SOCPIPE__NOTIFY__MATRIX__TOKEN": synapse.bot})
+    store, _ = open_state(config)
+    store.put("incident", "snv-now", incident("snv-now", "snv", at=datetime.now(UTC)))
+    assert run_command(True, None, config) == 0
+    assert run_command(True, None, config) == 0  # a new process: nothing twice
+    (content,) = received(synapse, rooms["snv"])
+    assert content[EVENT_KEY]["incidents"] == ["snv-now"] and content["body"].startswith(SUBJECT)
+    assert not received(synapse, rooms["stc"]) and not (tmp_path / "outbox").exists()
