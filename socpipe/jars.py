@@ -20,7 +20,8 @@ READY_MARK = ".complete"
 
 @dataclass(frozen=True)
 class JarSet:
-    """Maven coordinates (G:A:V) to copy into lib/, G:A to leave out, and Java sources to compile against them."""
+    """Maven coordinates (G:A:V, or G:A:V:TYPE such as zip) to copy into lib/, G:A to leave out, and Java
+    sources to compile against them."""
 
     name: str
     version: str
@@ -78,9 +79,10 @@ def _pom(jars: JarSet) -> str:
                          for g, a in (e.split(":") for e in jars.exclusions))
     deps = []
     for coordinate in jars.artifacts:
-        group, artifact, version = (escape(p) for p in coordinate.split(":"))
+        group, artifact, version, *kind = (escape(p) for p in coordinate.split(":"))
+        packaging = f"<type>{kind[0]}</type>" if kind else ""  # e.g. zip: a plugin bundle, unpacked by its user
         deps.append(f"    <dependency><groupId>{group}</groupId><artifactId>{artifact}</artifactId>"
-                    f"<version>{version}</version><exclusions>{exclusions}</exclusions></dependency>")
+                    f"<version>{version}</version>{packaging}<exclusions>{exclusions}</exclusions></dependency>")
     return ("<project xmlns=\"http://maven.apache.org/POM/4.0.0\">\n  <modelVersion>4.0.0</modelVersion>\n"
             f"  <groupId>socpipe.dev</groupId><artifactId>{escape(jars.name)}</artifactId>"
             f"<version>{escape(jars.version)}</version><packaging>pom</packaging>\n"
