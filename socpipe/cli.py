@@ -89,7 +89,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     dev = commands.add_parser("dev", help="local Kafka and OpenSearch on 127.0.0.1 (Java processes, no Docker)")
     dev.add_argument("dev_command", choices=["up", "down", "status"])
-    dev.add_argument("--secure", action="store_true", help="up: Kafka with TLS, SASL/SCRAM-SHA-512 users and ACLs")
+    dev.add_argument("--secure", action="store_true", help="up: Kafka with TLS, SASL/SCRAM-SHA-512 users and ACLs; "
+                     "OpenSearch with TLS and users and roles from the registry (document-level security per agency)")
 
     from socpipe import audit_commands, national_commands
 
@@ -118,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         from socpipe.dev.servers import run as run_dev
 
         return run_dev(args.dev_command, config.path("dev", "state_dir"), config.get("dev", "kafka_port"),
-                       config.get("dev", "opensearch_port"), secure=args.secure)
+                       config.get("dev", "opensearch_port"), secure=args.secure, config=config)
     if args.command == "rules":
         return _check(args, config) if args.rules_command == "check" else _regress(args, config)
     if args.command == "detect":

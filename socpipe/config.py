@@ -75,10 +75,13 @@ DEFAULTS: dict[str, Any] = {
     "opensearch": {
         # Base URL of the search store; none: no search store (`socpipe dev up` writes a ready value).
         "url": None,
-        # Basic-auth user; the password belongs in SOCPIPE__OPENSEARCH__PASSWORD.
+        # Basic-auth user (none: no credentials); the password only from SOCPIPE__OPENSEARCH__PASSWORD. A
+        # store with the security plugin gives each user one role: `dev up --secure` writes `pipeline` (writes
+        # socpipe's indices) here, and keeps every user's password in <dev.state_dir>/opensearch/<user>.env.
         "username": None,
         "password": None,
-        # CA bundle for an https URL (none: the system's trust store).
+        # CA bundle (PEM) that signed an https URL's certificate (none: the system's trust store); `dev up
+        # --secure` writes its throwaway CA here. Certificates and host names are always verified.
         "ca_certs": None,
         # Replicas of every index: 0 for one node, 1 or more on a cluster.
         "replicas": 0,

@@ -71,13 +71,19 @@ class Rejected:
 
 
 def client(config: Config) -> OpenSearch:
+    """The pipeline's client: opensearch.username with its password from SOCPIPE__OPENSEARCH__PASSWORD."""
+    return client_as(config, config.get("opensearch", "username"), config.get("opensearch", "password"))
+
+
+def client_as(config: Config, username: str | None, password: str | None) -> OpenSearch:
+    """A client of the configured store as one user (None: no credentials), trusting opensearch.ca_certs.
+    Reading as the signed-in user lets the store's own document-level security (`dev up --secure`: one
+    role per agency) hold even where the application's scope check fails."""
     url = config.get("opensearch", "url")
     if not url:
         raise ValueError("opensearch.url is not set (run `socpipe dev up` and pass --config .socpipe/dev.yaml, "
                          "or set SOCPIPE__OPENSEARCH__URL)")
-    auth = None
-    if config.get("opensearch", "username"):
-        auth = (config.get("opensearch", "username"), config.get("opensearch", "password") or "")
+    auth = (username, password or "") if username else None
     ca = config.path("opensearch", "ca_certs") if config.get("opensearch", "ca_certs") else None
     return OpenSearch(url, http_auth=auth, ca_certs=str(ca) if ca else None, timeout=30)
 

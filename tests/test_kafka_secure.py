@@ -15,9 +15,10 @@ import yaml
 from conftest import ROOT
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import KafkaError, TopicAuthorizationFailedError
-from opensearchpy import OpenSearch
 
-from socpipe.dev import kafka_secure
+from socpipe import search as search_store
+from socpipe.config import load_config
+from socpipe.dev import kafka_secure, opensearch_secure
 
 pytestmark = pytest.mark.slow
 
@@ -26,6 +27,8 @@ def _socpipe(home: Path, config: Path, *args: str, role: str | None = None) -> s
     env = {k: v for k, v in os.environ.items() if not k.startswith("SOCPIPE__")}
     if role:
         env.update(kafka_secure.environment(home / ".socpipe" / "dev" / "kafka", role))
+    if role == "pipeline":  # the job also writes to the secured search store
+        env.update(opensearch_secure.environment(home / ".socpipe" / "dev" / "opensearch", role))
     return subprocess.run([sys.executable, "-m", "socpipe.cli", "--config", str(config), *args], cwd=home, env=env,
                           capture_output=True, text=True, timeout=600, check=False)
 
@@ -73,7 +76,9 @@ def test_collector_and_job_run_on_their_own_credentials(secured):
     collector = kafka_secure.python_options(kafka_dir, "collector")
     admin = kafka_secure.python_options(kafka_dir, "admin")
     alerts = _read(bootstrap, "alerts", admin)
-    search = OpenSearch(yaml.safe_load(job_config.read_text())["opensearch"]["url"])
+    search_dir = home / ".socpipe" / "dev" / "opensearch"
+    search = search_store.client_as(load_config(job_config, environ={}), "soc",
+                                    opensearch_secure.password(search_dir, "soc"))
     search.indices.refresh(index="alerts-*")
     stored = search.count(index="alerts-*")["count"]
     assert len(alerts) == stored > 0
@@ -95,7 +100,8 @@ def test_collector_and_job_run_on_their_own_credentials(secured):
         KafkaProducer(bootstrap_servers=bootstrap, max_block_ms=10000,
                       **{**collector, "sasl_plain_password": "wrong"}).send("raw.syslog", b"x").get(timeout=20)
 
-    passwords = json.loads((kafka_dir / "credentials.json").read_text()).values()
+    passwords = [*json.loads((kafka_dir / "credentials.json").read_text()).values(),
+                 *json.loads((search_dir / "credentials.json").read_text()).values()]
     outputs = [up.stdout, up.stderr, imported.stdout, imported.stderr, ran.stdout, ran.stderr]
     outputs += [p.read_text(errors="replace") for p in (home / ".socpipe").rglob("*.log")]
     assert not [p for p in passwords for text in outputs if p in text]

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import yaml
 
-from socpipe.dev import kafka, kafka_secure, opensearch, process
+from socpipe.config import DEFAULTS, Config
+from socpipe.dev import kafka, kafka_secure, opensearch, opensearch_secure, process
 
 HOST = "127.0.0.1"
 READY_TIMEOUT = 120.0  # OpenSearch needs up to ~90 s on 2 busy cores
@@ -35,21 +36,24 @@ class Endpoints:
     def lines(self) -> list[str]:
         return [f"kafka {self.kafka}", f"opensearch {self.opensearch}"]
 
-    def config_yaml(self, state_dir: Path, kafka_settings: dict | None = None) -> str:
+    def config_yaml(self, state_dir: Path, kafka_settings: dict | None = None,
+                    opensearch_settings: dict | None = None) -> str:
         """A socpipe configuration naming these servers; the absolute state folder lets `--config` find them.
-        `kafka_settings`: a secured Kafka's TLS and SASL settings of one role (no password)."""
+        `kafka_settings`, `opensearch_settings`: a secured server's settings of one user (no password)."""
         home = state_dir.resolve().parent  # beside the servers' state: the lake, checkpoints, collector state
         return yaml.safe_dump({"kafka": {"bootstrap_servers": self.kafka, **(kafka_settings or {})},
-                               "opensearch": {"url": self.opensearch},
+                               "opensearch": {"url": self.opensearch, **(opensearch_settings or {})},
                                "lake": {"path": str(home / "lake")},
                                "run": {"checkpoint_dir": str(home / "checkpoints")},
                                "collect": {"state_dir": str(home / "collect")},
                                "dev": {"state_dir": str(state_dir.resolve())}}, sort_keys=False)
 
 
-def up(state_dir: Path, kafka_port: int = 0, opensearch_port: int = 0, secure: bool = False) -> Endpoints:
+def up(state_dir: Path, kafka_port: int = 0, opensearch_port: int = 0, secure: bool = False,
+       config: Config | None = None) -> Endpoints:
     """Start whatever is not running yet (0 = a free port) and wait until both answer real requests.
-    Secure: Kafka with TLS, SCRAM principals and ACLs (socpipe/dev/kafka_secure.py)."""
+    Secure: Kafka with TLS, SCRAM principals and ACLs (socpipe/dev/kafka_secure.py), OpenSearch with the
+    security plugin, TLS and users and roles from `config`'s registry (socpipe/dev/opensearch_secure.py)."""
     state_dir.mkdir(parents=True, exist_ok=True)
     started: list[str] = []
     try:
@@ -62,6 +66,10 @@ def up(state_dir: Path, kafka_port: int = 0, opensearch_port: int = 0, secure: b
             _say(f"starting {name} (the first run fetches its jars with Maven)")
             if name == "kafka":
                 command, endpoint = kafka.prepare(directory, port, internal_port, secure), f"{HOST}:{port}"
+            elif secure:
+                command = opensearch_secure.prepare(directory, port, internal_port,
+                                                    config or Config(DEFAULTS, state_dir))
+                endpoint = f"https://{HOST}:{port}"
             else:
                 command, endpoint = opensearch.prepare(directory, port, internal_port), f"http://{HOST}:{port}"
             _endpoint_file(directory).write_text(endpoint + "\n", encoding="utf-8")
@@ -133,28 +141,34 @@ def pids(state_dir: Path) -> dict[str, int | None]:
 
 
 def run(command: str, state_dir: Path, kafka_port: int = 0, opensearch_port: int = 0,
-        config_file: Path | None = None, secure: bool = False) -> int:
+        config_file: Path | None = None, secure: bool = False, config: Config | None = None) -> int:
     """The CLI entry: prints `kafka HOST:PORT` and `opensearch URL`; `up` also writes a ready config file
-    (secure: the pipeline's, and dev-collector.yaml for collectors; passwords stay in kafka/<role>.env)."""
+    (secure: the pipeline's, and dev-collector.yaml for collectors; passwords stay in kafka/<role>.env and
+    opensearch/<user>.env)."""
     if command == "up":
         try:
-            endpoints = up(state_dir, kafka_port, opensearch_port, secure)
+            endpoints = up(state_dir, kafka_port, opensearch_port, secure, config)
         except (RuntimeError, TimeoutError) as error:
             _say(f"dev up failed: {error}")
             return 1
         target = config_file or Path.cwd() / ".socpipe" / "dev.yaml"
         target.parent.mkdir(parents=True, exist_ok=True)
-        kafka_dir = state_dir / "kafka"
+        kafka_dir, search_dir = state_dir / "kafka", state_dir / "opensearch"
+        search = opensearch_secure.client_settings(search_dir, "pipeline") if opensearch_secure.is_secure(
+            search_dir) else None
         if kafka_secure.is_secure(kafka_dir):
             collector = target.with_name(f"{target.stem}-collector{target.suffix}")
             collector.write_text(endpoints.config_yaml(state_dir, kafka_secure.client_settings(kafka_dir, "collector")),
                                  encoding="utf-8")
-            target.write_text(endpoints.config_yaml(state_dir, kafka_secure.client_settings(kafka_dir, "pipeline")),
-                              encoding="utf-8")
+            target.write_text(endpoints.config_yaml(state_dir, kafka_secure.client_settings(kafka_dir, "pipeline"),
+                                                    search), encoding="utf-8")
             _say(f"kafka is secured: collectors use {collector} with the password in {kafka_dir / 'collector.env'}, "
                  f"the job {target} with {kafka_dir / 'pipeline.env'} (e.g. `set -a; . FILE; set +a`)")
         else:
-            target.write_text(endpoints.config_yaml(state_dir), encoding="utf-8")
+            target.write_text(endpoints.config_yaml(state_dir, opensearch_settings=search), encoding="utf-8")
+        if search:
+            _say(f"opensearch is secured: the job's user `pipeline` needs {search_dir / 'pipeline.env'} too; every "
+                 f"user's password (admin, soc, auditor, agency-<id>) is in {search_dir / 'credentials.json'}")
         print("\n".join(endpoints.lines()))
         _say(f"configuration written to {target}; stop with `socpipe dev down`")
         return 0
@@ -176,6 +190,8 @@ _CHECKS: dict[str, Callable[[str], None]] = {"kafka": kafka.check, "opensearch":
 def _check(state_dir: Path, name: str, endpoint: str) -> None:
     if name == "kafka" and kafka_secure.is_secure(state_dir / name):
         kafka.check(endpoint, kafka_secure.python_options(state_dir / name, "admin"))
+    elif name == "opensearch" and opensearch_secure.is_secure(state_dir / name):
+        opensearch_secure.check(endpoint, state_dir / name)
     else:
         _CHECKS[name](endpoint)
 
