@@ -102,7 +102,7 @@ def _ip(data: bytes, offset: int, depth: int) -> Dissected | None:
     if proto == TCP:
         sport, dport, seq, _, data_offset, flags = _TCP(data, l4)
         payload = l4 + (data_offset >> 4) * 4
-        return TCP, src, dst, sport, dport, length, flags, seq, payload, max(end - payload, 0)
+        return TCP, src, dst, sport, dport, length, flags, seq, payload, end - payload if end > payload else 0
     if proto == UDP:
         sport, dport = _PORTS(data, l4)
         if dport == VXLAN_PORT and depth < _MAX_DEPTH and data[l4 + 8] & 0x08:

@@ -60,6 +60,23 @@ _LETTERS = ((_SYN, "S"), (_HANDSHAKE, "H"), (_ACK, "A"), (_DATA, "D"), (_FIN, "F
 # History letters of each set of new flag bits, in Zeek's order: upper case from the originator.
 _ORIG_LETTERS = ["".join(c for bit, c in _LETTERS if bit & mask) for mask in range(64)]
 _RESP_LETTERS = [letters.lower() for letters in _ORIG_LETTERS]
+
+
+def _tcp_mask(flags: int, payload: bool) -> int:
+    """The history letters one TCP segment stands for (as bits): S or H, else D with payload or A for a pure
+    ACK; F and R on top."""
+    if flags & 2:
+        mask = _HANDSHAKE if flags & 16 else _SYN
+    elif payload:
+        mask = _DATA
+    elif flags & 16 and not flags & 5:
+        mask = _ACK
+    else:
+        mask = 0
+    return mask | (_FIN if flags & 1 else 0) | (_RST if flags & 4 else 0)
+
+
+_TCP_MASKS = [_tcp_mask(index & 0x17, bool(index & 32)) for index in range(64)]  # by flags & 0x17 | 32 if payload
 _BASE62 = bytes.maketrans(bytes(range(256)),
                           bytes(b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"[i % 62]
                                 for i in range(256)))
@@ -122,13 +139,13 @@ class FlowTable:
 
     def run(self, items: Iterable[PacketItem | DeadLetter]) -> Iterator[Record | DeadLetter]:
         flows, by_first, metadata = self.flows, self.by_first, self.metadata
-        next_check = None
+        next_check, packets = None, 0
         for item in items:
             if type(item) is not tuple:
                 yield item
                 continue
             index, _, ts, linktype, data = item
-            self.packets += 1
+            packets += 1
             if next_check is None or ts >= next_check:
                 if next_check is not None:
                     yield from self._expire(ts)
@@ -156,21 +173,7 @@ class FlowTable:
                     yield from self._evict()
             forward = flow.src == src and flow.sport == sport
             flow.last = ts
-            if proto == TCP:
-                if flags & 2:
-                    mask = _HANDSHAKE if flags & 16 else _SYN
-                elif size:
-                    mask = _DATA
-                elif flags & 16 and not flags & 5:
-                    mask = _ACK
-                else:
-                    mask = 0
-                if flags & 1:
-                    mask |= _FIN
-                if flags & 4:
-                    mask |= _RST
-            else:
-                mask = _DATA
+            mask = _TCP_MASKS[flags & 0x17 | (32 if size else 0)] if proto == TCP else _DATA
             if forward:
                 flow.opkts += 1
                 flow.oip += length
@@ -193,6 +196,7 @@ class FlowTable:
                         flow.status = http_status(data[start:start + 64]) or {}
                 elif proto == UDP and (sport in DNS_PORTS or dport in DNS_PORTS):
                     yield from self._dns(flow, index, ts, data[start:start + size])
+        self.packets = packets
         yield from self._expire(None)
 
     # ---- expiry ----------------------------------------------------------------------------------------
@@ -202,8 +206,10 @@ class FlowTable:
         if now is None:
             done = list(self.by_first.values())
         else:
-            done = [f for f in self.by_first.values() if now - f.last >= self._idle(f)
-                    or now - f.first >= self.timeouts.maxlife]
+            t = self.timeouts
+            idle_since = now - min(t.general, t.tcp, t.tcp_rst, t.tcp_fin, t.udp, t.icmp)  # later: none expire
+            done = [f for f in self.by_first.values() if f.last <= idle_since and now - f.last >= self._idle(f)
+                    or now - f.first >= t.maxlife]
         for flow in done:
             yield from self._emit(flow)
 
