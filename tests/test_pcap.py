@@ -362,3 +362,14 @@ def test_scapy_dissects_the_same_flows(tmp_path: Path, name: str) -> None:
                 ours_packets[key] += int(conn[f"{prefix}_pkts"])
                 ours_octets[key] += int(conn[f"{prefix}_ip_bytes"])
     assert len(packets) >= 15 and (ours_packets, ours_octets) == (packets, octets)
+
+
+def test_a_gzipped_capture_reads_as_the_capture(tmp_path: Path) -> None:
+    import gzip
+
+    path = tmp_path / "edge.pcapng"
+    _mixed_capture().write_pcapng(path)
+    zipped = tmp_path / "edge.pcapng.gz"
+    zipped.write_bytes(gzip.compress(path.read_bytes()))
+    plain, unzipped = _records(path), _records(zipped)
+    assert len(plain) == 14 and [e.fields for e in unzipped] == [e.fields for e in plain]
