@@ -308,7 +308,7 @@ def create_app(store: IncidentStore, users: Users, registry: Registry | None, se
             alerts = store.alerts_of(s.scope, incident_id)
         except Forbidden:
             raise HTTPException(404, "no such incident") from None
-        alert = next((a for a in alerts if alert_id in (None, a.get("alert_id"))), None)
+        alert = next((a for a in alerts if (alert_id or None) in (None, a.get("alert_id"))), None)
         if alert is None:
             raise HTTPException(404, "no such alert of this incident in the store")
         logsource = tuning.logsource_of(alert["rule"]["id"])
