@@ -186,5 +186,10 @@ def _plugin_jars() -> Path:
             found = _JAR_NAME.match(name)
             if "/" not in member and found and found.group(1) not in node_libs:
                 (partial / name).write_bytes(archive.read(member))
-    partial.rename(target)
+    try:
+        partial.rename(target)
+    except OSError:  # another `up` unpacked it meanwhile
+        shutil.rmtree(partial, ignore_errors=True)
+        if not target.is_dir():
+            raise
     return target / "*"
