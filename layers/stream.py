@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
@@ -126,7 +127,7 @@ def micro_batch_results(detector: Any, settings: ParseSettings, batch: pa.Record
                **context_doc(row)}
         index_dates[row["event_id"]] = row["date"] if row["timestamp"] else received[:10]
         event_rows.append({**row, "row": EVENT, "doc_id": search.document_id(envelope.record_id or row["event_id"]),
-                           "index_date": index_dates[row["event_id"]], "document": json.dumps(doc, ensure_ascii=False)})
+                           "index_date": index_dates[row["event_id"]], "document": orjson.dumps(doc).decode()})
     alerts = alert_batch(detector, pa.RecordBatch.from_pylist(events, schema=EVENT_SCHEMA)).to_pydict()
     alert_rows = [{"row": ALERT, "doc_id": alert_id,
                    "index_date": timestamp[:10] if timestamp else index_dates[json.loads(document)["event_meta"]["id"]],
