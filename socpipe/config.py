@@ -20,7 +20,8 @@ from socpipe.jars import cache_root
 
 ENV_PREFIX = "SOCPIPE__"
 # Settings taken from the environment verbatim: "0123", "yes" or "*x" stay the strings they are.
-SECRET_KEYS = frozenset({"password", "sasl_password", "secret_key", "ack_secret", "webhook_secret", "token"})
+SECRET_KEYS = frozenset({"password", "sasl_password", "secret_key", "ack_secret", "webhook_secret", "token",
+                         "client_secret"})
 
 DEFAULTS: dict[str, Any] = {
     "rules": {
@@ -207,6 +208,27 @@ DEFAULTS: dict[str, Any] = {
         # TLS certificate and key (PEM); none: plain HTTP (put a TLS proxy in front on a network).
         "tls_certfile": None,
         "tls_keyfile": None,
+        # Sign-on with the province's OpenID Connect provider (authorization code with PKCE); none: local
+        # accounts only. The ID token's role_claim (a value, or a list such as realm roles, mapped through
+        # `roles` to analyst|agency|auditor|admin) and agency_claim (one agency id, or one group per agency:
+        # a group path's last part) decide the session; a user without exactly one role, or with role agency
+        # and no agency of the registry, is refused. Users appear in users_file as oidc:<username_claim>.
+        # The redirect URI to register with the provider is <console URL>/oidc/callback.
+        "oidc": {
+            "issuer": None,
+            "client_id": None,
+            # Only from SOCPIPE__CONSOLE__OIDC__CLIENT_SECRET (a value from the file is refused).
+            "client_secret": None,
+            "scope": "openid profile",
+            "username_claim": "preferred_username",
+            "role_claim": "socpipe_role",
+            "agency_claim": "socpipe_agency",
+            # Provider value -> console role, e.g. {soc-analyst: analyst}; values not listed give no role.
+            # Empty: the values analyst, agency, auditor and admin themselves.
+            "roles": {},
+            # How long a sign-on may take at the provider before its state is refused.
+            "login_seconds": 600,
+        },
         # Local accounts with argon2 hashes (`socpipe users add|passwd|disable`).
         "users_file": ".socpipe/users.yaml",
         # Signs session cookies; only from SOCPIPE__CONSOLE__SECRET_KEY. None: a new key at every start.

@@ -24,7 +24,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import BaseModel
 from starlette.staticfiles import StaticFiles
 
-from dashboards.console import i18n, suppress
+from dashboards.console import i18n, oidc, suppress
 from dashboards.console.scope import Scope
 from dashboards.console.store import (
     GROUP_FIELDS,
@@ -80,7 +80,7 @@ class ActionRequest(BaseModel):
 
 def create_app(store: IncidentStore, users: Users, registry: Registry | None, secret_key: str,
                secure_cookies: bool = False, routers: Iterable[APIRouter] = (),
-               tuning: suppress.Tuning | None = None) -> FastAPI:
+               tuning: suppress.Tuning | None = None, sign_on: oidc.Settings | None = None) -> FastAPI:
     # The OpenAPI description is served to signed-in users only (below): anonymous gets the login page alone.
     app = FastAPI(title="socpipe console", docs_url=None, openapi_url=None, redoc_url=None)
     signer = URLSafeTimedSerializer(secret_key, salt="socpipe-console")
@@ -137,10 +137,17 @@ def create_app(store: IncidentStore, users: Users, registry: Registry | None, se
         if user is None:
             recent.append(time.monotonic())
             return page(request, "login.html", None, error="bad_login")
-        response = RedirectResponse("/", 303)
+        return start_session(RedirectResponse("/", 303), user)
+
+    def start_session(response: Response, user: User) -> Response:
+        """The signed session cookie, the same for a local account and a sign-on (dashboards/console/oidc.py)."""
         response.set_cookie(COOKIE, signer.dumps({"u": user.name, "c": secrets.token_urlsafe(24)}), httponly=True,
                             samesite="strict", secure=secure_cookies, max_age=12 * 3600)
         return response
+
+    if sign_on is not None:
+        app.include_router(oidc.router(sign_on, users, registry, secret_key, secure_cookies, start_session))
+        templates.env.globals["sign_on"] = oidc.LINK
 
     @app.post("/logout")
     def logout(request: Request, s: SessionDep, csrf: OptionalForm = None) -> Response:

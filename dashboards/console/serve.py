@@ -12,6 +12,7 @@ from fastapi import APIRouter, FastAPI
 from opensearchpy import OpenSearch
 
 from alerting.notify_run import open_state
+from dashboards.console import oidc
 from dashboards.console.ack_links import ack_router
 from dashboards.console.app import create_app, links_app
 from dashboards.console.store import IncidentStore
@@ -49,7 +50,7 @@ def build(config: Config) -> FastAPI:
         print(f"{len(names)} per-agency filtered aliases ({names[0]} ...)", file=sys.stderr)
     return create_app(store, users_of(config), registry, key,
                       secure_cookies=bool(config.get("console", "tls_certfile")), routers=routers(config, registry),
-                      tuning=tuning_of(config))
+                      tuning=tuning_of(config), sign_on=oidc.settings(config))
 
 
 def agency_aliases(client: OpenSearch, registry: Registry, prefixes: list[str]) -> list[str]:
