@@ -239,13 +239,11 @@ def test_an_alert_over_several_agencies_belongs_to_their_lowest_common_unit():
     assert docs[0]["agency"] == {"id": "ankhanh", "ids": ["snv", "stc"]}
 
 
-def test_micro_batches_in_shuffled_order_within_the_lateness_give_the_batch_alerts():
-    import json
-    import math
+def _shuffled(rng: random.Random) -> tuple[list[Correlation], list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Two hours of alerts of two sources (a chain over a correlation among the correlations), in the order
+    they arrive (late by up to 30 s), and the batch's correlation alerts."""
+    from layers.correlate import alert_time
 
-    from layers.correlate import Correlator, alert_time
-
-    rng = random.Random(11)
     many = corr("event_count", ["fail"], {"gte": 4}, cid="many", name="many", timespan="2m")
     users = corr("value_count", ["fail"], {"field": "User", "gte": 3}, cid="users", timespan="5m")
     chain = corr("temporal_ordered", ["many", "ok"], cid="chain", timespan="10m")
@@ -254,23 +252,14 @@ def test_micro_batches_in_shuffled_order_within_the_lateness_give_the_batch_aler
                     n=i, User=rng.choice("abcdef")) for i in range(600)]
     expected = {d["alert_id"]: d for d in correlate(correlations, [], alerts)}
     assert {d["rule"]["id"] for d in expected.values()} == {"many", "users", "chain"}
+    return correlations, sorted(alerts, key=lambda a: alert_time(a) + rng.uniform(0, 30.0)), expected
 
-    lateness = 30.0
-    arrival = sorted(alerts, key=lambda a: alert_time(a) + rng.uniform(0, lateness))  # late by up to 30 s
-    state: dict[str, Any] | None = None
-    seen: dict[str, dict[str, Any]] = {}
-    newest = -math.inf
-    while arrival:
-        batch = arrival[:rng.randint(1, 60)]
-        arrival = arrival[len(batch):]
-        correlator = Correlator(correlations, [], state=state)
-        correlator.add(batch)
-        newest = max(newest, *(alert_time(a) for a in batch))
-        seen.update(correlator.advance(newest - lateness))
-        assert correlator.late == 0
-        state = json.loads(json.dumps(correlator.state()))  # what the checkpoint keeps
-    seen.update(Correlator(correlations, [], state=state).advance(math.inf))  # time moves past the last window
-    assert seen == expected
+
+def test_micro_batches_in_shuffled_order_within_the_lateness_give_the_batch_alerts():
+    rng = random.Random(11)
+    correlations, arrival, expected = _shuffled(rng)
+    judged, _ = _stream(correlations, arrival, lateness=30.0, sizes=rng, most=60)
+    assert judged == expected
 
 
 Docs = dict[str, dict[str, Any]]
@@ -297,6 +286,7 @@ def _stream(correlations: list[Correlation], arrival: list[dict[str, Any]], late
         correlator.add(batch)
         newest = max(newest, *(alert_time(a) for a in batch))
         found = correlator.advance(newest - lateness)
+        assert correlator.late == 0
         revised = {i: d for i, d in found.items() if d["correlation"].get("withdrawn")}
         judged.update({i: d for i, d in found.items() if i not in revised})
         early.append(revised | correlator.provisional())
@@ -353,16 +343,7 @@ def test_conditions_that_can_still_fail_give_no_early_alert():
 
 def test_early_alerts_in_shuffled_micro_batches_are_confirmed_or_withdrawn_and_the_judged_equal_batch():
     rng = random.Random(5)
-    many = corr("event_count", ["fail"], {"gte": 4}, cid="many", name="many", timespan="2m")
-    users = corr("value_count", ["fail"], {"field": "User", "gte": 3}, cid="users", timespan="5m")
-    chain = corr("temporal_ordered", ["many", "ok"], cid="chain", timespan="10m")
-    correlations = [many, users, chain]
-    alerts = [alert(rng.choice(["fail"] * 5 + ["ok"]), rng.uniform(0, 7200), ip=rng.choice(["192.0.2.1", "192.0.2.2"]),
-                    n=i, User=rng.choice("abcdef")) for i in range(600)]
-    expected = {d["alert_id"]: d for d in correlate(correlations, [], alerts)}
-
-    from layers.correlate import alert_time
-    arrival = sorted(alerts, key=lambda a: alert_time(a) + rng.uniform(0, 30.0))
+    correlations, arrival, expected = _shuffled(rng)
     judged, early = _stream(correlations, arrival, lateness=30.0, sizes=rng, most=3)
     assert judged == expected
     announced = {i for e in early for i, d in e.items() if d["correlation"].get("provisional")}
