@@ -83,28 +83,32 @@ _BASE62 = bytes.maketrans(bytes(range(256)),
 
 
 class _Stream:
-    """The start of the originator's TCP byte stream, reassembled in sequence order."""
+    """The start of the originator's TCP byte stream, reassembled in sequence order from `next` (the SYN's
+    sequence number + 1, or the first segment's when the capture missed the SYN); the first bytes' packet
+    and time are the request's."""
 
     __slots__ = ("data", "index", "next", "pending", "ts")
 
-    def __init__(self, index: int, ts: float, seq: int, payload: bytes) -> None:
-        self.index, self.ts, self.data = index, ts, bytearray(payload)
-        self.next = (seq + len(payload)) & 0xFFFFFFFF
-        self.pending: dict[int, bytes] = {}
+    def __init__(self, next_seq: int) -> None:
+        self.next, self.data, self.index, self.ts = next_seq & 0xFFFFFFFF, bytearray(), 0, 0.0
+        self.pending: dict[int, tuple[int, float, bytes]] = {}
 
-    def add(self, seq: int, payload: bytes) -> None:
+    def add(self, index: int, ts: float, seq: int, payload: bytes) -> None:
         ahead = (seq - self.next) & 0xFFFFFFFF
         if ahead and ahead < 0x80000000:
             if len(self.pending) < _PENDING_SEGMENTS:
-                self.pending[seq] = payload
+                self.pending[seq] = (index, ts, payload)
             return
-        self._append(seq, payload)
+        self._append(index, ts, seq, payload)
         while self.next in self.pending:
-            self._append(self.next, self.pending.pop(self.next))
+            index, ts, payload = self.pending.pop(self.next)
+            self._append(index, ts, self.next, payload)
 
-    def _append(self, seq: int, payload: bytes) -> None:
+    def _append(self, index: int, ts: float, seq: int, payload: bytes) -> None:
         overlap = (self.next - seq) & 0xFFFFFFFF  # bytes already had (a retransmission overlapping the end)
         if overlap < len(payload):
+            if not self.data:
+                self.index, self.ts = index, ts
             self.data += payload[overlap:]
             self.next = (self.next + len(payload) - overlap) & 0xFFFFFFFF
 
@@ -120,7 +124,7 @@ class Flow:
         self.opkts = self.oip = self.obytes = self.rpkts = self.rip = self.rbytes = self.omask = self.rmask = 0
         self.history = self.service = ""
         self.ids: dict[str, object] | None = None
-        self.stream: _Stream | bool | None = None  # None: no payload yet; False: nothing (more) to find
+        self.stream: _Stream | bool | None = None  # None: no SYN or payload yet; False: nothing (more) to find
         self.status: dict[str, object] | None = None  # the first response's HTTP status
         self.meta: dict[str, tuple[int, float, dict[str, object]]] = {}
         self.dns: dict[int, tuple[int, float, dict[str, object]]] = {}
@@ -167,6 +171,8 @@ class FlowTable:
                     flow = Flow((proto, dst, src, dport, sport), index, ts)
                 else:
                     flow = Flow(key, index, ts)
+                    if proto == TCP and flags & 2 and metadata:
+                        flow.stream = _Stream(seq + 1)
                 flows[flow.key] = flows[(proto, flow.dst, flow.src, flow.dport, flow.sport)] = flow
                 by_first[index] = flow
                 if len(by_first) > self.max_flows:
@@ -255,18 +261,19 @@ class FlowTable:
     def _stream(self, flow: Flow, index: int, ts: float, seq: int, payload: bytes) -> None:
         stream = flow.stream
         if stream is None:
-            if not (looks_like_http(payload) or looks_like_tls(payload)):
-                flow.stream = False
-                return
-            stream = flow.stream = _Stream(index, ts, seq, payload)
-        else:
-            stream.add(seq, payload)
+            stream = flow.stream = _Stream(seq)
+        stream.add(index, ts, seq, payload)
+        if not stream.data:
+            return  # segments after a gap: wait for the first bytes
         data = bytes(stream.data)
         if looks_like_http(data):
             fields = http_request(data)
             if fields is not None:
                 flow.meta["http"], flow.service, flow.stream = (stream.index, stream.ts, fields), "http", False
                 return
+        elif not looks_like_tls(data):
+            flow.stream = False
+            return
         else:
             hello = tls_client_hello(data)
             if isinstance(hello, dict):

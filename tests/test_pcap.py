@@ -144,7 +144,7 @@ def test_http_request_split_out_of_order_tls_sni_and_dns_as_zeek_records(tmp_pat
     request = (b"PUT /share/q1-budget.xlsx HTTP/1.1\r\nHost: 198.51.100.99\r\n"
                b"User-Agent: Microsoft-WebDAV-MiniRedir/10.0.19045\r\nContent-Length: 5\r\n\r\n")
     capture.tcp_session("10.20.4.33", "198.51.100.99", 50422, 80, [request[:20], request[20:70], request[70:]],
-                        b"HTTP/1.1 201 Created\r\n\r\n", order=[0, 2, 1])
+                        b"HTTP/1.1 201 Created\r\n\r\n", order=[1, 2, 0])  # the first segment last
     hello = client_hello("cdn.example.top", padding=1500)  # a large ClientHello: two segments and two TLS records
     capture.tcp_session("10.20.4.31", "198.51.100.91", 50110, 443, [hello[:1000], hello[1000:]], bytes(1200))
     capture.dns("10.20.4.31", "10.20.0.2", 53127, "pool.supportxmr.com", 41251, ["141.94.96.144", "141.94.96.71"])

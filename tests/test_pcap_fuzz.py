@@ -25,6 +25,7 @@ from socpipe.events import DeadLetter, Event
 BUDGET = settings(max_examples=int(os.environ.get("SOCPIPE_FUZZ_EXAMPLES", "150")), deadline=None,
                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 _LINKTYPES = [0, 1, 12, 101, 113, 228, 229, 276, 105]
+_SEQUENCE_NUMBERS = st.sampled_from([0, 1, 5, 20, 2**32 - 3]) | st.integers(0, 2**32 - 1)  # near ones collide
 
 
 def _sample(tmp: Path, kind: str) -> bytes:
@@ -104,13 +105,15 @@ def _packet_payloads() -> st.SearchStrategy[bytes]:
 
 @BUDGET
 @given(st.sampled_from(_LINKTYPES), st.lists(st.tuples(st.sampled_from(["tcp", "udp", "raw"]), _packet_payloads(),
-                                                       st.integers(0, 0xFF), st.sampled_from([53, 80, 443, 4789, 9])),
+                                                       st.integers(0, 0xFF), st.sampled_from([53, 80, 443, 4789, 9]),
+                                                       _SEQUENCE_NUMBERS),
                                              min_size=1, max_size=8))
 def test_arbitrary_packets_in_a_valid_container(linktype: int, packets) -> None:
+    """Segments with any flags and sequence numbers (out of order, overlapping, wrapping) reach reassembly."""
     capture = Capture(encapsulate=lambda ip: ip)
-    for kind, payload, flags, port in packets:
+    for kind, payload, flags, port, seq in packets:
         if kind == "tcp":
-            capture.send("10.0.0.1", "10.0.0.2", 6, tcp(40000, port, 1, 0, flags, payload), 40000, port)
+            capture.send("10.0.0.1", "10.0.0.2", 6, tcp(40000, port, seq, 0, flags, payload), 40000, port)
         elif kind == "udp":
             capture.send("10.0.0.2", "10.0.0.1", 17, udp(port, 40000, payload), port, 40000)
         else:
