@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import httpx
 import pytest
 import uvicorn
+import yaml
 from console_fixtures import console
 from fastapi.testclient import TestClient
 from keycloak_server import Keycloak, realm
@@ -238,3 +239,27 @@ def test_anonymous_callback_reveals_nothing(site):
     answer = httpx.get(f"{site.url}/oidc/callback", params={"state": "x", "code": "y"})
     assert refusal(answer) == "state"
     assert "skhcn" not in answer.text and "incident" not in answer.text.lower()
+
+
+def test_settings_take_the_secret_from_the_environment_only(tmp_path, monkeypatch):
+    from socpipe.config import load_config
+
+    monkeypatch.delenv(oidc.SECRET_VARIABLE, raising=False)
+    assert oidc.settings(load_config(None, environ={})) is None  # no issuer: local accounts only
+    knobs = {"console": {"oidc": {"issuer": "https://sso.example/realms/p/", "client_id": CLIENT_ID,
+                                  "roles": {"soc-analyst": "analyst"}}}}
+    environ = {oidc.SECRET_VARIABLE: "0123", "SOCPIPE__CONSOLE__OIDC__CLIENT_ID": CLIENT_ID,
+               "SOCPIPE__CONSOLE__OIDC__ISSUER": knobs["console"]["oidc"]["issuer"]}
+    monkeypatch.setenv(oidc.SECRET_VARIABLE, "0123")
+    settings = oidc.settings(load_config(None, environ=environ))
+    assert (settings.issuer, settings.client_secret) == ("https://sso.example/realms/p", "0123")  # verbatim
+    assert "0123" not in repr(settings)
+    path = tmp_path / "socpipe.yaml"
+    path.write_text(yaml.safe_dump({"console": {"oidc": {**knobs["console"]["oidc"], "client_secret": "0123"}}}))
+    monkeypatch.delenv(oidc.SECRET_VARIABLE)
+    with pytest.raises(ValueError, match=oidc.SECRET_VARIABLE):
+        oidc.settings(load_config(path, environ={}))
+    path.write_text(yaml.safe_dump({"console": {"oidc": {**knobs["console"]["oidc"], "roles": {"x": "root"}}}}))
+    monkeypatch.setenv(oidc.SECRET_VARIABLE, "s")
+    with pytest.raises(ValueError, match="root"):
+        oidc.settings(load_config(path, environ={oidc.SECRET_VARIABLE: "s"}))
