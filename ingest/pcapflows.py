@@ -9,7 +9,8 @@ week; expiry is checked every 60 s of capture time and at the end of the capture
 Byte convention, as Zeek's: orig_ip_bytes/resp_ip_bytes sum the IP total length of each packet (the IP
 header's, not the captured length); orig_bytes/resp_bytes sum the transport payload by the IP header (Zeek
 counts TCP payload by sequence numbers, so retransmitted bytes differ). Packets inside tunnels count as their
-inner IP packet. Every record's position is "packet N <log>": N is its first packet in the file (from 1).
+inner IP packet. Every record's position is "packet N <log>", N counted from 1 in the file: the flow's first
+packet for conn, the query's (or an unasked response's) for dns, the first request bytes' for http and ssl.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ PacketItem = tuple[int, int, float, int, bytes]  # packet number, byte offset, t
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
-    """softflowd's defaults (softflowd(8) -t: general, tcp, tcp.rst, tcp.fin, udp, icmp, maxlife, expint)."""
+    """softflowd's defaults, as `softflowd -h` (1.1.0) prints them (-t general, tcp, tcp.rst, tcp.fin, udp,
+    icmp, maxlife, expint)."""
 
     general: float = 3600
     tcp: float = 3600
