@@ -373,3 +373,15 @@ def test_a_gzipped_capture_reads_as_the_capture(tmp_path: Path) -> None:
     zipped.write_bytes(gzip.compress(path.read_bytes()))
     plain, unzipped = _records(path), _records(zipped)
     assert len(plain) == 14 and [e.fields for e in unzipped] == [e.fields for e in plain]
+
+
+def test_collect_file_does_not_tail_a_capture(tmp_path: Path, caplog) -> None:
+    """A capture is not a log that grows by lines: `collect file` stops at it and says to import it."""
+    from ingest.tail import TailedFile, TailState
+
+    path = tmp_path / "live.pcap"
+    _mixed_capture().write_pcap(path)
+    tailed = TailedFile(path, TailState(), tailer=None)
+    with caplog.at_level("ERROR"):
+        assert tailed._decide_format(path.read_bytes(), at_end=True) is False
+    assert "packet captures are read with `socpipe collect import`" in caplog.text and tailed.state.format == ""
