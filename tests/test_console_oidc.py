@@ -20,6 +20,7 @@ import uvicorn
 import yaml
 from console_fixtures import console
 from fastapi.testclient import TestClient
+from itsdangerous import URLSafeTimedSerializer
 from keycloak_server import Keycloak, realm
 
 from alerting.notify_sink import HOST, free_port
@@ -211,6 +212,18 @@ def test_code_used_twice_refused(site):
     replay.cookies.set(oidc.STATE_COOKIE, cookie, domain=HOST, path="/oidc")
     assert refusal(replay.send(replay.build_request("GET", callback.url))) == "provider"
     assert replay.get("/api/session").status_code == 401
+
+
+@pytest.mark.parametrize("part", ["v", "n"])
+def test_wrong_pkce_verifier_or_nonce_refused(site, part):
+    """The state cookie re-signed (the test knows the key) with another PKCE verifier: Keycloak refuses the
+    code; with another nonce: the console refuses the ID token."""
+    browser, callback = to_keycloak(site, "lan")
+    signer = URLSafeTimedSerializer("test-secret", salt="socpipe-oidc")
+    flow = signer.loads(browser.cookies.get(oidc.STATE_COOKIE))
+    browser.cookies.set(oidc.STATE_COOKIE, signer.dumps(flow | {part: flow[part][::-1]}), domain=HOST, path="/oidc")
+    assert refusal(browser.get(callback.url)) == "provider"
+    assert browser.get("/api/session").status_code == 401
 
 
 def test_expired_state_refused(site):
