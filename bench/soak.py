@@ -9,7 +9,8 @@ process is flat when its RSS at the end is less than 10% above its RSS after war
 the run), compared within one process lifetime (restarted processes are measured from their restart,
 and judged on their longest lifetime; one shorter than a minute past its warm-up is printed, not judged:
 in the 3-minute CI run the restarted servers and the job live about 80 s each).
-Notifications are not counted yet.
+Lines are dated with the clock, and each failure comes from an address of its own, so no correlation
+fires: every alert is a single one, known before it is sent. Notifications are not counted yet.
 
     python -m bench.soak                         # 30 minutes at 5,000 events/s
     python -m bench.soak --minutes 3 --rate 1000 # the CI-sized run (tests/test_soak.py)
@@ -111,8 +112,8 @@ def run(minutes: float, rate: int, drain_seconds: float) -> bool:
         try:
             conn = socket.create_connection(_wait_port(port), timeout=60)
             total = int(rate * seconds)
-            started = time.monotonic()
-            sender = threading.Thread(target=_send, args=(conn, rate, total, started), daemon=True)
+            started, dated = time.monotonic(), time.time()
+            sender = threading.Thread(target=_send, args=(conn, rate, total, started, dated), daemon=True)
             sender.start()
             schedule = [seconds * k / 7 for k in range(1, 7)]  # six faults, two of each kind
             kinds = ["kafka", "opensearch", "job"] * 2
@@ -144,7 +145,7 @@ def run(minutes: float, rate: int, drain_seconds: float) -> bool:
             print(f"sent {total} events in {sent_seconds:.0f} s ({total / sent_seconds:.0f}/s); draining ...",
                   flush=True)
             # Every line is distinct (its number is in it), so each is one event; every tenth alerts.
-            alerts = {alert_id(rule_id, _event_id(_line(i))) for i in range(0, total, ALERT_EVERY)}
+            alerts = {alert_id(rule_id, _event_id(_soak_line(i, rate, dated))) for i in range(0, total, ALERT_EVERY)}
             ok = _drain_and_count(home, endpoints, name, total, alerts, drain_seconds)
         finally:
             for process in (collector, job):
@@ -169,12 +170,17 @@ def run(minutes: float, rate: int, drain_seconds: float) -> bool:
     return ok and flat
 
 
-def _send(conn: socket.socket, rate: int, total: int, started: float) -> None:
+def _soak_line(i: int, rate: int, dated: float) -> bytes:
+    """Line i, dated when it is due; its failure (every tenth line) from an address of its own."""
+    return _line(i, dated + i / rate, burst=1)
+
+
+def _send(conn: socket.socket, rate: int, total: int, started: float, dated: float) -> None:
     sent, tick = 0, 0.01
     while sent < total:
         due = min(total, int((time.monotonic() - started) * rate) + 1)
         if due > sent:
-            conn.sendall(b"".join(_line(i) + b"\n" for i in range(sent, due)))
+            conn.sendall(b"".join(_soak_line(i, rate, dated) + b"\n" for i in range(sent, due)))
             sent = due
         time.sleep(tick)
 

@@ -190,21 +190,21 @@ def _poll(search: OpenSearch, name: str, expected: dict[str, int], seen_at: dict
         time.sleep(0.2)
 
 
-def _line(i: int, at: float) -> bytes:
-    """Line i, dated `at` (RFC 3339, UTC); failures come BURST at a time from one address."""
+def _line(i: int, at: float, burst: int = BURST) -> bytes:
+    """Line i, dated `at` (RFC 3339, UTC); failures come `burst` at a time from one address."""
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + f".{int(at % 1 * 1e6):06d}Z"
     if i % ALERT_EVERY == 0:
-        source = _source(i // ALERT_EVERY)
+        source = _source(i // ALERT_EVERY, burst)
         text = f"Failed password for invalid user b{i} from {source} port {1024 + i % 60000} ssh2"
     else:
         text = f"Accepted publickey for svc{i} from 10.30.{i % 200}.{i % 250} port {1024 + i % 60000} ssh2"
     return f"{stamp} bench-web01 sshd[{1000 + i % 30000}]: {text}".encode()
 
 
-def _source(failure: int) -> str:
+def _source(failure: int, burst: int = BURST) -> str:
     """The address of a failure's burst (198.18.0.0/15, the benchmarking range)."""
-    burst = failure // BURST
-    return f"198.{18 + (burst >> 16) % 2}.{(burst >> 8) % 256}.{burst % 256}"
+    n = failure // burst
+    return f"198.{18 + (n >> 16) % 2}.{(n >> 8) % 256}.{n % 256}"
 
 
 def _event_id(line: bytes) -> str:
