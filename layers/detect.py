@@ -18,10 +18,11 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,10 +31,16 @@ from pyspark import Broadcast
 from pyspark.sql import DataFrame, SparkSession
 
 from alerting.alerts import agency_key, alert_document
+from alerting.alerts import alert_id as alert_id_of
+from enrich import intel as intel_sets
+from enrich.geoip import GeoIP
+from enrich.intel import IntelSet
 from enrich.normalise import HostHint, context, normalise
 from ingest.splits import SPLIT_BYTES, Split, plan_splits, read_split
 from layers.correlate import correlate, hidden_rules
 from layers.matcher.engine import Detector, fallback_count
+from layers.matcher.fieldbatch import FieldBatch
+from layers.matcher.intel import INTEL_RULE, INTEL_RULE_ID, IntelMatch, intel_matches
 from rules.model import CompiledRule, RuleSet
 from socpipe.events import SYSTEM_PREFIX, DeadLetter, Event
 from socpipe.lake import LAKE_BATCH_ROWS, write_lake_part
@@ -85,13 +92,15 @@ class Summary:
 
 
 def event_row(event: Event, registry: Registry | None, hints: tuple[HostHint, ...],
-              syslog_year: int | None, agency_hint: str | None = None) -> dict[str, Any]:
-    """One lake row (EVENT_SCHEMA): the parsed event normalised, with its context. The event id is
-    taken before normalising, so batch and stream give every event (and so every alert) the same id.
-    `agency_hint` (from a collector) names the agency when the registry places the event nowhere."""
+              syslog_year: int | None, agency_hint: str | None = None, geoip: GeoIP | None = None) -> dict[str, Any]:
+    """One lake row (EVENT_SCHEMA): the parsed event normalised, with its context and, with `geoip`, the
+    country and AS of its public addresses (enrich/geoip.py). The event id is taken before normalising,
+    so batch and stream give every event (and so every alert) the same id. `agency_hint` (from a
+    collector) names the agency when the registry places the event nowhere."""
     identity = event.identity
     event = normalise(event)
     ctx = context(event, registry, hints, syslog_year)
+    fields = event.fields if geoip is None else geoip.enrich(event.fields, ctx.source_ip)
     return {
         "event_id": identity,
         "kind": event.kind,
@@ -103,7 +112,7 @@ def event_row(event: Event, registry: Registry | None, hints: tuple[HostHint, ..
         "agency_id": ctx.agency_id or agency_hint,
         "system_id": ctx.system_id,
         "system_level": ctx.system_level,
-        "fields": event.fields,
+        "fields": fields,
         "date": ctx.timestamp.date().isoformat() if ctx.timestamp else "unknown",
     }
 
@@ -138,24 +147,56 @@ def detector_for(token: str, rules: Broadcast) -> Detector:
     return detector
 
 
-def alert_batch(detector: Detector, batch: pa.RecordBatch) -> pa.RecordBatch:
-    """The alerts (ALERT_SCHEMA) of one batch of lake rows (EVENT_SCHEMA)."""
+def alert_batch(detector: Detector, batch: pa.RecordBatch, intel: IntelSet | None = None) -> pa.RecordBatch:
+    """The alerts (ALERT_SCHEMA) of one batch of lake rows (EVENT_SCHEMA): the rules' and, with `intel`,
+    one "threat-intel match" per event and indicator found in it."""
     out: dict[str, list[Any]] = {name: [] for name in ALERT_ARROW_SCHEMA.names}
-    matches = detector.match_batch(batch.column("kind"), batch.column("fields"))
+    encoded = FieldBatch(batch.column("fields"))
+    matches = detector.match_batch(batch.column("kind"), encoded)
+    by_row: dict[int, tuple[dict[str, str], list[int], list[IntelMatch]]] = {
+        row: (fields, matched, []) for row, fields, matched in matches}
+    if intel:
+        found = intel_matches(intel, encoded, batch.column("source_ip"))
+        others = sorted({m.row for m in found} - by_row.keys())
+        for row, fields in zip(others, encoded.records(np.array(others, dtype=np.int64)), strict=True):
+            by_row[row] = (fields, [], [])
+        for match in found:
+            by_row[match.row][2].append(match)
     # Only the rows that matched become Python objects.
-    rows = pa.array([row for row, _, _ in matches], type=pa.int64())  # typed: take() refuses an empty null array
+    order = sorted(by_row)
+    rows = pa.array(order, type=pa.int64())  # typed: take() refuses an empty null array
     columns = batch.drop_columns(["fields"]).take(rows).to_pydict()
-    for j, (_, fields, matched) in enumerate(matches):
+    for j, row in enumerate(order):
+        fields, matched, hits = by_row[row]
         ctx = context_doc({column: columns[column][j] for column in _CONTEXT_COLUMNS})
-        for i in matched:
-            doc = alert_document(detector.rules[i], columns["event_id"][j], columns["kind"][j],
-                                 columns["origin"][j], fields, columns["timestamp"][j], ctx)
+        event = (columns["event_id"][j], columns["kind"][j], columns["origin"][j], fields, columns["timestamp"][j])
+        docs = [alert_document(detector.rules[i], *event, ctx) for i in matched]
+        docs += [_intel_document(hit, *event, ctx) for hit in hits]
+        for doc in docs:
             out["alert_id"].append(doc["alert_id"])
             out["timestamp"].append(doc["@timestamp"] or "")
             out["level"].append(doc["rule"]["level"])
             out["agency_id"].append(columns["agency_id"][j])
             out["document"].append(json.dumps(doc, ensure_ascii=False, sort_keys=True))
     return pa.RecordBatch.from_pydict(out, schema=ALERT_ARROW_SCHEMA)
+
+
+def _intel_document(match: IntelMatch, event_id: str, kind: str, origin: str, fields: dict[str, str],
+                    timestamp: Any, ctx: dict[str, Any]) -> dict[str, Any]:
+    """The alert of a threat-intel match: a Sigma alert's document, its level the indicator's, its id from
+    the event and the indicator (an event may meet several), and `threat` naming the indicator (ECS
+    threat.indicator, threat.feed) and the event field and value that met it."""
+    found = match.indicator
+    doc = alert_document(replace(INTEL_RULE, level=intel_sets.level(found.confidence)), event_id, kind, origin, fields,
+                         timestamp, ctx)
+    doc["alert_id"] = alert_id_of(INTEL_RULE_ID, f"{event_id}\x1f{found.type}\x1f{found.value}")
+    doc["threat"] = {
+        "indicator": {"type": found.type, "value": found.value, "confidence": found.confidence, "id": found.id,
+                      "description": found.description, "provider": found.source},
+        "feed": {"name": found.source},
+        "matched": {"field": match.field, "atomic": match.value},
+    }
+    return doc
 
 
 _CONTEXT_COLUMNS = {"host_name": ("host", "name"), "source_ip": ("source", "ip"), "user_name": ("user", "name"),
@@ -234,6 +275,8 @@ class TaskSettings:
     lake: str
     parts: str
     events_per_file: int
+    geoip: GeoIP | None = None  # enrich/geoip.py: country and AS of public addresses
+    intel: IntelSet | None = None  # enrich/intel.py: indicators whose matches raise alerts
 
 
 def run(
@@ -248,10 +291,13 @@ def run(
     syslog_year: int | None = None,
     split_bytes: int = SPLIT_BYTES,
     triage: Callable[[list[dict[str, Any]], Path], tuple[set[str], list[str]]] | None = None,
+    geoip: GeoIP | None = None,
+    intel: IntelSet | None = None,
 ) -> Summary:
     """The whole batch job; writes DIR/alerts.jsonl (ordered by time, then alert id) and
     DIR/deadletter.jsonl (in reading order). `triage` (alerting/triage.py) takes the alert documents and
-    gives the ids of those that stand and its summary lines; the summary counts the alerts that stand."""
+    gives the ids of those that stand and its summary lines; the summary counts the alerts that stand.
+    `geoip` and `intel` enrich the events and match them against indicators (enrich/)."""
     started = time.monotonic()
     out_dir.mkdir(parents=True, exist_ok=True)
     parts = out_dir / PARTS_DIR
@@ -259,7 +305,8 @@ def run(
     parts.mkdir()
     splits = plan_splits(inputs, split_bytes)
     summary_stages = {"plan": time.monotonic() - started}
-    settings = TaskSettings(registry, hints, syslog_year, str(lake.resolve()), str(parts.resolve()), events_per_file)
+    settings = TaskSettings(registry, hints, syslog_year, str(lake.resolve()), str(parts.resolve()), events_per_file,
+                            geoip, intel)
     summary = Summary(0, 0, len(ruleset.rules), len(ruleset.failures), fallback_count(ruleset.rules),
                       stages=summary_stages)
     if splits:
@@ -363,7 +410,7 @@ def _detect_split(detector: Detector, settings: TaskSettings, index: int, split:
         chunk += 1
         rows.clear()
         for batch in table.to_batches(max_chunksize=LAKE_BATCH_ROWS):
-            found = alert_batch(detector, batch).to_pydict()
+            found = alert_batch(detector, batch, settings.intel).to_pydict()
             for alert_id, timestamp, level, agency, document in zip(
                     found["alert_id"], found["timestamp"], found["level"], found["agency_id"], found["document"],
                     strict=True):
@@ -377,7 +424,8 @@ def _detect_split(detector: Detector, settings: TaskSettings, index: int, split:
                 deadletters.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
                 dead += 1
                 continue
-            rows.append(event_row(record, settings.registry, settings.hints, settings.syslog_year))
+            rows.append(event_row(record, settings.registry, settings.hints, settings.syslog_year,
+                                  geoip=settings.geoip))
             events += 1
             if len(rows) >= settings.events_per_file:
                 flush()

@@ -201,6 +201,8 @@ def _detect(args: argparse.Namespace, config: Config) -> int:
     import time
 
     from alerting.triage import Triage
+    from enrich.geoip import GeoIP
+    from enrich.intel_sources import load_intel
     from layers import detect
     from rules.compiler import load_rules
     from socpipe.registry import Registry
@@ -213,13 +215,17 @@ def _detect(args: argparse.Namespace, config: Config) -> int:
         print(f"rule failed: {f.id} {f.path}: {f.reason}", file=sys.stderr)
     registry_path = config.path("registry")
     registry = Registry.load(registry_path) if registry_path else None
+    intel = load_intel(config)
+    for line in intel.lines() if intel else ():
+        print(line, file=sys.stderr)
     loaded = time.monotonic()
     spark = session(master=config.get("spark", "master"), conf=config.get("spark", "conf"), batch=True)
     stages = {"rules": loaded - started, "spark start": time.monotonic() - loaded}
     with tempfile.TemporaryDirectory(prefix="socpipe-lake-") as lake:
         summary = detect.run(spark, ruleset, args.input, args.out, Path(lake), registry, config.hints,
                              config.get("detect", "events_per_file"), config.get("detect", "syslog_year"),
-                             config.get("detect", "split_bytes"), triage=Triage.of(config, ruleset).batch)
+                             config.get("detect", "split_bytes"), triage=Triage.of(config, ruleset).batch,
+                             geoip=GeoIP.of(config), intel=intel.intel if intel else None)
     summary.stages = {**stages, **summary.stages}
     print_summary(summary)
     return 0

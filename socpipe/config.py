@@ -57,6 +57,27 @@ DEFAULTS: dict[str, Any] = {
         # Year given to RFC 3164 syslog timestamps, which carry none (default: the current year).
         "syslog_year": None,
     },
+    "enrich": {
+        # GeoIP (enrich/geoip.py): MaxMind DB files (GeoLite2/GeoIP2 Country or City, ASN); none: that half off.
+        # Public source and destination addresses gain source.geo.country_iso_code, .country_name, source.as.number,
+        # .as.organization.name (and destination.*); addresses looked up are remembered, at most cache_size per
+        # direction in each worker.
+        "geoip": {"country_db": None, "asn_db": None, "cache_size": 100000},
+        "intel": {
+            # Threat-intel indicator files (enrich/intel_sources.py): [{name: NAME, format: stix|misp|csv,
+            # path: FILE_OR_FOLDER, confidence: 0-100}]; confidence is used where an indicator has none.
+            # stix: a bundle or a folder of bundles; misp: a feed folder (manifest.json and event files);
+            # csv: header type,value[,confidence,id,description]. Each match is a "threat-intel match" alert.
+            "sources": [],
+            # A TAXII 2.1 collection of indicators: API root URL and collection id; the password belongs in
+            # SOCPIPE__ENRICH__INTEL__TAXII__PASSWORD. none: no TAXII.
+            "taxii": {"url": None, "collection": None, "username": None, "password": None, "name": "taxii",
+                      "confidence": None},
+            # `socpipe run` reads every source again this often, in seconds, without a restart (a source that
+            # fails then keeps its previous indicators); none: read once at start.
+            "refresh_seconds": 300.0,
+        },
+    },
     "kafka": {
         # Bootstrap servers, host:port[,host:port]; none: no Kafka (`socpipe dev up` writes a ready value).
         "bootstrap_servers": None,

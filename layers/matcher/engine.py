@@ -48,9 +48,11 @@ class Detector:
         batch = pa.array([list(fields.items())], pa.map_(pa.string(), pa.string()))
         return next((rules for _, _, rules in self.match_batch(pa.array([kind], pa.string()), batch)), [])
 
-    def match_batch(self, kinds: pa.Array, fields: pa.MapArray) -> list[tuple[int, dict[str, str], list[int]]]:
-        """(row, its fields, indices of the rules that match it in rule order) for each matching row."""
-        batch = FieldBatch(fields)
+    def match_batch(self, kinds: pa.Array,
+                    fields: pa.MapArray | FieldBatch) -> list[tuple[int, dict[str, str], list[int]]]:
+        """(row, its fields, indices of the rules that match it in rule order) for each matching row. `fields`
+        may come encoded already (the threat-intel matcher reads the same FieldBatch)."""
+        batch = fields if isinstance(fields, FieldBatch) else FieldBatch(fields)
         bits = batch.num_rows.bit_length()  # (rule, row) pairs as one int64: rule << bits | row
         routes = self._route_rows(kinds, batch)
         rows, rules = self._prefilter.candidates(batch)
