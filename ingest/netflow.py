@@ -7,7 +7,15 @@ observation domain, template id) and compiled once into a struct format, so a da
 template comes; what never finds its template goes to the dead letters with its bytes. Memory is bounded:
 at most `max_templates` templates and `max_parked` parked sets.
 
-Byte counts are the exporter's (softflowd: IP total length plus Ethernet padding), recorded as sent.
+Byte counts are the exporter's (softflowd: IP total length plus Ethernet padding; pmacct: IP total length),
+recorded as sent. Sampling: a flow record keeps the exporter's raw `bytes` and `packets` (and the ECS
+`network.bytes`/`network.packets`: what rules see) and, when the exporter states a 1-in-N rate, adds
+`sampling_rate` N and `estimated_bytes`/`estimated_packets` (raw times N, rounded). The rate comes from the v5
+header, from the data record itself, or from an earlier options record of the same exporter and observation
+domain (per sampler id when the data record names one: v9 FLOW_SAMPLER_ID, as pmacct sends): elements 34
+samplingInterval, 50 samplerRandomInterval, 305/306 samplingPacketInterval/Space (softflowd's IPFIX: 1 packet
+selected out of interval + space) and 309/310 samplingSize/Population. Flows that come before the options
+record carry no rate.
 """
 
 from __future__ import annotations
@@ -34,8 +42,9 @@ ELEMENTS: dict[int, str] = {
     1: "bytes", 2: "packets", 4: "protocol", 5: "tos", 6: "tcp_flags", 7: "src_port", 8: "src_ip",
     10: "input_interface", 11: "dst_port", 12: "dst_ip", 14: "output_interface", 16: "src_as", 17: "dst_as",
     21: "end_uptime_ms", 22: "start_uptime_ms", 27: "src_ip", 28: "dst_ip", 34: "sampling_interval",
-    85: "bytes", 86: "packets", 150: "start_s", 151: "end_s", 152: "start_ms", 153: "end_ms",
-    160: "system_init_ms", 305: "sampling_interval",
+    48: "sampler_id", 50: "sampler_random_interval", 85: "bytes", 86: "packets", 150: "start_s", 151: "end_s",
+    152: "start_ms", 153: "end_ms", 160: "system_init_ms", 305: "sampling_packet_interval",
+    306: "sampling_packet_space", 309: "sampling_size", 310: "sampling_population",
 }
 _ADDRESSES = {8: socket.AF_INET, 12: socket.AF_INET, 27: socket.AF_INET6, 28: socket.AF_INET6}
 _UINT = {1: "B", 2: "H", 4: "I", 8: "Q"}
@@ -104,7 +113,7 @@ class FlowDecoder:
     max_parked: int = 10_000
     max_templates: int = 10_000
     templates: OrderedDict[tuple[str, int, int], Template] = field(default_factory=OrderedDict)
-    sampling: dict[tuple[str, int], int] = field(default_factory=dict)
+    sampling: dict[tuple[str, int, int], float] = field(default_factory=dict)  # (exporter, domain, sampler id or 0)
     init_ms: dict[tuple[str, int], int] = field(default_factory=dict)  # IPFIX systemInitTimeMilliseconds
     changes: int = 0  # templates, sampling rates or start times learned: a collector saves state() when it moves
     _parked: OrderedDict[tuple[str, int, int, int], tuple[float, bytes, _Packet]] = field(default_factory=OrderedDict)
@@ -140,7 +149,8 @@ class FlowDecoder:
                 self.templates[(exporter, domain, tid)] = Template.compile([(e, n) for e, n in elements], options)
             except DecodeError:
                 continue
-        self.sampling.update({(e, d): rate for e, d, rate in state.get("sampling", [])})
+        for exporter, domain, *sampler, rate in state.get("sampling", []):  # no sampler id: saved before it was kept
+            self.sampling[(exporter, domain, sampler[0] if sampler else 0)] = rate
         self.init_ms.update({(e, d): ms for e, d, ms in state.get("init_ms", [])})
 
     def expire(self, now: float) -> list[DeadLetter]:
@@ -262,10 +272,11 @@ class FlowDecoder:
                 self._parked_count += 1
             return []
         records = template.decode(body)
-        if template.options:  # sampling rates and the exporter's start time, per exporter and domain
+        if template.options:  # sampling rates (per sampler) and the exporter's start time, per exporter and domain
             for r in records:
-                if r.get("sampling_interval"):
-                    self.sampling[(packet.exporter, packet.domain)] = r["sampling_interval"]
+                rate = _rate(r)
+                if rate:
+                    self.sampling[(packet.exporter, packet.domain, r.get("sampler_id", 0))] = rate
                     self.changes += 1
                 if r.get("system_init_ms"):
                     self.init_ms[(packet.exporter, packet.domain)] = r["system_init_ms"]
@@ -274,8 +285,12 @@ class FlowDecoder:
         init = self.init_ms.get((packet.exporter, packet.domain))
         if init is not None:
             records = [{"system_init_ms": init, **r} for r in records]
-        sampling = self.sampling.get((packet.exporter, packet.domain))
-        return [_record(packet, r, r.get("sampling_interval") or sampling) for r in records]
+        return [_record(packet, r, _rate(r) or self._sampling(packet, r.get("sampler_id", 0))) for r in records]
+
+    def _sampling(self, packet: _Packet, sampler: int) -> float | None:
+        """The rate an options record gave for this sampler, else for the whole exporter and domain."""
+        return self.sampling.get((packet.exporter, packet.domain, sampler)) or self.sampling.get(
+            (packet.exporter, packet.domain, 0))
 
     def _release(self, packet: _Packet, tid: int) -> list[dict[str, Any]]:
         """Decode the sets that waited for this template."""
@@ -288,8 +303,19 @@ class FlowDecoder:
         return flows
 
 
-def _record(packet: _Packet, r: dict[str, Any], sampling: int | None) -> dict[str, str]:
-    """One flow as flat string fields: the native names and the ECS ones."""
+def _rate(r: dict[str, Any]) -> float | None:
+    """The 1-in-N sampling rate a (data or options) record states, or None."""
+    if r.get("sampling_interval") or r.get("sampler_random_interval"):
+        return r.get("sampling_interval") or r["sampler_random_interval"]
+    if r.get("sampling_packet_interval"):
+        return (r["sampling_packet_interval"] + r.get("sampling_packet_space", 0)) / r["sampling_packet_interval"]
+    if r.get("sampling_size") and r.get("sampling_population"):
+        return r["sampling_population"] / r["sampling_size"]
+    return None
+
+
+def _record(packet: _Packet, r: dict[str, Any], sampling: float | None) -> dict[str, str]:
+    """One flow as flat string fields: the native names and the ECS ones; estimated totals when sampled."""
     start, end = _times(packet, r)
     proto = r.get("protocol")
     fields = {
@@ -297,12 +323,15 @@ def _record(packet: _Packet, r: dict[str, Any], sampling: int | None) -> dict[st
         "start": start, "end": end, "src_ip": r.get("src_ip"), "dst_ip": r.get("dst_ip"),
         "src_port": r.get("src_port"), "dst_port": r.get("dst_port"), "protocol": proto, "bytes": r.get("bytes"),
         "packets": r.get("packets"), "tcp_flags": r.get("tcp_flags"), "input_interface": r.get("input_interface"),
-        "output_interface": r.get("output_interface"), "sampling_interval": sampling,
+        "output_interface": r.get("output_interface"), "sampling_rate": None if sampling is None else f"{sampling:g}",
         "source.ip": r.get("src_ip"), "source.port": r.get("src_port"), "destination.ip": r.get("dst_ip"),
         "destination.port": r.get("dst_port"), "network.transport": TRANSPORTS.get(proto, proto),
         "network.iana_number": proto, "network.bytes": r.get("bytes"), "network.packets": r.get("packets"),
         "event.start": start, "event.end": end,
     }
+    if sampling is not None:
+        fields["estimated_bytes"] = None if r.get("bytes") is None else round(r["bytes"] * sampling)
+        fields["estimated_packets"] = None if r.get("packets") is None else round(r["packets"] * sampling)
     return {k: str(v) for k, v in fields.items() if v is not None}
 
 
