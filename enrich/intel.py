@@ -56,6 +56,7 @@ class IntelSet:
         self.indicators = list(best.values())
         self.domains = {i.value: i for i in self.indicators if i.type == DOMAIN}
         self.urls = {i.value: i for i in self.indicators if i.type == URL}
+        self.url_hosts = frozenset(value.partition("/")[0] for value in self.urls)  # rules out most requests
         self.hashes = {i.value: i for i in self.indicators if i.type in HASH_LENGTHS.values()}
         networks = [i for i in self.indicators if i.type in (IP, CIDR)]
         self._v4 = _Ranges([(n, i) for i in networks if (n := network_range(i.value)) and n[0] == 4])
@@ -95,6 +96,10 @@ class IntelSet:
 
     def url(self, value: str) -> Indicator | None:
         return self.urls.get(url_key(value)) if self.urls else None
+
+    def url_host(self, host: str) -> bool:
+        """Whether some URL indicator leads to this host (a request's host, port included if not default)."""
+        return url_key(host).partition("/")[0] in self.url_hosts
 
     def hash(self, value: str) -> Indicator | None:
         return self.hashes.get(value.strip().lower())

@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from enrich.intel import CIDR, DOMAIN, IP, MD5, SHA1, SHA256, TYPES, URL, Indicator, IntelSet, indicator
+
+log = logging.getLogger(__name__)
 
 STIX, MISP, CSV, TAXII = "stix", "misp", "csv", "taxii"
 FORMATS = (STIX, MISP, CSV)
@@ -95,6 +99,45 @@ def load_sources(sources: list[dict[str, Any]], taxii: dict[str, Any] | None = N
         counts[name] = len(found)
         indicators += found
     return Loaded(IntelSet(indicators), skipped, counts)
+
+
+class Refresher:
+    """The indicator sets of a Config, read at start and again by a background thread every
+    enrich.intel.refresh_seconds; the stream's driver ships the newest set to the next micro-batch. A read
+    that fails is logged and the last set stays."""
+
+    def __init__(self, config: Any) -> None:
+        self.config = config
+        self.seconds = config.get("enrich", "intel", "refresh_seconds")
+        self.loaded = load_intel(config)  # a source that cannot be read at start is an error
+        self.version = 0  # counts the changes
+        if self.loaded:
+            log.info("\n".join(self.loaded.lines()))
+
+    def reload(self) -> bool:
+        """Read the sources again; True when the indicators changed."""
+        try:
+            loaded = load_intel(self.config)
+        except Exception as error:  # any source's failure: files, JSON, HTTP, TAXII
+            log.error("threat intel not refreshed, the last indicators stay: %s: %s", type(error).__name__, error)
+            return False
+        if loaded is None or self.loaded is None or loaded.intel.indicators == self.loaded.intel.indicators:
+            return False
+        self.loaded = loaded
+        self.version += 1
+        log.info("threat intel refreshed: %s", "\n".join(loaded.lines()))
+        return True
+
+    def start(self, stopping: threading.Event) -> None:
+        """Reload every refresh_seconds until `stopping` is set (not at all without sources or seconds)."""
+        if self.loaded is None or not self.seconds:
+            return
+
+        def loop() -> None:
+            while not stopping.wait(self.seconds):
+                self.reload()
+
+        threading.Thread(target=loop, name="intel-refresh", daemon=True).start()
 
 
 # ---- STIX 2.1 ----------------------------------------------------------------------------------------

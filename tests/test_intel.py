@@ -7,6 +7,8 @@ from __future__ import annotations
 import functools
 import json
 import pickle
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +19,7 @@ import yaml
 from taxii_server import medallion
 
 from enrich.intel import CIDR, DOMAIN, IP, MD5, SHA1, SHA256, URL, Indicator, IntelSet, indicator, level, url_key
-from enrich.intel_sources import PatternError, load_intel, load_sources, pattern_values
+from enrich.intel_sources import PatternError, Refresher, load_intel, load_sources, pattern_values
 from ingest.parsers import flow_fields, parse_syslog, zeek_fields
 from layers.detect import EVENT_SCHEMA, alert_batch, event_row
 from layers.matcher.engine import Detector
@@ -360,3 +362,28 @@ def test_rule_alerts_and_intel_alerts_of_one_event(intel) -> None:
 
 def test_indicator_is_what_the_lookup_gives(intel) -> None:
     assert isinstance(intel.addresses(["45.33.32.156"])[0], Indicator)
+
+
+def test_refresher_reads_again_and_keeps_the_last_set_on_failure(tmp_path, caplog) -> None:
+    listing = tmp_path / "list.csv"
+    listing.write_text("type,value\nip,192.0.2.1\n")
+    (tmp_path / "socpipe.yaml").write_text(yaml.safe_dump({"enrich": {"intel": {"refresh_seconds": 0.2, "sources": [
+        {"name": "local", "format": "csv", "path": "list.csv"}]}}}))
+    refresher = Refresher(load_config(tmp_path / "socpipe.yaml", environ={}))
+    assert len(refresher.loaded.intel) == 1 and refresher.version == 0
+    assert not refresher.reload() and refresher.version == 0  # unchanged: nothing new to ship
+    listing.write_text("type,value\nip,192.0.2.1\ndomain,new.example\n")
+    assert refresher.reload() and refresher.version == 1
+    assert refresher.loaded.intel.domain("x.new.example") is not None
+    listing.unlink()
+    assert not refresher.reload() and len(refresher.loaded.intel) == 2 and refresher.version == 1
+    assert "threat intel not refreshed" in caplog.text and "list.csv" in caplog.text
+    # On its schedule, in the background.
+    listing.write_text("type,value\nurl,http://x.example/a\n")
+    stopping = threading.Event()
+    refresher.start(stopping)
+    deadline = time.monotonic() + 10
+    while refresher.version < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stopping.set()
+    assert refresher.version == 2 and refresher.loaded.intel.url("http://x.example/a") is not None

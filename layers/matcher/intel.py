@@ -92,11 +92,14 @@ def intel_matches(intel: IntelSet, batch: FieldBatch, source_ips: pa.Array | pa.
 def _host_and_path(batch: FieldBatch, take: Callable[..., None], intel: IntelSet) -> None:
     """URLs of HTTP records that give the host and the path apart (Zeek, Suricata, access logs)."""
     host, path = batch.column(URL_HOST), batch.column(URL_PATH)
-    rows = np.flatnonzero((host.codes >= 0) & (path.codes >= 0))
+    if not host.entry_rows.size or not path.entry_rows.size:
+        return
+    wanted = np.array([bool(h) and intel.url_host(h) for h in host.values] + [False], dtype=bool)  # [-1]: none
+    rows = np.flatnonzero(wanted[host.codes] & (path.codes >= 0))
     if not rows.size:
         return
     numbers, firsts = group(host.codes[rows] * (len(path.distinct) + 1) + path.codes[rows])
-    urls = [f"{h}{p}" if h and p and p.startswith("/") else None
+    urls = [f"{h}{p}" if p and p.startswith("/") else None
             for h, p in ((host.values[host.codes[r]], path.values[path.codes[r]]) for r in rows[firsts].tolist())]
     take(URL_PATH, rows, numbers, urls, lambda values: [intel.url(v) if v else None for v in values])
 
