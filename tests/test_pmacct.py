@@ -23,13 +23,14 @@ from ingest.netflow import FlowDecoder
 pytestmark = pytest.mark.slow
 
 
-def pmacctd(pcap: Path, port: int) -> subprocess.Popen[bytes]:
+def pmacctd(pcap: Path, port: int, *settings: str) -> subprocess.Popen[bytes]:
     """pmacctd reading the pcap and exporting IPFIX (nfprobe_version 10) to 127.0.0.1:port; short flow
     timeouts, and the flows still open are exported when it stops at the end of the file."""
     config = pcap.with_suffix(f".pmacctd.{port}.conf")
     config.write_text("\n".join([
         "daemonize: false", f"pcap_savefile: {pcap}", "pcap_savefile_wait: false", "plugins: nfprobe",
         "nfprobe_version: 10", f"nfprobe_receiver: 127.0.0.1:{port}", "nfprobe_timeouts: tcp=1:maxlife=5:expint=1",
+        *settings,
     ]) + "\n")
     return subprocess.Popen(["pmacctd", "-f", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -38,13 +39,12 @@ def _key(f: dict[str, str]) -> tuple[str, str, int, int, int]:
     return f["src_ip"], f["dst_ip"], int(f["src_port"]), int(f["dst_port"]), int(f["protocol"])
 
 
-def test_pmacctd_ipfix_equals_the_capture(tmp_path):
-    pcap = tmp_path / "flows.pcap"
-    packets, octets = write_pcap(pcap)
+def _decoded(pcap: Path, *settings: str) -> list[dict[str, str]]:
+    """Every flow pmacctd exports for the pcap, through the decoder (no dead letters)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
         receiver.bind(("127.0.0.1", 0))
         receiver.settimeout(0.5)
-        run = pmacctd(pcap, receiver.getsockname()[1])
+        run = pmacctd(pcap, receiver.getsockname()[1], *settings)
         decoder, flows, letters = FlowDecoder(), [], []
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -60,16 +60,41 @@ def test_pmacctd_ipfix_equals_the_capture(tmp_path):
             letters += bad
     assert run.wait(10) == 0
     assert letters == []
+    return flows
+
+
+def _totals(flows: list[dict[str, str]]) -> tuple[Counter, Counter]:
     seen_packets, seen_bytes = Counter(), Counter()
     for f in flows:
         seen_packets[_key(f)] += int(f["packets"])
         seen_bytes[_key(f)] += int(f["bytes"])
-    assert seen_packets == packets and seen_bytes == octets  # every direction once, IP total length
+    return seen_packets, seen_bytes
+
+
+def test_pmacctd_ipfix_equals_the_capture(tmp_path):
+    pcap = tmp_path / "flows.pcap"
+    packets, octets = write_pcap(pcap)
+    flows = _decoded(pcap)
+    assert _totals(flows) == (packets, octets)  # every direction once, IP total length
     # pmacct sends flowStart/EndMilliseconds: the capture's own clock (2026-03-14 02:00 UTC, 10 ms a packet).
     first, last = min(f["start"] for f in flows), max(f["end"] for f in flows)
     span = datetime.fromisoformat(last) - datetime.fromisoformat(first)
     assert first.startswith("2026-03-14T02:00:00") and 0.3 < span.total_seconds() < sum(packets.values()) * 0.01
     assert all("sampling_rate" not in f for f in flows)  # not sampled, so no rate and no estimates
+
+
+def test_pmacctd_sampling_rate_is_recorded_per_sampler(tmp_path):
+    """pmacctd_ext_sampling_rate says the capture was sampled 1 in 4 upstream: pmacctd counts every packet and
+    exports an options record (FLOW_SAMPLER_ID 1, samplerRandomInterval 4) with data naming sampler 1. The raw
+    counts stay the capture's; the estimates are four times them. (pmacct's own `sampling_rate` samples at
+    random, so its counts cannot be compared with the capture.)"""
+    pcap = tmp_path / "flows.pcap"
+    packets, octets = write_pcap(pcap)
+    flows = _decoded(pcap, "pmacctd_ext_sampling_rate: 4")
+    assert _totals(flows) == (packets, octets)
+    assert {f["sampling_rate"] for f in flows} == {"4"}
+    assert sum(int(f["estimated_packets"]) for f in flows) == 4 * sum(packets.values())
+    assert sum(int(f["estimated_bytes"]) for f in flows) == 4 * sum(octets.values())
 
 
 def test_pmacctd_and_softflowd_at_once_through_the_collector(dev_servers, tmp_path):
