@@ -76,6 +76,9 @@ def context(event: Event, registry: Registry | None, hints: tuple[HostHint, ...]
         path = event.origin.rsplit(":", 1)[0]
         host = next((h.host for h in hints if fnmatch.fnmatch(path, h.path_glob)), None)
     owner = registry.locate(host, ip) if registry else None
+    if owner is None and registry and (destination := f.get("destination.ip")):
+        # A flow or sensor record from outside (a scan, a guessing source): the agency it reached.
+        owner = registry.locate(None, destination)
     return Context(
         timestamp=event_time(event.kind, f, year),
         host=host,

@@ -131,3 +131,17 @@ def test_collect_import_sends_sensor_logs_to_their_topics(dev_servers, tmp_path:
     kinds = Counter(parse_envelope(Envelope.from_message(c.topic, c.key.encode(), c.value, [
         (k, v.encode()) for k, v in c.headers.items()])).kind for c in found)
     assert kinds["zeek_conn"] == 6 and kinds["suricata_dns"] == 2
+
+
+def test_a_record_from_outside_belongs_to_the_agency_it_reached():
+    from enrich.normalise import context
+    from socpipe.demo import REGISTRY
+    from socpipe.registry import Registry
+
+    registry = Registry.load(REGISTRY)
+    inbound = Event({"source.ip": "203.0.113.9", "destination.ip": "10.10.10.21", "destination.port": "22"}, "zeek")
+    outbound = Event({"source.ip": "10.10.10.21", "destination.ip": "10.10.20.5"}, "zeek")
+    outside = Event({"source.ip": "203.0.113.9", "destination.ip": "198.51.100.1"}, "zeek")
+    assert (context(inbound, registry).agency_id, context(inbound, registry).system_id) == ("vp-ubnd", "dvc-portal")
+    assert context(outbound, registry).system_id == "dvc-portal"  # its own source first
+    assert context(outside, registry).agency_id is None
