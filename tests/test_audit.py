@@ -162,3 +162,37 @@ def test_html_report_targets_first_in_both_languages(report) -> None:
     assert "Cơ quan cấp tỉnh được giám sát" in vi and "Không đạt" in vi
     assert en.index("Targets and results") < en.index("Charts") < en.index("Details")
     assert record["outputs"]["report.vi.html"] and record["outputs"]["report.en.html"]
+
+
+def test_the_report_in_headless_chromium(report) -> None:
+    """The auditor opens the self-contained file in a browser: it renders with its three charts, no request
+    leaves the file, no console error; screenshots in test-artifacts/audit/."""
+    from conftest import ROOT
+    from playwright.sync_api import sync_playwright
+
+    chromium = Path("/usr/bin/chromium")
+    assert chromium.exists(), "Debian's chromium is needed (.ci/run installs it)"
+    artifacts = ROOT / "test-artifacts" / "audit"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    folder = report[1].parent
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(chromium), args=["--no-sandbox"])
+        try:
+            for language, heading in (("vi", "Chỉ tiêu và kết quả"), ("en", "Targets and results")):
+                page = browser.new_page(viewport={"width": 1280, "height": 900})
+                errors: list[str] = []
+                requests: list[str] = []
+                page.on("console", lambda m, e=errors: m.type == "error" and e.append(m.text))
+                page.on("pageerror", lambda x, e=errors: e.append(str(x)))
+                page.on("request", lambda r, q=requests: q.append(r.url))
+                page.goto((folder / f"report.{language}.html").as_uri())
+                assert page.get_by_text(heading).first.is_visible()
+                charts = page.locator("svg")
+                assert charts.count() == 3
+                assert all(charts.nth(i).bounding_box()["width"] > 100 for i in range(3))  # drawn, not empty
+                assert requests == [(folder / f"report.{language}.html").as_uri()]  # self-contained
+                assert errors == []
+                page.screenshot(path=str(artifacts / f"report.{language}.png"), full_page=True)
+                page.close()
+        finally:
+            browser.close()
