@@ -58,6 +58,32 @@ TARGETS_VI = {"coverage: provincial agencies monitored": "Cơ quan cấp tỉnh 
               "handling: incidents within their deadlines": "Sự cố được xử lý đúng hạn",
               "reporting: initial report within 24 h": "Báo cáo ban đầu trong 24 giờ",
               "reporting: full report within 72 h": "Báo cáo đầy đủ trong 72 giờ"}
+# The detail tables' columns and status words in the Vietnamese report (the CSV and JSON keep the names).
+COLUMNS_VI = {
+    "tier": "Cấp", "agencies": "Số cơ quan", "monitored": "Được giám sát", "share_percent": "Tỷ lệ (%)",
+    "target_percent": "Chỉ tiêu (%)", "result": "Kết quả", "agency_id": "Mã cơ quan", "name": "Tên",
+    "type": "Loại", "from": "Từ ngày", "to": "Đến ngày", "days_existing": "Số ngày tồn tại",
+    "days_monitored": "Số ngày được giám sát", "reported_under": "Báo cáo dưới cơ quan", "measure": "Chỉ số",
+    "systems": "Số hệ thống", "system_id": "Mã hệ thống", "level": "Cấp độ / mức độ",
+    "last_event": "Sự kiện gần nhất", "longest_gap_days": "Khoảng trống dài nhất (ngày)",
+    "days_silent": "Số ngày không có dữ liệu", "status": "Trạng thái", "minimum_months": "Thời hạn tối thiểu (tháng)",
+    "ok": "Đạt", "short": "Thiếu", "no_data": "Không có dữ liệu", "required_since": "Cần lưu từ ngày",
+    "oldest_held": "Dữ liệu cũ nhất", "days_held": "Số ngày đang lưu", "incidents": "Số sự cố",
+    "acknowledged": "Đã tiếp nhận", "tta_median_min": "Tiếp nhận, trung vị (phút)",
+    "tta_p90_min": "Tiếp nhận, P90 (phút)", "closed": "Đã đóng", "ttc_median_h": "Đóng, trung vị (giờ)",
+    "over_ack_deadline": "Quá hạn tiếp nhận", "over_close_deadline": "Quá hạn đóng", "escalations": "Số lần chuyển cấp",
+    "incident_id": "Mã sự cố", "detected": "Phát hiện lúc", "tta_min": "Tiếp nhận (phút)", "acknowledge": "Tiếp nhận",
+    "ttc_h": "Đóng (giờ)", "close": "Đóng", "complete": "Đầy đủ", "problems": "Vấn đề", "stage": "Giai đoạn",
+    "deadline": "Thời hạn", "due": "Đến hạn", "met": "Đúng hạn", "why_reported": "Lý do phải báo cáo",
+    "initial_deadline": "Hạn báo cáo ban đầu", "initial_sent": "Gửi báo cáo ban đầu lúc", "initial": "Ban đầu",
+    "initial_receipt": "Biên nhận ban đầu", "full_deadline": "Hạn báo cáo đầy đủ",
+    "full_sent": "Gửi báo cáo đầy đủ lúc", "full": "Đầy đủ", "full_receipt": "Biên nhận đầy đủ",
+}
+VALUES_VI = {"pass": "đạt", "fail": "không đạt", "ok": "đạt", "silent": "im lặng", "never": "chưa từng gửi",
+             "short": "thiếu", "no data": "không có dữ liệu", "met": "đúng hạn", "late": "trễ hạn",
+             "overdue": "quá hạn", "open": "đang mở", "yes": "có", "no": "không", "complete": "đầy đủ",
+             "no contacts": "không có đầu mối", "no security level": "chưa xác định cấp độ",
+             "provincial": "cấp tỉnh", "district": "cấp huyện", "commune": "cấp xã"}
 CSS = """body{font-family:'DejaVu Sans',Arial,sans-serif;margin:2em;color:#222;max-width:1200px}
 h1{font-size:1.5em}h2{border-bottom:2px solid #235;padding-bottom:.2em;margin-top:1.6em}
 table{border-collapse:collapse;margin:.5em 0 1em;font-size:.85em}td,th{border:1px solid #bbb;padding:.25em .5em;
@@ -103,8 +129,8 @@ def render(results: list[Result], header: dict[str, Any], manifest_sha256: str, 
         if r.name == "summary":
             continue
         parts.append(f"<h3>{_e(TITLES[r.name][language])}</h3>")
-        parts.append(_table(r.summary_columns, r.summary, t))
-        parts.append(_table(r.columns, r.rows, t))
+        parts.append(_table(r.summary_columns, r.summary, t, language))
+        parts.append(_table(r.columns, r.rows, t, language))
     parts.append("</body></html>\n")
     return "".join(parts)
 
@@ -129,11 +155,13 @@ def _pct(value: Any) -> str:
     return "" if value is None else f"{value:g} %"
 
 
-def _table(columns: list[str], rows: list[list[Any]], t: dict[str, str]) -> str:
+def _table(columns: list[str], rows: list[list[Any]], t: dict[str, str], language: str) -> str:
     if not rows:
         return f"<p>{_e(t['none'])}</p>"
-    head = "".join(f"<th>{_e(c)}</th>" for c in columns)
-    body = "".join("<tr>" + "".join(f"<td>{_e(c)}</td>" for c in row) + "</tr>" for row in rows)
+    names, words = (COLUMNS_VI, VALUES_VI) if language == "vi" else ({}, {})
+    head = "".join(f"<th>{_e(names.get(c, c))}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{_e(words.get(c, c) if isinstance(c, str) else c)}</td>" for c in row)
+                   + "</tr>" for row in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
 
 

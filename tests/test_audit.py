@@ -161,6 +161,8 @@ def test_html_report_targets_first_in_both_languages(report) -> None:
     assert vi.index("Chỉ tiêu và kết quả") < vi.index("Biểu đồ") < vi.index("Chi tiết")
     assert "Cơ quan cấp tỉnh được giám sát" in vi and "Không đạt" in vi
     assert en.index("Targets and results") < en.index("Charts") < en.index("Details")
+    assert "<th>Mã cơ quan</th>" in vi and "<th>agency_id</th>" not in vi and "<th>agency_id</th>" in en
+    assert "<td>không đạt</td>" in vi and "<td>fail</td>" not in vi and "<td>fail</td>" in en
     assert record["outputs"]["report.vi.html"] and record["outputs"]["report.en.html"]
 
 
