@@ -48,7 +48,7 @@ def test_files_bundles_valid_strict_and_forms(lake: Path, tmp_path: Path) -> Non
         "aa02": ["verdict true_positive_impact"]}
     assert sorted(p.name for p in (out / "aa01").iterdir()) == [
         "full.json", "full.stix.json", "full.syslog", "initial.json", "initial.stix.json", "initial.syslog",
-        "mau-03.html", "mau-04.html"]
+        "mau-03.html", "mau-03.pdf", "mau-04.html", "mau-04.pdf"]
     assert not (out / "aa02" / "full.stix.json").exists()  # not closed: no full report yet
     bundles = sorted(out.rglob("*.stix.json"))
     for path in bundles:
@@ -87,6 +87,7 @@ def test_files_bundles_valid_strict_and_forms(lake: Path, tmp_path: Path) -> Non
     assert "Mẫu 03" in mau03 and "BÁO CÁO BAN ĐẦU" in mau03 and "01 giờ 00 phút, ngày 02/07/2025" in mau03
     assert "Sở A" in mau03 and "LGSP" in mau03
     assert "Mẫu 04" in (out / "aa01" / "mau-04.html").read_text()
+    assert all((out / "aa01" / f"mau-0{n}.pdf").read_bytes().startswith(b"%PDF") for n in (3, 4))
 
 
 def test_clocks_overdue_escalated_once(lake: Path, tmp_path: Path) -> None:

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import weasyprint
+
 
 class TransportError(RuntimeError):
     """A send that did not go through (the message says where and why, never a secret)."""
@@ -60,6 +62,8 @@ class FileTransport:
                      f"{export.stage}.syslog": export.syslog + "\n", f"{form}.html": export.form_html}
             for name, text in files.items():
                 (folder / name).write_text(text, encoding="utf-8")
+            # The form to sign and file, as layer 3 prints its report (WeasyPrint, fonts from the system).
+            weasyprint.HTML(string=export.form_html).write_pdf(folder / f"{form}.pdf")
         except OSError as exc:
             raise TransportError(f"files {folder}: {exc}") from exc
         digest = hashlib.sha256(export.bundle.encode()).hexdigest()
