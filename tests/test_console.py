@@ -3,6 +3,7 @@ routes), read-only auditors, CSRF, concurrent edits, and the action log in the s
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from alerting.actions import read_lake
 from alerting.tuning import Tuning
 from dashboards.console.serve import agency_aliases
 from rules.compiler import load_rules
+from socpipe import search
 from socpipe.demo import REGISTRY
 from socpipe.registry import Registry
 
@@ -57,6 +59,7 @@ def route_cases(own: str, other: str) -> dict[tuple[str, str], dict]:
         ("GET", "/api/filters"): {"path": "/api/filters"},
         ("POST", "/api/filters"): {"path": "/api/filters", "json": {"name": "theirs", "params": {"agency": OTHER}}},
         ("DELETE", "/api/filters/{name}"): {"path": "/api/filters/theirs"},
+        ("POST", "/api/bulk"): {"path": "/api/bulk", "json": {"kind": "acknowledge", "params": {"agency": OTHER}}},
     }
 
 
@@ -111,6 +114,16 @@ def test_every_route_applies_the_scope(setup):
         assert client.post(f"/api/incidents/{incident}/suppress", json={"fields": ["Computer"]},
                            headers={"X-CSRF-Token": csrf}).status_code == 403
     assert not (tmp_path / "tuning").exists() or list((tmp_path / "tuning").glob("*.yml")) == []
+    # Bulk on "all matching": the other agency's incidents are neither counted nor reached, named or filtered.
+    for body in ({"kind": "acknowledge", "params": {"agency": OTHER}}, {"kind": "acknowledge", "params": {}}):
+        answer = client.post("/api/bulk", json=body, headers={"X-CSRF-Token": csrf}).json()
+        assert answer == {"matching": 0 if body["params"] else 2}
+    assert client.post("/api/bulk", json={"kind": "acknowledge", "ids": [other], "confirm": True},
+                       headers={"X-CSRF-Token": csrf}).status_code == 404
+    assert client.post("/api/bulk", json={"kind": "status", "value": "closed", "params": {}},
+                       headers={"X-CSRF-Token": csrf}).status_code == 403
+    confirm = client.post("/bulk", data={"csrf": csrf, "all": "1", "kind": "acknowledge", "agency": OTHER})
+    assert '<b id="bulk-count">0</b>' in confirm.text and other not in confirm.text
 
 
 def test_auditors_read_everything_and_change_nothing(setup):
@@ -263,3 +276,77 @@ def test_per_agency_filtered_aliases_show_only_the_agency_subtree(setup):
             assert {h["_source"]["agency"]["id"] for h in found} == expected, (prefix, agency)
             assert len(found) == sum(d["agency"]["id"] in subtree for d in documents)
     assert "skhcn" not in set(registry.subtree(OTHER))  # (the test would show nothing if it were)
+
+
+def _incident(n: int, agency: str, **extra) -> dict:
+    return {"incident_id": f"bulk-{agency}-{n:03d}", "@timestamp": "2026-03-15T01:00:00+00:00",
+            "first": "2026-03-15T01:00:00+00:00", "last": f"2026-03-15T01:{n % 60:02d}:00+00:00", "count": 1,
+            "level": "medium", "status": "new", "rule": {"id": "r-bulk", "title": "Bulk", "tags": []},
+            "agency": {"id": agency}, "alert_ids": [], **extra}
+
+
+def test_queue_filters_each_narrow_on_the_server(setup):
+    client, store, incidents, by_agency, _ = setup
+    registry = Registry.load(REGISTRY)
+    store.client.update(index=store.index, id=by_agency[OTHER], body={"doc": {"system": {"id": "s", "level": 4}}},
+                        refresh="wait_for")
+    sign_in(client, "analyst")
+
+    def total(query: str) -> int:
+        answer = client.get(f"/api/incidents?{query}")
+        assert answer.status_code == 200, (query, answer.text)
+        return answer.json()["total"]
+
+    assert total("") == 4
+    assert total("level=high") == 2 and total("status=new") == 4 and total(f"rule={PS_RULE}") == 2
+    assert total("system_level=4") == 1 and total("system_level=3") == 0
+    assert total("tag=attack.t1059") == 4 and total("tag=attack.t1190") == 0
+    parent = registry.agencies[OTHER].parent
+    assert parent and total(f"agency={parent}") == sum(
+        i["agency"]["id"] in registry.subtree(parent) for i in incidents) >= 1  # the subtree, not the unit alone
+    assert total(f"agency={OTHER}") == 1
+    # Local (Asia/Ho_Chi_Minh) times on `last`: 09:02 there is 02:02 UTC.
+    assert total("since=2026-03-14T09:02") == 3 and total("until=2026-03-14T09:01:30") == 1
+    assert total("since=2026-03-14T09:01:30&until=2026-03-14T09:02:30") == 1
+    assert client.get("/api/incidents?since=yesterday").status_code == 400
+    assert client.get("/api/incidents?system_level=high").status_code == 400
+    # Free text over the alerts' events (which incidents do not copy), in any case, and over the title.
+    assert total("q=SQBFAFgA1") == 1 and total("q=sqbfafga") == 2 and total("q=brute") == 1
+    assert total("q=event%20on%20web-xa") == 1
+    page = client.get("/?q=sqbfafga&level=high&since=2026-03-14").text
+    assert page.count('data-href="/incidents/') == 2 and 'value="2026-03-14"' in page
+    sign_in(client, "khcn")
+    assert total("q=event%20on%20web-xa") == 0 and total("system_level=4") == 0 and total("q=sqbfafga") == 2
+    assert total(f"agency={parent}") == 2  # a wider agency is still narrowed to the caller's scope
+
+
+def test_bulk_actions_cover_all_matching_not_the_page(setup):
+    client, store, incidents, by_agency, _ = setup
+    extra = [_incident(n, agency) for agency in ("skhcn", OTHER) for n in range(55)]  # more than a page (50)
+    search.write(store.client, [(store.index, i["incident_id"], json.dumps(i)) for i in extra])
+    store.client.indices.refresh(index=store.index)
+    csrf = sign_in(client, "khcn")
+    queue = client.get("/?rule=r-bulk").text
+    assert queue.count('data-href="/incidents/') == 50 and 'id="bulk-all-acknowledge"' in queue
+    assert 'id="bulk-all-status"' not in queue  # an agency user may not close
+    confirm = client.post("/bulk", data={"csrf": csrf, "all": "1", "kind": "acknowledge", "rule": "r-bulk"})
+    assert '<b id="bulk-count">55</b>' in confirm.text
+    assert client.get("/api/incidents?rule=r-bulk&status=new").json()["total"] == 55  # nothing done yet
+    done = client.post("/bulk", data={"csrf": csrf, "all": "1", "confirm": "1", "kind": "acknowledge",
+                                      "rule": "r-bulk"}, follow_redirects=False)
+    assert done.status_code == 303 and "done=55" in done.headers["location"]
+    assert client.get("/api/incidents?rule=r-bulk&status=acknowledged").json()["total"] == 55
+
+    csrf = sign_in(client, "analyst")
+    assert client.get("/api/incidents?rule=r-bulk&status=new").json()["total"] == 55  # the other agency's
+    body = {"kind": "status", "value": "closed", "params": {"rule": "r-bulk", "status": "new"}}
+    assert client.post("/api/bulk", json=body, headers={"X-CSRF-Token": csrf}).json() == {"matching": 55}
+    answer = client.post("/api/bulk", json={**body, "confirm": True}, headers={"X-CSRF-Token": csrf}).json()
+    assert answer == {"matching": 55, "done": 55, "conflicts": 0}
+    closed = client.get(f"/api/incidents?rule=r-bulk&agency={OTHER}&status=closed").json()
+    assert closed["total"] == 55 and all(i["ttc_seconds"] > 0 for i in closed["incidents"])
+    assert client.get("/api/incidents?rule=r-bulk&agency=skhcn&status=acknowledged").json()["total"] == 55
+    # Ticked ones only, as before: the form's ids.
+    ticked = [by_agency["vp-ubnd"]]
+    client.post("/bulk", data={"csrf": csrf, "kind": "status", "value": "in_progress", "id": ticked})
+    assert client.get("/api/incidents?status=in_progress").json()["total"] == 1

@@ -11,11 +11,11 @@ rate-limited per client address. Other parts of socpipe add their routes through
 import secrets
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -68,6 +68,15 @@ class SuppressRequest(BaseModel):
 class SavedFilterRequest(BaseModel):
     name: str
     params: dict[str, str] = {}
+
+
+class BulkRequest(BaseModel):
+    kind: str
+    value: str | None = None
+    note: str = ""
+    ids: list[str] | None = None  # none: every incident the filter `params` finds
+    params: dict[str, str] = {}
+    confirm: bool = False  # false: only how many it would change
 
 
 class ActionRequest(BaseModel):
@@ -164,7 +173,13 @@ def create_app(store: IncidentStore, users: Users, registry: Registry | None, se
         saved = request.query_params.get("saved")
         if saved and s is not None:
             return store.saved_filters(s.scope).get(saved, Filters())
-        return Filters.of(request.query_params)
+        return parsed(request.query_params)
+
+    def parsed(params: Mapping[str, Any]) -> Filters:
+        try:
+            return Filters.of(params)
+        except ValueError as error:
+            raise HTTPException(400, f"bad filter: {error}") from None
 
     @app.get("/", response_class=HTMLResponse)
     def queue_page(request: Request, s: SessionDep) -> HTMLResponse:
@@ -173,16 +188,22 @@ def create_app(store: IncidentStore, users: Users, registry: Registry | None, se
         incidents, cursor, total = store.queue(s.scope, filters, after.split("|") if after else None)
         by = request.query_params.get("group") or "rule"
         groups = store.groups(s.scope, filters, by if by in GROUP_FIELDS else "rule")
+        done = request.query_params.get("done")
         return page(request, "queue.html", s, incidents=incidents, total=total, groups=groups, by=by, filters=filters,
-                    cursor="|".join(map(str, cursor)) if cursor else None, saved=store.saved_filters(s.scope))
+                    cursor="|".join(map(str, cursor)) if cursor else None, saved=store.saved_filters(s.scope),
+                    done=int(done) if done and done.isdigit() else None,
+                    conflicts=int(request.query_params.get("conflicts", "0") or 0) if request.query_params.get(
+                        "conflicts", "0").isdigit() else 0)
 
     @app.post("/filters")
-    def save_filter(request: Request, s: SessionDep, name: Annotated[str, Form()], csrf: OptionalForm = None,
-                    level: OptionalForm = None, status: OptionalForm = None, agency: OptionalForm = None,
-                    rule: OptionalForm = None, q: OptionalForm = None) -> Response:
-        """Save the queue's current filters under a name, for this user only."""
-        checked(request, csrf, s)
-        _save(s, name, Filters.of({"level": level, "status": status, "agency": agency, "rule": rule, "q": q}))
+    async def save_filter(request: Request, s: SessionDep) -> Response:
+        """Save the queue's current filters (the form's filter fields) under a name, for this user only."""
+        form = await request.form()
+        checked(request, _text(form.get("csrf")), s)
+        name = _text(form.get("name"))
+        if not name:
+            raise HTTPException(422, "a saved filter needs a name")
+        _save(s, name, parsed({k: v for k, v in form.items() if isinstance(v, str)}))
         return RedirectResponse(f"/?saved={quote(name)}", 303)
 
     @app.get("/incidents/{incident_id}", response_class=HTMLResponse)
@@ -225,13 +246,40 @@ def create_app(store: IncidentStore, users: Users, registry: Registry | None, se
         return RedirectResponse(f"/incidents/{incident_id}?suppressed={quote(path.name)}", 303)
 
     @app.post("/bulk")
-    def bulk(request: Request, s: SessionDep, kind: Annotated[str, Form()], value: OptionalForm = None,
-             csrf: OptionalForm = None, id: Annotated[list[str] | None, Form()] = None) -> Response:  # noqa: A002
-        """An action on every incident ticked on the page."""
-        checked(request, csrf, s)
-        for incident_id in id or []:
-            _act(s, incident_id, ActionRequest(kind=kind, value=value))
-        return RedirectResponse("/", 303)
+    async def bulk(request: Request, s: SessionDep) -> Response:
+        """An action on every incident ticked on the page, or (`all`) on every incident the form's filter
+        finds in the caller's scope, on every page: first a confirmation with the count, then (`confirm`)
+        the action."""
+        form = await request.form()
+        checked(request, _text(form.get("csrf")), s)
+        kind, value = _text(form.get("kind")), _text(form.get("value")) or None
+        if not kind:
+            raise HTTPException(422, "which action?")
+        if not form.get("all"):
+            ids = [i for i in form.getlist("id") if isinstance(i, str)]
+            done, conflicts = _bulk(s, ids, ActionRequest(kind=kind, value=value))
+            return RedirectResponse(f"/?done={done}&conflicts={conflicts}", 303)
+        filters = parsed({k: v for k, v in form.items() if isinstance(v, str)})
+        if not s.scope.may(kind):
+            raise HTTPException(403, "not allowed")
+        ids = store.matching_ids(s.scope, filters)
+        if not form.get("confirm"):
+            return page(request, "bulk.html", s, kind=kind, value=value, count=len(ids), filters=filters)
+        done, conflicts = _bulk(s, ids, ActionRequest(kind=kind, value=value))
+        return RedirectResponse(f"/?{urlencode(filters.params())}&done={done}&conflicts={conflicts}", 303)
+
+    def _bulk(s: Session, ids: list[str], action: ActionRequest) -> tuple[int, int]:
+        """The action on each incident; one changed meanwhile by someone else is left for them (counted)."""
+        done = conflicts = 0
+        for incident_id in ids:
+            try:
+                _act(s, incident_id, action)
+                done += 1
+            except HTTPException as error:
+                if error.status_code != 409:
+                    raise
+                conflicts += 1
+        return done, conflicts
 
     # ---- API ---------------------------------------------------------------------------------------
 
@@ -280,17 +328,30 @@ def create_app(store: IncidentStore, users: Users, registry: Registry | None, se
             answer.update(path=str(path), commit=commit)
         return answer
 
+    @app.post("/api/bulk")
+    def api_bulk(request: Request, body: BulkRequest, s: SessionDep) -> dict[str, Any]:
+        """An action on the listed incidents, or on all the filter `params` find in the caller's scope; without
+        `confirm`, only how many it would change."""
+        checked(request, request.headers.get("x-csrf-token"), s)
+        if not s.scope.may(body.kind):
+            raise HTTPException(403, "not allowed")
+        ids = body.ids if body.ids is not None else store.matching_ids(s.scope, parsed(body.params))
+        if not body.confirm:
+            return {"matching": len(ids)}
+        done, conflicts = _bulk(s, ids, ActionRequest(kind=body.kind, value=body.value, note=body.note))
+        return {"matching": len(ids), "done": done, "conflicts": conflicts}
+
     @app.get("/api/filters")
     def api_saved_filters(s: SessionDep) -> dict[str, Any]:
         """The caller's saved filters (name -> parameters)."""
-        return {"filters": {name: _params(f) for name, f in store.saved_filters(s.scope).items()}}
+        return {"filters": {name: f.params() for name, f in store.saved_filters(s.scope).items()}}
 
     @app.post("/api/filters")
     def api_save_filter(request: Request, body: SavedFilterRequest, s: SessionDep) -> dict[str, Any]:
         checked(request, request.headers.get("x-csrf-token"), s)
-        filters = Filters.of(body.params)
+        filters = parsed(body.params)
         _save(s, body.name, filters)
-        return {"name": body.name, "params": _params(filters)}
+        return {"name": body.name, "params": filters.params()}
 
     @app.delete("/api/filters/{name}")
     def api_delete_filter(request: Request, name: str, s: SessionDep) -> dict[str, Any]:
@@ -359,9 +420,9 @@ def create_app(store: IncidentStore, users: Users, registry: Registry | None, se
     return app
 
 
-def _params(filters: Filters) -> dict[str, str]:
-    """A filter as the queue's query parameters."""
-    return {("q" if k == "text" else k): v for k, v in asdict(filters).items() if v}
+def _text(value: Any) -> str:
+    """A form field's text (an uploaded file or nothing reads as empty)."""
+    return value.strip() if isinstance(value, str) else ""
 
 
 def links_app(routers: Iterable[APIRouter]) -> FastAPI:

@@ -21,7 +21,11 @@ WORDS: dict[str, dict[str, str]] = {
         "first": "Lần đầu", "events": "Sự kiện", "suppress": "Loại bỏ cảnh báo như thế này",
         "would_remove": "Số cảnh báo đã lưu sẽ bị loại bỏ", "write_filter": "Ghi bộ lọc",
         "cancel": "Hủy", "suppress_written": "Đã ghi bộ lọc", "filter_name": "Tên bộ lọc",
-        "save_filter": "Lưu bộ lọc",
+        "save_filter": "Lưu bộ lọc", "system_level": "Cấp độ hệ thống", "tag": "Thẻ ATT&CK", "since": "Từ",
+        "until": "Đến", "close_all": "Đóng tất cả sự cố khớp bộ lọc",
+        "acknowledge_all": "Xác nhận tất cả sự cố khớp bộ lọc", "bulk_confirm": "Xác nhận thao tác hàng loạt",
+        "incidents_matching": "sự cố khớp bộ lọc (mọi trang)", "bulk_done": "Đã thực hiện",
+        "bulk_conflicts": "Bỏ qua vì người khác vừa thay đổi",
     },
     "en": {
         "title": "Security monitoring centre", "login": "Sign in", "logout": "Sign out", "user": "User name",
@@ -37,7 +41,11 @@ WORDS: dict[str, dict[str, str]] = {
         "first": "First seen", "events": "Events", "suppress": "Suppress alerts like this",
         "would_remove": "Stored alerts it would have removed", "write_filter": "Write the filter",
         "cancel": "Cancel", "suppress_written": "Filter written", "filter_name": "Filter name",
-        "save_filter": "Save filter",
+        "save_filter": "Save filter", "system_level": "System level", "tag": "ATT&CK tag", "since": "From",
+        "until": "To", "close_all": "Close all matching incidents",
+        "acknowledge_all": "Acknowledge all matching incidents", "bulk_confirm": "Confirm the bulk action",
+        "incidents_matching": "incidents match the filter (every page)", "bulk_done": "Done",
+        "bulk_conflicts": "Skipped, changed meanwhile by someone else",
     },
 }
 

@@ -7,7 +7,7 @@ read, and agency users may acknowledge and comment on their own agency's inciden
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from dashboards.console.users import User
@@ -22,13 +22,22 @@ ANALYST_ACTIONS = frozenset({"acknowledge", "comment", "assign", "status", "verd
 class Scope:
     user: User
     agencies: frozenset[str] | None  # None: every agency
+    registry: Registry | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def of(cls, user: User, registry: Registry | None) -> Scope:
         if user.role == "agency":
             assert user.agency is not None
-            return cls(user, frozenset(registry.subtree(user.agency) if registry else [user.agency]))
-        return cls(user, None)
+            return cls(user, frozenset(registry.subtree(user.agency) if registry else [user.agency]), registry)
+        return cls(user, None, registry)
+
+    def subtree(self, agency: str) -> list[str]:
+        """An agency and the units under it, as a filter names them (an unknown agency: itself alone, which
+        finds nothing); the scope still narrows the result."""
+        try:
+            return self.registry.subtree(agency) if self.registry else [agency]
+        except KeyError:
+            return [agency]
 
     def filter(self) -> list[dict[str, Any]]:
         """The query clauses that restrict a search to this scope (none for unrestricted users)."""

@@ -31,6 +31,9 @@ LEVELS = ("critical", "high", "medium", "low", "informational")
 GROUP_FIELDS = {"rule": "rule.id", "agency": "agency.id", "host": "host.name", "level": "level", "status": "status"}
 PAGE = 50
 SAVED_FILTERS_INDEX = "console-filters"
+ZONE_OFFSET = "+07:00"  # Asia/Ho_Chi_Minh (no daylight saving): dates typed in the queue are local dates
+TEXT_ALERTS = 1000  # free text over events: the incidents of at most this many matching alerts
+BULK_LIMIT = 10_000  # a bulk action on "all matching" covers at most this many incidents
 _SAVED_MAPPING = {"dynamic": False, "properties": {"user": {"type": "keyword"}, "name": {"type": "keyword"},
                                                     "saved_at": {"type": "date"}}}
 
@@ -47,28 +50,53 @@ class Forbidden(Exception):
 class Filters:
     level: str | None = None
     status: str | None = None
-    agency: str | None = None
+    agency: str | None = None  # the agency and its subtree
     rule: str | None = None
-    text: str | None = None
+    text: str | None = None  # over the incident's title, host, group and id, and over its alerts' events
+    system_level: str | None = None
+    tag: str | None = None  # an ATT&CK tag of the rule, attack.t1059.001
+    since: str | None = None  # ISO dates or times; without a zone, Asia/Ho_Chi_Minh (range on `last`)
+    until: str | None = None
 
     @classmethod
     def of(cls, params: Mapping[str, Any]) -> Filters:
         """From query parameters or a saved filter: the known keys with string values, nothing else (a saved
-        filter is only ever narrowed by the caller's scope, never read as a query of its own)."""
+        filter is only ever narrowed by the caller's scope, never read as a query of its own). A time or a
+        system level that does not parse is a ValueError, not a silently wider queue."""
         names = {f.name: f.name for f in fields(cls)} | {"q": "text"}
-        return cls(**{names[k]: v for k, v in params.items() if k in names and isinstance(v, str) and v})
+        found = cls(**{names[k]: v.strip() for k, v in params.items()
+                       if k in names and isinstance(v, str) and v.strip()})
+        for stamp in (found.since, found.until):
+            if stamp:
+                datetime.fromisoformat(stamp)
+        if found.system_level and not found.system_level.isdigit():
+            raise ValueError(f"system level {found.system_level!r} is not a number")
+        return found
 
-    def clauses(self) -> list[dict[str, Any]]:
+    def params(self) -> dict[str, str]:
+        """The filter as the queue's query parameters."""
+        return {("q" if k == "text" else k): v for k, v in asdict(self).items() if v}
+
+    def clauses(self, scope: Scope, matching_alerts: list[str] | None = None) -> list[dict[str, Any]]:
+        """`matching_alerts`: the ids of the alerts (in scope) whose events hold the free text."""
         out: list[dict[str, Any]] = []
-        for value, field in ((self.level, "level"), (self.status, "status"), (self.rule, "rule.id")):
+        for value, field in ((self.level, "level"), (self.status, "status"), (self.rule, "rule.id"),
+                             (self.tag, "rule.tags"), (self.system_level, "system.level")):
             if value:
                 out.append({"term": {field: value}})
         if self.agency:
-            either = [{"term": {"agency.id": self.agency}}, {"term": {"agency.ids": self.agency}}]
+            ids = scope.subtree(self.agency)
+            either = [{"terms": {"agency.id": ids}}, {"terms": {"agency.ids": ids}}]
             out.append({"bool": {"should": either, "minimum_should_match": 1}})
+        if self.since or self.until:
+            bounds = {k: v for k, v in (("gte", self.since), ("lte", self.until)) if v}
+            out.append({"range": {"last": {**bounds, "time_zone": ZONE_OFFSET}}})
         if self.text:
-            out.append({"simple_query_string": {"query": self.text, "fields": ["rule.title", "host.name",
-                                                                             "group", "incident_id"]}})
+            either = [{"simple_query_string": {"query": self.text, "fields": ["rule.title", "host.name", "group",
+                                                                               "incident_id"]}}]
+            if matching_alerts:
+                either.append({"terms": {"alert_ids": matching_alerts}})
+            out.append({"bool": {"should": either, "minimum_should_match": 1}})
         return out
 
 
@@ -81,8 +109,34 @@ class IncidentStore:
         search.ensure_index(client, saved_filters, _SAVED_MAPPING, replicas)
 
     def _query(self, scope: Scope, filters: Filters) -> dict[str, Any]:
-        return {"bool": {"filter": [*scope.filter(), *filters.clauses()],
+        matching = self._alerts_with_text(scope, filters.text) if filters.text else None
+        return {"bool": {"filter": [*scope.filter(), *filters.clauses(scope, matching)],
                          "must_not": [{"exists": {"field": "merged_into"}}]}}
+
+    def _alerts_with_text(self, scope: Scope, text: str) -> list[str]:
+        """The alerts in scope one of whose event values contains the text (any case): the free-text
+        filter's way into the events, which incidents do not copy."""
+        pattern = "*" + text.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?") + "*"
+        body = {"query": {"bool": {"filter": [*scope.filter(), {"wildcard": {"event": {
+            "value": pattern, "case_insensitive": True}}}]}}, "size": TEXT_ALERTS, "_source": ["alert_id"]}
+        hits = self.client.search(index=f"{self.alerts}-*", body=body, ignore_unavailable=True)["hits"]["hits"]
+        return [h["_source"]["alert_id"] for h in hits if h["_source"].get("alert_id")]
+
+    def matching_ids(self, scope: Scope, filters: Filters, limit: int = BULK_LIMIT) -> list[str]:
+        """Every incident id the filter finds in the scope (not only a page of them), for bulk actions."""
+        ids: list[str] = []
+        after: list[Any] | None = None
+        while len(ids) < limit:
+            body: dict[str, Any] = {"query": self._query(scope, filters), "size": min(1000, limit - len(ids)),
+                                    "_source": False, "sort": [{"incident_id": "asc"}]}
+            if after:
+                body["search_after"] = after
+            hits = self.client.search(index=self.index, body=body)["hits"]["hits"]
+            ids += [h["_id"] for h in hits]
+            if len(hits) < body["size"]:
+                break
+            after = hits[-1]["sort"]
+        return ids
 
     def queue(self, scope: Scope, filters: Filters, after: list[Any] | None = None,
               size: int = PAGE) -> tuple[list[dict[str, Any]], list[Any] | None, int]:
@@ -168,7 +222,7 @@ class IncidentStore:
     def saved_filters(self, scope: Scope) -> dict[str, Filters]:
         body = {"query": {"term": {"user": scope.user.name}}, "size": 200, "sort": [{"name": "asc"}]}
         hits = self.client.search(index=self.saved, body=body)["hits"]["hits"]
-        return {h["_source"]["name"]: Filters.of(h["_source"].get("params") or {}) for h in hits}
+        return {h["_source"]["name"]: _saved(h["_source"].get("params")) for h in hits}
 
     def save_filter(self, scope: Scope, name: str, filters: Filters) -> None:
         if not name.strip() or len(name) > 100:
@@ -208,6 +262,15 @@ class IncidentStore:
         search.write(self.client, search_documents([action]))
         self.client.indices.refresh(index=ACTIONS_INDEX)  # the history on the next page view shows it
         return {**doc, **change}
+
+
+def _saved(params: Any) -> Filters:
+    """A stored filter; one the store holds in a shape no request could have saved filters nothing more
+    than the scope does."""
+    try:
+        return Filters.of(params if isinstance(params, Mapping) else {})
+    except ValueError:
+        return Filters()
 
 
 def _saved_id(user: str, name: str) -> str:
