@@ -3,8 +3,10 @@
 Each `tick(now)` reads the incidents and its own state from the store, decides what is due, writes that
 decision (a batch with a stable id) before sending, and logs every accepted message, so a restart resumes
 pending batches and never sends a message twice. Escalation deadlines of serious incidents run from
-detection time (docs/records.md `@timestamp`), others from the first notification. `socpipe notify` runs
-ticks forever (notify.tick_seconds); tests and the demo call `tick` with their own clock.
+detection time (docs/records.md `@timestamp`), others from the first notification. A national reporting
+clock that ran out (layer 4 records it in the action log) is told once to the agency's head and the SOC duty
+officer. `socpipe notify` runs ticks forever (notify.tick_seconds); tests and the demo call `tick` with their
+own clock.
 """
 
 from __future__ import annotations
@@ -15,7 +17,11 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
+
+import pyarrow as pa
+import pyarrow.dataset as ds
 
 from alerting.ack import OPEN, make_token
 from alerting.actions import Action
@@ -29,6 +35,7 @@ from socpipe.registry import Contact, Registry, WorkingHours
 
 log = logging.getLogger(__name__)
 ACTOR = "system:notify"
+NATIONAL_ROLES = ("head", "soc_duty")  # who hears of a national report gone overdue: they sign and send it
 
 
 class Channel(Protocol):
@@ -59,6 +66,22 @@ def add_working_time(start: datetime, seconds: float, hours: WorkingHours) -> da
                 return (moment + timedelta(seconds=left)).astimezone(UTC)
             left -= available
         moment = (moment + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def national_overdue(lake: Path | None) -> list[Action]:
+    """The national reporting clocks that ran out: layers/national/job.py writes one `escalate` action per
+    incident and stage (`after: {national_overdue: stage}`, timed at the deadline) to the lake's action log,
+    the record layer 3 reports from too, so it is read here rather than copied into another store. Only the
+    `escalate` rows are read (a filter on the Parquet files), not the whole log at every tick."""
+    path = lake / "actions" if lake is not None else None
+    if path is None or not path.exists() or not any(path.rglob("*.parquet")):
+        return []
+    dataset = ds.dataset(path, format="parquet", partitioning=ds.partitioning(pa.schema([("date", pa.string())]),
+                                                                               flavor="hive"))
+    rows = dataset.to_table(filter=ds.field("kind") == "escalate").to_pylist()
+    actions = {r["action_id"]: Action.from_row(r) for r in rows}
+    return sorted((a for a in actions.values() if a.after.get("national_overdue")),
+                  key=lambda a: (a.at, a.target_id))
 
 
 @dataclass
@@ -105,6 +128,7 @@ class Notifier:
         self._digests(incidents, tracks, now, report)
         self._escalate(incidents, tracks, now, report)
         self._resolved(incidents, tracks, now, report)
+        self._national(incidents, now, report)
         self._prune(incidents, groups, tracks)
         self._log_pending_actions()
         return report
@@ -366,6 +390,25 @@ class Notifier:
                      "channels": list(self.tree.channels)}
             if self._send_batch(batch, agency, incidents, now, report):
                 self.store.put("track", ident, {**track, "resolved_sent": True})
+
+    def _national(self, incidents: Mapping[str, Any], now: datetime, report: TickReport) -> None:
+        """Each national clock that ran out, told once (per incident and stage) to the agency's head and the
+        SOC duty officer; the batch id comes from incident and stage, so a restart sends nothing twice."""
+        done = {key for key, doc in self.store.all("national") if doc.get("done")}
+        hours = self.config.get("national", "deadline_hours")
+        for action in national_overdue(self.actions.lake):
+            ident, stage = action.target_id, str(action.after["national_overdue"])
+            key = f"{ident}|{stage}"
+            if key in done:
+                continue
+            doc = incidents.get(ident) or self.store.get("incident", ident) or {
+                "incident_id": ident, "agency.id": action.agency_id}  # the lake knows it, this store not
+            batch = {"batch_id": _hash("national", ident, stage), "kind": "national_overdue", "incidents": [ident],
+                     "roles": list(NATIONAL_ROLES), "channels": list(self.tree.channels),
+                     "extra": {"stage": stage, "hours": hours.get(stage, ""),
+                               "deadline": action.detail.get("deadline") or action.at.isoformat()}}
+            if self._send_batch(batch, self.owner(doc)[0], {ident: doc}, now, report):
+                self.store.put("national", key, {"done": True, "batch_id": batch["batch_id"], "at": now.isoformat()})
 
     # -- escalation and acknowledgement expiry -------------------------------------------------------------
     def deadline(self, incident: Mapping[str, Any], track: Mapping[str, Any], step: int) -> datetime | None:

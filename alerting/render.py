@@ -19,6 +19,11 @@ LEVEL_NAMES = {
            "informational": "THÔNG TIN"},
     "en": {"critical": "CRITICAL", "high": "HIGH", "medium": "MEDIUM", "low": "LOW", "informational": "INFO"},
 }
+# The national reports by stage (layers/national/select.py STAGES) and the form each is filed on.
+REPORT_NAMES = {
+    "vi": {"initial": "báo cáo ban đầu (Mẫu 03)", "full": "báo cáo đầy đủ (Mẫu 04)"},
+    "en": {"initial": "initial report (Mẫu 03)", "full": "full report (Mẫu 04)"},
+}
 TEXT = {
     "vi": {
         "firing": "[{level}] {agency}: {title}",
@@ -26,6 +31,7 @@ TEXT = {
         "escalation": "[Chuyển cấp][{level}] {agency}: {title} chưa được xác nhận",
         "resolved": "[Đã xử lý] {agency}: {title}",
         "digest": "[Tổng hợp ngày {day}] {agency}: {count} sự cố",
+        "national_overdue": "[Quá hạn báo cáo cơ quan giám sát quốc gia ({hours} giờ)] {agency}: {title}",
         "greeting": "Kính gửi {name},",
         "intro": "Hệ thống giám sát an toàn thông tin phát hiện {count} sự cố trên hệ thống của {agency}:",
         "former": "(trước đây: {former})",
@@ -40,6 +46,11 @@ TEXT = {
         "resolved_body": "Sự cố đã được đóng lúc {when}. Không cần thao tác thêm.",
         "digest_intro": "Tổng hợp các sự cố mức thấp của {agency} trong ngày {day}: {count} sự cố.",
         "held": "{held} sự cố bị tạm giữ do đang trong thời gian bảo trì.",
+        "national": "Sự cố {incident} của {agency} phải báo cáo cơ quan giám sát quốc gia: hạn gửi {report} là "
+                    "{deadline} (giờ Việt Nam, {hours} giờ sau khi phát hiện), nhưng đến nay chưa gửi.",
+        "national_next": "Việc cần làm: lập và gửi ngay {report} (Nghị định 331/2026, Điều 31.2.d) bằng "
+                         "`socpipe national` hoặc qua hệ thống quản lý văn bản, ghi rõ lý do chậm; thủ trưởng "
+                         "cơ quan ký báo cáo.",
         "footer": "Thư này được gửi tự động bởi SOC tỉnh; không trả lời thư này.",
     },
     "en": {
@@ -48,6 +59,7 @@ TEXT = {
         "escalation": "[Escalated][{level}] {agency}: {title} not acknowledged",
         "resolved": "[Resolved] {agency}: {title}",
         "digest": "[Daily digest {day}] {agency}: {count} incidents",
+        "national_overdue": "[National report overdue ({hours} h)] {agency}: {title}",
         "greeting": "Dear {name},",
         "intro": "Security monitoring detected {count} incident(s) on systems of {agency}:",
         "former": "(formerly: {former})",
@@ -62,6 +74,12 @@ TEXT = {
         "resolved_body": "The incident was closed at {when}. Nothing more to do.",
         "digest_intro": "Low-level incidents of {agency} on {day}: {count}.",
         "held": "{held} incident(s) held by a maintenance window.",
+        "national": "Incident {incident} of {agency} must be reported to the national monitoring centre: its "
+                    "{report} was due at {deadline} (Vietnam time, {hours} h after detection) and has not been "
+                    "sent.",
+        "national_next": "What to do: prepare and send the {report} now (Decree 331/2026, Art 31.2.d) with "
+                         "`socpipe national` or through the document-management system, stating the reason for "
+                         "the delay; the head of the agency signs it.",
         "footer": "Sent automatically by the provincial SOC; do not reply to this message.",
     },
 }
@@ -81,18 +99,23 @@ def render(kind: str, language: str, contact_name: str, agency_name: str, former
            incidents: list[Mapping[str, Any]], links: Mapping[str, str], zone: ZoneInfo,
            rules: Mapping[str, Mapping[str, Any]], extra: Mapping[str, Any]) -> Rendered:
     """One message about some incidents of one agency. `links`: incident id -> acknowledgement link;
-    `rules`: rule id -> {description, falsepositives}; `extra`: step, day, held, closed time."""
+    `rules`: rule id -> {description, falsepositives}; `extra`: step, day, held, closed time, and for a national
+    report gone overdue its stage, hours and deadline."""
     text, levels = TEXT[language], LEVEL_NAMES[language]
     first = incidents[0] if incidents else {}
     level = levels.get(str(value(first, "level") or value(first, "rule.level")), "?")
     head = {"level": level, "agency": agency_name, "title": value(first, "rule.title") or "-",
-            "count": len(incidents), "day": extra.get("day", "")}
+            "count": len(incidents), "day": extra.get("day", ""), "hours": extra.get("hours", "")}
     subject = text[kind].format(**head)
     lines = [text["greeting"].format(name=contact_name), ""]
     if kind == "digest":
         lines.append(text["digest_intro"].format(**head))
         if extra.get("held"):
             lines.append(text["held"].format(held=extra["held"]))
+    elif kind == "national_overdue":
+        report = REPORT_NAMES[language].get(str(extra.get("stage")), str(extra.get("stage")))
+        lines.append(text["national"].format(incident=first.get("incident_id"), agency=agency_name, report=report,
+                                             deadline=local_time(extra.get("deadline"), zone), hours=head["hours"]))
     else:
         lines.append(text["intro"].format(**head))
     if former:
@@ -118,5 +141,7 @@ def render(kind: str, language: str, contact_name: str, agency_name: str, former
             lines.append("  " + text["ack"].format(link=links[incident["incident_id"]]))
     if kind in ("firing", "repeat", "escalation"):
         lines += ["", text["next"]]
+    elif kind == "national_overdue":
+        lines += ["", text["national_next"].format(report=report)]
     lines += ["", "--", text["footer"]]
     return Rendered(subject, "\n".join(lines) + "\n")
