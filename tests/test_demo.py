@@ -25,7 +25,8 @@ def test_demo_runs_end_to_end(tmp_path):
     lake = ds.dataset(out / "lake", format="parquet", partitioning="hive")
     table = lake.to_table(columns=["kind", "date", "agency_id"])
     assert table.num_rows >= 3000
-    assert set(table.column("kind").to_pylist()) == {"windows", "syslog", "webserver", "flow", "zeek_conn", "zeek_dns"}
+    assert set(table.column("kind").to_pylist()) == {"windows", "syslog", "webserver", "flow", "zeek_conn", "zeek_dns",
+                                                     "zeek_ssl", "zeek_http"}  # the last two from the capture
     assert "2026-11-27" in set(table.column("date").to_pylist())
 
     alerts = [json.loads(line) for line in (out / "alerts.jsonl").read_text().splitlines()]

@@ -14,21 +14,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from pcaps import (
-    ENCAP_OVERHEAD,
-    ENCAPSULATIONS,
-    Capture,
-    client_hello,
-    dns_answer,
-    dns_query,
-    tcp,
-    udp,
-    write_pcap,
-)
+from pcaps import ENCAP_OVERHEAD, ENCAPSULATIONS, write_pcap
 from test_network_sigma import _fired, network_rule_files
 
 from ingest.files import frame_file, read_file
 from rules.compiler import load_rules
+from socpipe.dev.capture import Capture, client_hello, dns_answer, dns_query, tcp, udp
 from socpipe.events import DeadLetter, Event
 
 _CONV = re.compile(r"^(\S+):(\d+)\s+<->\s+(\S+):(\d+)\s+(\d+) (\d+) bytes\s+(\d+) (\d+) bytes\s+(\d+) (\d+) bytes",

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pcaps import Capture, client_hello, dns_answer, dns_query, tcp, udp
 
 from ingest.frame import Frame, parse_frame
 from ingest.pcap import PCAP_MAGICS, PCAPNG_MAGIC, frame_pcap, read_packets
+from socpipe.dev.capture import Capture, client_hello, dns_answer, dns_query, tcp, udp
 from socpipe.events import DeadLetter, Event
 
 BUDGET = settings(max_examples=int(os.environ.get("SOCPIPE_FUZZ_EXAMPLES", "150")), deadline=None,

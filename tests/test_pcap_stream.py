@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 from conftest import SIGMAHQ
-from pcaps import Capture
 from test_pcap import _conns
 
 from ingest.files import read_paths
+from socpipe.dev.capture import Capture
 from socpipe.events import DeadLetter, Event
 
 pytestmark = pytest.mark.slow

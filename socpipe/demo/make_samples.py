@@ -26,6 +26,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from socpipe.dev.capture import Capture, client_hello
+
 HERE = Path(__file__).resolve().parent
 SAMPLES = HERE / "samples"
 # Access logs do not name their server: socpipe/demo.py maps these file names to the registry's hosts.
@@ -1624,6 +1626,28 @@ NETWORK_ACTIVITY: list[Callable[[Network, Samples], None]] = [
 ]
 
 
+BEACON_HOST, BEACON_NAME, BEACON_C2 = "172.16.101.12", "cdn-update.duckdns.org", "198.51.100.9"
+
+
+def beacon_capture() -> Capture:
+    """The commune sensor's packet capture (ids01.binhlac/beacon.pcap): PC-MC02 of the one-stop shop calls
+    home every five minutes from 08:05 local, resolving a dynamic-DNS name and opening TLS to it, and ends
+    with a plain HTTP check-in; the pcap reader turns it into Zeek conn, dns, ssl and http records."""
+    rng = random.Random(NETWORK_SEED + 1)
+    capture = Capture()
+    start = DAY + timedelta(hours=8, minutes=5)
+    for i in range(7):
+        capture.clock = (start + timedelta(minutes=5 * i, seconds=rng.uniform(0, 3))).timestamp()
+        capture.dns(BEACON_HOST, RESOLVER, rng.randint(49152, 65535), BEACON_NAME, rng.randint(1, 65535), [BEACON_C2])
+        capture.tcp_session(BEACON_HOST, BEACON_C2, rng.randint(49152, 65535), 443, [client_hello(BEACON_NAME)],
+                            response=bytes(rng.randrange(256) for _ in range(1200)))
+    request = (f"GET /gate.php?id=PC-MC02&v=2 HTTP/1.1\r\nHost: {BEACON_NAME}\r\n"
+               "User-Agent: Mozilla/4.0 (compatible; MSIE 6.0; Windows NT 5.1)\r\n\r\n").encode()
+    capture.tcp_session(BEACON_HOST, BEACON_C2, rng.randint(49152, 65535), 80, [request],
+                        response=b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    return capture
+
+
 def build_network() -> Network:
     """The sensors' records of the demo day, deterministic for their own seed (times drawn from a Samples
     of the same seed, so the office hours match the other logs' pattern)."""
@@ -1638,6 +1662,10 @@ def main() -> None:
     SAMPLES.mkdir(exist_ok=True)
     counts = build().write(SAMPLES)
     counts |= build_network().write(NETWORK)
+    beacon = NETWORK / ZEEK_SENSORS["binhlac"] / "beacon.pcap"
+    capture = beacon_capture()
+    capture.write_pcap(beacon)
+    counts[str(beacon.relative_to(SAMPLES))] = len(capture.frames)
     for name, count in counts.items():
         print(f"{name}: {count} events, {(SAMPLES / name).stat().st_size} bytes")
     print(f"total: {sum(counts.values())} events")
