@@ -11,6 +11,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from alerting.incidents import batch_incidents
+from dashboards.console import rule_book
 from dashboards.console.app import create_app
 from dashboards.console.store import IncidentStore, load_incidents
 from dashboards.console.suppress import Tuning
@@ -24,6 +25,12 @@ PASSWORD = "Mật-khẩu đủ dài 2026"
 PS_RULE = "3b1f0e6a-8d52-4c1e-9f7a-2a6c5d4e3f10"  # a real Sigma rule (RULES below), for suppress-from-alert
 RULES = f"""title: Encoded PowerShell
 id: {PS_RULE}
+description: PowerShell started with a base64-encoded command, which attackers use to hide what it runs.
+falsepositives:
+    - Backup and management scripts that encode their commands
+tags:
+    - attack.execution
+    - attack.t1059.001
 logsource: {{product: windows, category: process_creation}}
 detection:
     sel: {{CommandLine|contains: ' -enc '}}
@@ -71,7 +78,7 @@ def console(dev_servers, tmp_path: Path) -> tuple[TestClient, IncidentStore, lis
                           for a in alerts()])
     client.indices.refresh(index=f"{alerts_prefix}-*")
     store = IncidentStore(client, index, tmp_path / "lake", alerts=alerts_prefix,
-                          saved_filters=f"console-filters-test-{name}")
+                          saved_filters=f"console-filters-test-{name}", events=f"events-test-{name}")
     (tmp_path / "rules").mkdir()
     (tmp_path / "rules" / "powershell.yml").write_text(RULES, encoding="utf-8")
     logsources = {r.id: r.logsource for r in load_rules([tmp_path / "rules"]).rules}
@@ -81,7 +88,8 @@ def console(dev_servers, tmp_path: Path) -> tuple[TestClient, IncidentStore, lis
     users.add("analyst", PASSWORD, "analyst", language="en")
     users.add("khcn", PASSWORD, "agency", "skhcn")
     users.add("auditor", PASSWORD, "auditor")
-    app = create_app(store, users, Registry.load(REGISTRY), "test-secret", tuning=tuning)
+    app = create_app(store, users, Registry.load(REGISTRY), "test-secret", tuning=tuning,
+                     rules=rule_book.book(lambda: [tmp_path / "rules"]))
     return TestClient(app), store, incidents
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import yaml
 from console_fixtures import PASSWORD, PS_RULE, alerts, console, csrf_of, sign_in
 from fastapi.routing import APIRoute
 
-from alerting.actions import read_lake
+from alerting.actions import ACTIONS_INDEX, Action, read_lake, search_documents
 from alerting.tuning import Tuning
 from dashboards.console.serve import agency_aliases
 from rules.compiler import load_rules
@@ -350,3 +351,65 @@ def test_bulk_actions_cover_all_matching_not_the_page(setup):
     ticked = [by_agency["vp-ubnd"]]
     client.post("/bulk", data={"csrf": csrf, "kind": "status", "value": "in_progress", "id": ticked})
     assert client.get("/api/incidents?status=in_progress").json()["total"] == 1
+
+
+def test_incident_view_in_plain_words_with_related_timeline_and_notices(setup):
+    client, store, incidents, by_agency, _ = setup
+    ps = sorted((i for i in incidents if i["rule"]["id"] == PS_RULE), key=lambda i: i["host"]["name"])
+    own, sibling = ps[0]["incident_id"], ps[1]["incident_id"]
+    other = by_agency[OTHER]
+    for target, doc in ((own, {"source": {"ip": "203.0.113.9"}, "system": {"id": "mail", "level": 3}}),
+                        (other, {"source": {"ip": "203.0.113.9"}})):
+        store.client.update(index=store.index, id=target, body={"doc": doc}, refresh="wait_for")
+    theirs = {**_incident(1, OTHER), "incident_id": "ps-elsewhere", "host": {"name": "web-xa"},
+              "rule": {"id": PS_RULE, "title": "Encoded PowerShell", "tags": []}}
+    # A correlation across two agencies, its base events one in each.
+    corr = {"alert_id": "corr-1", "@timestamp": "2026-03-14T03:00:00+00:00", "agency": {"id": "skhcn", "ids":
+            ["skhcn", OTHER]}, "rule": {"id": "r-corr", "title": "Spread", "tags": []},
+            "correlation": {"type": "event_count", "events": ["ev-own", "ev-theirs"], "events_count": 2}}
+    cross = {**_incident(2, "skhcn"), "incident_id": "corr-incident", "alert_ids": ["corr-1"],
+             "agency": {"id": "skhcn", "ids": ["skhcn", OTHER]}, "first": corr["@timestamp"],
+             "last": corr["@timestamp"], "rule": corr["rule"]}
+    search.ensure_index(store.client, search.index_name(store.events, "2026-03-14"), search.MAPPINGS["events"], 0)
+    search.write(store.client, [(store.index, d["incident_id"], json.dumps(d)) for d in (theirs, cross)] + [
+        (search.index_name(store.alerts, "2026-03-14"), "corr-1", json.dumps(corr))] + [
+        (search.index_name(store.events, "2026-03-14"), e, json.dumps({
+            "@timestamp": "2026-03-14T02:59:00+00:00", "agency": {"id": a}, "host": {"name": f"h-{a}"},
+            "event_meta": {"id": e}, "event": {"message": f"base of {a}"}})) for e, a in (("ev-own", "skhcn"),
+                                                                                      ("ev-theirs", OTHER))])
+    store.client.indices.refresh(index=",".join([store.index, f"{store.alerts}-*", f"{store.events}-*"]))
+    # A notification as `socpipe notify` logs it, before anyone acknowledged.
+    notified = Action(datetime(2026, 3, 14, 2, 30, tzinfo=UTC), "system:notify", "notify", "incident", own, "skhcn",
+                      {}, {}, {"channel": "email", "recipient": "duc@skhcn", "kind": "first"})
+    search.write(store.client, search_documents([notified]))
+    store.client.indices.refresh(index=ACTIONS_INDEX)
+
+    csrf = sign_in(client, "analyst")
+    client.post(f"/api/incidents/{own}/actions", json={"kind": "acknowledge", "note": "xem"},
+                headers={"X-CSRF-Token": csrf})
+    page = client.get(f"/incidents/{own}").text
+    assert "base64-encoded command" in page and "Backup and management scripts" in page
+    assert "<code>T1059.001</code> Command and Scripting Interpreter: PowerShell" in page
+    assert "Phạm Minh Đức" in page  # skhcn's on-site contact from the registry
+    system = Registry.load(REGISTRY).systems["mail"]
+    assert f"{system.name} (mail)" in page
+    answer = client.get(f"/api/incidents/{own}").json()
+    related = {k: [r["incident_id"] for r in v] for k, v in answer["related"].items()}
+    assert related == {"host": [], "source": [other], "rule": ["ps-elsewhere", sibling]}
+    kinds = [t["kind"] for t in answer["timeline"]]  # (other tests may have acted on it since: after these)
+    assert kinds[:2] == ["alert", "notify"] and kinds[-1] == "acknowledge"
+    stamps = [datetime.fromisoformat(t["at"]) for t in answer["timeline"]]
+    assert stamps == sorted(stamps)
+    assert "recipient=duc@skhcn" in page.split('id="notices"')[1].split("</ol>")[0]
+    assert [t["id"] for t in answer["tags"]] == [None, "T1059.001"] and answer["rule"]["falsepositives"]
+    assert [e["event_meta"]["id"] for e in client.get("/api/incidents/corr-incident").json()["base_events"]] == [
+        "ev-own", "ev-theirs"]
+
+    sign_in(client, "khcn")  # the same views, scoped: nothing of the other agency
+    answer = client.get(f"/api/incidents/{own}").json()
+    assert {k: [r["incident_id"] for r in v] for k, v in answer["related"].items()} == {
+        "host": [], "source": [], "rule": [sibling]}
+    page = client.get(f"/incidents/{own}").text
+    assert other not in page and "ps-elsewhere" not in page and "web-xa" not in page
+    base = client.get("/incidents/corr-incident").text
+    assert "ev-own" in base and "ev-theirs" not in base and "base of xa" not in base

@@ -11,8 +11,8 @@ rate-limited per client address. Other parts of socpipe add their routes through
 import secrets
 import time
 from collections import defaultdict, deque
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -24,17 +24,19 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import BaseModel
 from starlette.staticfiles import StaticFiles
 
-from dashboards.console import i18n, oidc, suppress
+from dashboards.console import i18n, oidc, rule_book, suppress
 from dashboards.console.scope import Scope
 from dashboards.console.store import (
     GROUP_FIELDS,
     LEVELS,
+    NOTICE_KINDS,
     STATUSES,
     VERDICTS,
     Conflict,
     Filters,
     Forbidden,
     IncidentStore,
+    timeline,
 )
 from dashboards.console.users import User, Users
 from socpipe.registry import Registry
@@ -89,7 +91,9 @@ class ActionRequest(BaseModel):
 
 def create_app(store: IncidentStore, users: Users, registry: Registry | None, secret_key: str,
                secure_cookies: bool = False, routers: Iterable[APIRouter] = (),
-               tuning: suppress.Tuning | None = None, sign_on: oidc.Settings | None = None) -> FastAPI:
+               tuning: suppress.Tuning | None = None, sign_on: oidc.Settings | None = None,
+               rules: Callable[[str], rule_book.RuleText | None] | None = None) -> FastAPI:
+    """`rules`: a rule's words by its id (dashboards/console/rule_book.py), for the incident view."""
     # The OpenAPI description is served to signed-in users only (below): anonymous gets the login page alone.
     app = FastAPI(title="socpipe console", docs_url=None, openapi_url=None, redoc_url=None)
     signer = URLSafeTimedSerializer(secret_key, salt="socpipe-console")
@@ -209,10 +213,29 @@ def create_app(store: IncidentStore, users: Users, registry: Registry | None, se
     @app.get("/incidents/{incident_id}", response_class=HTMLResponse)
     def incident_page(request: Request, incident_id: str, s: SessionDep) -> HTMLResponse:
         doc, seq_no, term = _get(s, incident_id)
-        return page(request, "incident.html", s, i=doc, seq_no=seq_no, term=term,
-                    history=store.history(s.scope, incident_id), error=request.query_params.get("error"),
-                    alerts=store.alerts_of(s.scope, incident_id, 5),
-                    suppressed=request.query_params.get("suppressed"))
+        alerts = store.alerts_of(s.scope, incident_id)
+        history = store.history(s.scope, incident_id)
+        return page(request, "incident.html", s, i=doc, seq_no=seq_no, term=term, history=history,
+                    error=request.query_params.get("error"), alerts=alerts[:5],
+                    suppressed=request.query_params.get("suppressed"), **_about(s, doc, alerts, history))
+
+    def _about(s: Session, doc: dict[str, Any], alerts: list[dict[str, Any]],
+               history: list[dict[str, Any]]) -> dict[str, Any]:
+        """The incident in plain words, where it belongs, what relates to it and what happened since."""
+        rule_id = (doc.get("rule") or {}).get("id")
+        text = rules(rule_id) if rules and rule_id else None
+        return {"rule_text": text,  # the rule file's tags when it is loaded, else those the alert carried
+                "tags": text.tags if text else rule_book.tags((doc.get("rule") or {}).get("tags") or []),
+                "system": registry.systems.get((doc.get("system") or {}).get("id") or "") if registry else None,
+                "contacts": _contacts((doc.get("agency") or {}).get("id")),
+                "related": store.related(s.scope, doc), "base_events": store.base_events(s.scope, alerts),
+                "timeline": timeline(alerts, history), "notices": [a for a in history if a["kind"] in NOTICE_KINDS]}
+
+    def _contacts(agency: str | None) -> list[tuple[str, list[Any]]]:
+        """Who answers for the agency, role by role along its escalation chain (registry.yaml)."""
+        if registry is None or agency not in registry.agencies:
+            return []
+        return [(role, registry.role_contacts(agency, role)) for role in registry.escalation_chain(agency)]
 
     @app.post("/incidents/{incident_id}/actions")
     def incident_action(request: Request, incident_id: str, s: SessionDep, kind: Annotated[str, Form()],
@@ -270,16 +293,12 @@ def create_app(store: IncidentStore, users: Users, registry: Registry | None, se
 
     def _bulk(s: Session, ids: list[str], action: ActionRequest) -> tuple[int, int]:
         """The action on each incident; one changed meanwhile by someone else is left for them (counted)."""
-        done = conflicts = 0
-        for incident_id in ids:
-            try:
-                _act(s, incident_id, action)
-                done += 1
-            except HTTPException as error:
-                if error.status_code != 409:
-                    raise
-                conflicts += 1
-        return done, conflicts
+        try:
+            return store.act_many(s.scope, ids, action.kind, action.value, action.note)
+        except Forbidden:
+            raise HTTPException(403 if not s.scope.may(action.kind) else 404, "not allowed") from None
+        except ValueError as error:
+            raise HTTPException(400, str(error)) from None
 
     # ---- API ---------------------------------------------------------------------------------------
 
@@ -307,8 +326,13 @@ def create_app(store: IncidentStore, users: Users, registry: Registry | None, se
     @app.get("/api/incidents/{incident_id}")
     def api_incident(incident_id: str, s: SessionDep) -> dict[str, Any]:
         doc, seq_no, term = _get(s, incident_id)
-        return {"incident": doc, "seq_no": seq_no, "primary_term": term,
-                "history": store.history(s.scope, incident_id)}
+        alerts, history = store.alerts_of(s.scope, incident_id), store.history(s.scope, incident_id)
+        about = _about(s, doc, alerts, history)
+        return {"incident": doc, "seq_no": seq_no, "primary_term": term, "history": history,
+                "rule": asdict(about["rule_text"]) if about["rule_text"] else None,
+                "tags": [asdict(t) for t in about["tags"]], "related": about["related"],
+                "base_events": about["base_events"], "timeline": about["timeline"],
+                "contacts": {role: [asdict(c) for c in people] for role, people in about["contacts"]}}
 
     @app.post("/api/incidents/{incident_id}/actions")
     def api_action(request: Request, incident_id: str, body: ActionRequest,

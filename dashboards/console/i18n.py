@@ -25,7 +25,11 @@ WORDS: dict[str, dict[str, str]] = {
         "until": "Đến", "close_all": "Đóng tất cả sự cố khớp bộ lọc",
         "acknowledge_all": "Xác nhận tất cả sự cố khớp bộ lọc", "bulk_confirm": "Xác nhận thao tác hàng loạt",
         "incidents_matching": "sự cố khớp bộ lọc (mọi trang)", "bulk_done": "Đã thực hiện",
-        "bulk_conflicts": "Bỏ qua vì người khác vừa thay đổi",
+        "bulk_conflicts": "Bỏ qua vì người khác vừa thay đổi", "what_happened": "Chuyện gì đã xảy ra",
+        "falsepositives": "Có thể là cảnh báo nhầm khi", "contacts": "Người liên hệ", "timeline": "Diễn biến",
+        "notices": "Thông báo và xác nhận", "related": "Cảnh báo liên quan", "same_host": "Cùng máy",
+        "same_source": "Cùng địa chỉ nguồn", "same_rule": "Cùng quy tắc (mọi cơ quan)",
+        "base_events": "Các sự kiện gốc của tương quan",
     },
     "en": {
         "title": "Security monitoring centre", "login": "Sign in", "logout": "Sign out", "user": "User name",
@@ -45,7 +49,11 @@ WORDS: dict[str, dict[str, str]] = {
         "until": "To", "close_all": "Close all matching incidents",
         "acknowledge_all": "Acknowledge all matching incidents", "bulk_confirm": "Confirm the bulk action",
         "incidents_matching": "incidents match the filter (every page)", "bulk_done": "Done",
-        "bulk_conflicts": "Skipped, changed meanwhile by someone else",
+        "bulk_conflicts": "Skipped, changed meanwhile by someone else", "what_happened": "What happened",
+        "falsepositives": "Possible false positives", "contacts": "Contacts", "timeline": "Timeline",
+        "notices": "Notifications and acknowledgements", "related": "Related alerts", "same_host": "Same host",
+        "same_source": "Same source address", "same_rule": "Same rule (every agency)",
+        "base_events": "The correlation's base events",
     },
 }
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI
 from opensearchpy import OpenSearch
 
 from alerting.notify_run import open_state
-from dashboards.console import oidc
+from dashboards.console import oidc, rule_book
 from dashboards.console.ack_links import ack_router
 from dashboards.console.app import create_app, links_app
 from dashboards.console.store import IncidentStore
@@ -41,7 +41,8 @@ def build(config: Config) -> FastAPI:
     client = search.client(config)
     store = IncidentStore(client, config.get("incidents", "index"), lake, config.get("opensearch", "replicas"),
                           alerts=config.get("run", "alerts_index"),
-                          saved_filters=config.get("console", "saved_filters_index"))
+                          saved_filters=config.get("console", "saved_filters_index"),
+                          events=config.get("run", "events_index"))
     # Without a configured key every start signs new sessions: everyone signs in again after a restart.
     key = config.get("console", "secret_key") or secrets.token_urlsafe(32)
     registry = Registry.load(registry_path) if registry_path else None
@@ -50,7 +51,8 @@ def build(config: Config) -> FastAPI:
         print(f"{len(names)} per-agency filtered aliases ({names[0]} ...)", file=sys.stderr)
     return create_app(store, users_of(config), registry, key,
                       secure_cookies=bool(config.get("console", "tls_certfile")), routers=routers(config, registry),
-                      tuning=tuning_of(config), sign_on=oidc.settings(config))
+                      tuning=tuning_of(config), sign_on=oidc.settings(config),
+                      rules=rule_book.book(config.rule_paths))
 
 
 def agency_aliases(client: OpenSearch, registry: Registry, prefixes: list[str]) -> list[str]:

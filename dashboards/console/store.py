@@ -33,6 +33,7 @@ PAGE = 50
 SAVED_FILTERS_INDEX = "console-filters"
 ZONE_OFFSET = "+07:00"  # Asia/Ho_Chi_Minh (no daylight saving): dates typed in the queue are local dates
 TEXT_ALERTS = 1000  # free text over events: the incidents of at most this many matching alerts
+RELATED = 10  # incidents shown per kind of relation
 BULK_LIMIT = 10_000  # a bulk action on "all matching" covers at most this many incidents
 _SAVED_MAPPING = {"dynamic": False, "properties": {"user": {"type": "keyword"}, "name": {"type": "keyword"},
                                                     "saved_at": {"type": "date"}}}
@@ -102,8 +103,9 @@ class Filters:
 
 class IncidentStore:
     def __init__(self, client: OpenSearch, index: str, lake: Path, replicas: int = 0, alerts: str = "alerts",
-                 saved_filters: str = SAVED_FILTERS_INDEX) -> None:
+                 saved_filters: str = SAVED_FILTERS_INDEX, events: str = "events") -> None:
         self.client, self.index, self.lake, self.alerts, self.saved = client, index, lake, alerts, saved_filters
+        self.events = events
         search.ensure_index(client, index, INCIDENTS_MAPPING, replicas)
         search.ensure_index(client, ACTIONS_INDEX, ACTIONS_MAPPING, replicas)
         search.ensure_index(client, saved_filters, _SAVED_MAPPING, replicas)
@@ -189,6 +191,35 @@ class IncidentStore:
             found = self.client.search(index=f"{self.alerts}-*", body=body, ignore_unavailable=True)["hits"]["hits"]
         return [h["_source"] for h in found]
 
+    def related(self, scope: Scope, incident: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+        """Other incidents the caller sees on the same host, from the same source address, and of the same
+        rule in any agency (of the caller's scope), newest first."""
+        source = (incident.get("source") or {}).get("ip") or (incident.get("group") or {}).get("source.ip")
+        keys = (("host", "host.name", (incident.get("host") or {}).get("name")), ("source", "source.ip", source),
+                ("rule", "rule.id", (incident.get("rule") or {}).get("id")))
+        out: dict[str, list[dict[str, Any]]] = {}
+        for key, field, value in keys:
+            if not value:
+                out[key] = []
+                continue
+            body = {"query": {"bool": {"filter": [*scope.filter(), {"term": {field: value}}],
+                                       "must_not": [{"ids": {"values": [incident["incident_id"]]}},
+                                                    {"exists": {"field": "merged_into"}}]}},
+                    "size": RELATED, "sort": [{"last": {"order": "desc", "missing": "_last"}}],
+                    "_source": ["incident_id", "rule", "level", "agency", "host", "last", "status", "count"]}
+            out[key] = [h["_source"] for h in self.client.search(index=self.index, body=body)["hits"]["hits"]]
+        return out
+
+    def base_events(self, scope: Scope, alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The events a correlation alert was built from (its first 100 event identities), within the scope."""
+        ids = sorted({str(e) for a in alerts for e in (a.get("correlation") or {}).get("events") or []})
+        if not ids:
+            return []
+        body = {"query": {"bool": {"filter": [*scope.filter(), {"terms": {"event_meta.id": ids}}]}}, "size": len(ids),
+                "sort": [{"@timestamp": {"order": "asc", "missing": "_last"}}]}
+        found = self.client.search(index=f"{self.events}-*", body=body, ignore_unavailable=True)
+        return [h["_source"] for h in found["hits"]["hits"]]
+
     def _days(self, incident: dict[str, Any]) -> str:
         """The daily alerts indices of the incident's alerts (first to last), not all of them: one or two
         shards to ask instead of a year's."""
@@ -242,6 +273,32 @@ class IncidentStore:
     def act(self, scope: Scope, incident_id: str, kind: str, value: str | None = None, note: str = "",
             seq_no: int | None = None, primary_term: int | None = None, now: datetime | None = None) -> dict[str, Any]:
         """Apply one action; `seq_no`/`primary_term` are those the caller's page was built from."""
+        doc, action = self._apply(scope, incident_id, kind, value, note, seq_no, primary_term, now, "wait_for")
+        self._log([action])
+        return {**doc, **action.after}
+
+    def act_many(self, scope: Scope, incident_ids: list[str], kind: str, value: str | None = None,
+                 note: str = "") -> tuple[int, int]:
+        """One action on many incidents (a bulk action): each written with its own sequence number check,
+        the store refreshed once at the end rather than after each. Returns (done, conflicts): an incident
+        someone changed between its read and its write is left as they made it."""
+        if not scope.may(kind):
+            raise Forbidden(kind)
+        actions: list[Action] = []
+        conflicts = 0
+        try:
+            for incident_id in incident_ids:
+                try:
+                    actions.append(self._apply(scope, incident_id, kind, value, note, None, None, None, False)[1])
+                except Conflict:
+                    conflicts += 1
+        finally:
+            self.client.indices.refresh(index=self.index)
+            self._log(actions)
+        return len(actions), conflicts
+
+    def _apply(self, scope: Scope, incident_id: str, kind: str, value: str | None, note: str, seq_no: int | None,
+               primary_term: int | None, now: datetime | None, refresh: str | bool) -> tuple[dict[str, Any], Action]:
         if not scope.may(kind):
             raise Forbidden(kind)
         doc, current_seq, current_term = self.get(scope, incident_id)
@@ -251,17 +308,37 @@ class IncidentStore:
         change = _change(doc, kind, value, note, scope.user.name, now)
         before = {k: doc.get(k) for k in change}
         try:
-            self.client.update(index=self.index, id=incident_id, body={"doc": change}, refresh="wait_for",
+            self.client.update(index=self.index, id=incident_id, body={"doc": change}, refresh=refresh,
                                if_seq_no=current_seq if seq_no is None else seq_no,
                                if_primary_term=current_term if primary_term is None else primary_term)
         except ConflictError:
             raise Conflict(incident_id) from None
-        action = Action(now, scope.user.name, kind, "incident", incident_id, (doc.get("agency") or {}).get("id"),
-                        before, change, {"note": note} if note else {})
-        append_to_lake(self.lake, [action])
-        search.write(self.client, search_documents([action]))
-        self.client.indices.refresh(index=ACTIONS_INDEX)  # the history on the next page view shows it
-        return {**doc, **change}
+        return doc, Action(now, scope.user.name, kind, "incident", incident_id, (doc.get("agency") or {}).get("id"),
+                           before, change, {"note": note} if note else {})
+
+    def _log(self, actions: list[Action]) -> None:
+        """The actions in the lake and the store, searchable at once (the next page view shows them)."""
+        if not actions:
+            return
+        append_to_lake(self.lake, actions)
+        search.write(self.client, search_documents(actions))
+        self.client.indices.refresh(index=ACTIONS_INDEX)
+
+
+def timeline(alerts: list[dict[str, Any]], history: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The incident's alerts and every action on it (notifications, acknowledgements, escalations, people's
+    changes and comments) in time order: {at, kind, actor, text}."""
+    items = [{"at": a["@timestamp"], "kind": "alert", "actor": None,
+              "text": f"{(a.get('rule') or {}).get('title', '')} · {a.get('alert_id')}"}
+             for a in alerts if a.get("@timestamp")]
+    for action in history:
+        shown = {**(action.get("after") or {}), **(action.get("detail") or {})}
+        items.append({"at": action["at"], "kind": action["kind"], "actor": action.get("actor"),
+                      "text": " ".join(f"{k}={v}" for k, v in shown.items() if v not in (None, "", [], {}))})
+    return sorted(items, key=lambda i: datetime.fromisoformat(i["at"]).astimezone(UTC))
+
+
+NOTICE_KINDS = ("notify", "acknowledge", "unacknowledge", "escalate")  # the notification and acknowledgement log
 
 
 def _saved(params: Any) -> Filters:
