@@ -40,6 +40,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.pandas.types import from_arrow_schema
 from pyspark.sql.streaming import StreamingQuery
 
+from enrich.geoip import GeoIP
+from enrich.intel import IntelSet
+from enrich.intel_sources import Refresher
 from enrich.normalise import HostHint
 from ingest.frame import Frame, parse_frame
 from layers.correlate import Correlator, hidden_rules, single_agency
@@ -87,6 +90,7 @@ class ParseSettings:
     hints: tuple[HostHint, ...]
     syslog_year: int | None
     topic_prefix: str
+    geoip: GeoIP | None = None  # enrich/geoip.py: country and AS of public addresses
 
 
 def parse_envelope(envelope: Envelope) -> Event | DeadLetter:
@@ -99,8 +103,10 @@ def parse_envelope(envelope: Envelope) -> Event | DeadLetter:
     return parse_frame(envelope.origin, Frame(parser, envelope.position, envelope.raw))
 
 
-def micro_batch_results(detector: Any, settings: ParseSettings, batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Events, their alerts and the dead letters (RESULT_SCHEMA) of a batch of Kafka records."""
+def micro_batch_results(detector: Any, settings: ParseSettings, batch: pa.RecordBatch,
+                        intel: IntelSet | None = None) -> pa.RecordBatch:
+    """Events, their alerts (the rules' and, with `intel`, the threat-intel matches) and the dead letters
+    (RESULT_SCHEMA) of a batch of Kafka records."""
     columns = batch.to_pydict()
     events: list[dict[str, Any]] = []
     event_rows: list[dict[str, Any]] = []
@@ -119,7 +125,8 @@ def micro_batch_results(detector: Any, settings: ParseSettings, batch: pa.Record
             dead_rows.append({"row": DEAD, "doc_id": envelope.record_id, "index_date": received[:10],
                               "document": json.dumps(doc, ensure_ascii=False)})
             continue
-        row = event_row(record, settings.registry, settings.hints, settings.syslog_year, envelope.agency)
+        row = event_row(record, settings.registry, settings.hints, settings.syslog_year, envelope.agency,
+                        settings.geoip)
         events.append(row)
         doc = {"@timestamp": row["timestamp"].isoformat() if row["timestamp"] else None,
                "event": dict(row["fields"]),
@@ -128,7 +135,7 @@ def micro_batch_results(detector: Any, settings: ParseSettings, batch: pa.Record
         index_dates[row["event_id"]] = row["date"] if row["timestamp"] else received[:10]
         event_rows.append({**row, "row": EVENT, "doc_id": search.document_id(envelope.record_id or row["event_id"]),
                            "index_date": index_dates[row["event_id"]], "document": orjson.dumps(doc).decode()})
-    alerts = alert_batch(detector, pa.RecordBatch.from_pylist(events, schema=EVENT_SCHEMA)).to_pydict()
+    alerts = alert_batch(detector, pa.RecordBatch.from_pylist(events, schema=EVENT_SCHEMA), intel).to_pydict()
     alert_rows = [{"row": ALERT, "doc_id": alert_id,
                    "index_date": timestamp[:10] if timestamp else index_dates[json.loads(document)["event_meta"]["id"]],
                    "timestamp": datetime.fromisoformat(timestamp) if timestamp else None, "level": level,
@@ -139,11 +146,11 @@ def micro_batch_results(detector: Any, settings: ParseSettings, batch: pa.Record
     return pa.RecordBatch.from_pylist(event_rows + alert_rows + dead_rows, schema=RESULT_SCHEMA)
 
 
-def _results(token: str, rules: Broadcast, settings: Broadcast,
+def _results(token: str, rules: Broadcast, settings: Broadcast, intel: Broadcast | None,
              batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     detector = detector_for(token, rules)
     for batch in batches:
-        yield micro_batch_results(detector, settings.value, batch)
+        yield micro_batch_results(detector, settings.value, batch, intel.value if intel else None)
 
 
 class StreamCorrelation:
@@ -210,6 +217,9 @@ class Sinks:
         self.kafka = KafkaBatches(config, checkpoint)
         self.triage = triage  # alerting/triage.py StreamTriage: filters, suppression, incidents
         self.correlation = StreamCorrelation(config, ruleset, settings.registry) if ruleset.correlations else None
+        self.intel = Refresher(config)  # enrich.intel: its thread reloads the sources (run() starts it)
+        self.intel_version = self.intel.version
+        self.intel_shipped = spark.sparkContext.broadcast(self.intel.loaded.intel) if self.intel.loaded else None
 
     def __call__(self, raw: DataFrame, batch_id: int) -> None:
         marker = self.ledger / str(batch_id)
@@ -217,9 +227,9 @@ class Sinks:
             log.info("batch %s was finished before a restart; skipped", batch_id)
             return
         started = time.monotonic()
-        token, rules, settings = self.token, self.rules, self.settings
+        token, rules, settings, intel = self.token, self.rules, self.settings, self._intel(raw)
         table = (raw.select("key", "value", "topic", "headers", "timestamp")
-                 .mapInArrow(lambda batches: _results(token, rules, settings, batches),
+                 .mapInArrow(lambda batches: _results(token, rules, settings, intel, batches),
                              from_arrow_schema(RESULT_SCHEMA))
                  .toArrow())
         kinds = table.column("row")
@@ -259,6 +269,15 @@ class Sinks:
         if events.num_rows and (clashes := name_collisions(events)):  # docs/windows-fields.md
             log.info("batch %s: name clashes %s (the field is the event data's value, the System value is "
                      "System.<name>)", batch_id, ", ".join(f"{n} {c}" for n, c in sorted(clashes.items())))
+
+    def _intel(self, raw: DataFrame) -> Broadcast | None:
+        """The newest indicator set as a broadcast: shipped again only when the refresh changed it."""
+        if self.intel.version != self.intel_version and self.intel.loaded:
+            old, self.intel_version = self.intel_shipped, self.intel.version
+            self.intel_shipped = raw.sparkSession.sparkContext.broadcast(self.intel.loaded.intel)
+            if old is not None:
+                old.unpersist(blocking=False)
+        return self.intel_shipped
 
     @staticmethod
     def _records(topic: str, rows: pa.Table) -> list[tuple[str, str, str]]:
@@ -377,6 +396,7 @@ def run(spark: SparkSession, config: Config, ruleset: RuleSet, settings: ParseSe
     ensure_topics(config)
     sinks = Sinks(spark, config, ruleset, settings, triage)
     stopping = _stop_requested()
+    sinks.intel.start(stopping)
     try:
         while not stopping.is_set():
             query = _start_query(spark, config, sinks, once)

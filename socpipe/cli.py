@@ -235,6 +235,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     import logging
 
     from alerting.triage import StreamTriage
+    from enrich.geoip import GeoIP
     from layers import stream
     from rules.compiler import load_rules
     from socpipe.registry import Registry
@@ -251,7 +252,8 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     print(f"{len(ruleset.rules)} rules loaded, {len(ruleset.failures)} failed", file=sys.stderr)
     registry_path = config.path("registry")
     settings = stream.ParseSettings(Registry.load(registry_path) if registry_path else None, config.hints,
-                                   config.get("detect", "syslog_year"), config.get("kafka", "topic_prefix"))
+                                   config.get("detect", "syslog_year"), config.get("kafka", "topic_prefix"),
+                                   GeoIP.of(config))
     spark = session("socpipe-run", master=config.get("spark", "master"),
                     conf={"spark.jars": kafka_connector_jars(), **config.get("spark", "conf")})
     stream.run(spark, config, ruleset, settings, once=args.once, triage=StreamTriage(config, ruleset))
