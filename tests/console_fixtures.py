@@ -89,7 +89,7 @@ def console(dev_servers, tmp_path: Path) -> tuple[TestClient, IncidentStore, lis
     users.add("khcn", PASSWORD, "agency", "skhcn")
     users.add("auditor", PASSWORD, "auditor")
     app = create_app(store, users, Registry.load(REGISTRY), "test-secret", tuning=tuning,
-                     rules=rule_book.book(lambda: [tmp_path / "rules"]))
+                     rules=rule_book.book(lambda: [tmp_path / "rules"]), reports_dir=tmp_path / "audit-out")
     return TestClient(app), store, incidents
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,9 @@ from fastapi.routing import APIRoute
 
 from alerting.actions import ACTIONS_INDEX, Action, read_lake, search_documents
 from alerting.tuning import Tuning
+from dashboards.console.i18n import local_time
 from dashboards.console.serve import agency_aliases
+from dashboards.console.users import Users
 from rules.compiler import load_rules
 from socpipe import search
 from socpipe.demo import REGISTRY
@@ -61,6 +63,11 @@ def route_cases(own: str, other: str) -> dict[tuple[str, str], dict]:
         ("POST", "/api/filters"): {"path": "/api/filters", "json": {"name": "theirs", "params": {"agency": OTHER}}},
         ("DELETE", "/api/filters/{name}"): {"path": "/api/filters/theirs"},
         ("POST", "/api/bulk"): {"path": "/api/bulk", "json": {"kind": "acknowledge", "params": {"agency": OTHER}}},
+        ("GET", "/open"): {"path": "/open"},
+        ("GET", "/api/open"): {"path": "/api/open"},
+        ("GET", "/reports"): {"path": "/reports"},
+        ("GET", "/reports/{name:path}"): {"path": "/reports/report.json"},
+        ("POST", "/language"): {"path": "/language", "form": {"lang": "en"}},
     }
 
 
@@ -413,3 +420,63 @@ def test_incident_view_in_plain_words_with_related_timeline_and_notices(setup):
     assert other not in page and "ps-elsewhere" not in page and "web-xa" not in page
     base = client.get("/incidents/corr-incident").text
     assert "ev-own" in base and "ev-theirs" not in base and "base of xa" not in base
+
+
+def test_agency_contacts_land_on_open_incidents_with_deadlines_auditors_on_reports(setup):
+    client, store, incidents, by_agency, tmp_path = setup
+    out = tmp_path / "audit-out"
+    (out / "2026-Q1").mkdir(parents=True)
+    (out / "report.json").write_text('{"period": "2026-Q1"}', encoding="utf-8")
+    (out / "2026-Q1" / "coverage.csv").write_text("agency,monitored\nskhcn,true\n", encoding="utf-8")
+    (tmp_path / "secret.txt").write_text("not a report", encoding="utf-8")
+    (out / "link.txt").symlink_to(tmp_path / "secret.txt")
+
+    client.cookies.clear()
+    landed = client.post("/login", data={"username": "khcn", "password": PASSWORD}, follow_redirects=False)
+    assert landed.headers["location"] == "/open"
+    csrf = client.get("/api/session").json()["csrf"]
+    page = client.get("/open").text
+    assert '<b id="open-total">2</b>' in page and by_agency[OTHER] not in page and "web-xa" not in page
+    own = [i for i in incidents if i["agency"]["id"] == "skhcn"][0]
+    detected = datetime.fromisoformat(own["@timestamp"])
+    # audit.deadlines' defaults for a high incident: acknowledge within 60 minutes, close within 72 hours.
+    assert local_time((detected + timedelta(minutes=60)).isoformat()) in page
+    assert local_time((detected + timedelta(hours=72)).isoformat()) in page
+    assert page.count('class="level-high late"') == 2  # (March is long past)
+    client.post(f"/api/incidents/{own['incident_id']}/actions", json={"kind": "acknowledge"},
+                headers={"X-CSRF-Token": csrf})
+    rows = {r["incident"]["incident_id"]: r for r in client.get("/api/open").json()["incidents"]}
+    assert set(rows) == {i["incident_id"] for i in incidents if i["agency"]["id"] == "skhcn"}
+    assert rows[own["incident_id"]]["acknowledge"] is None and rows[own["incident_id"]]["close"]
+    for path in ("/reports", "/reports/report.json"):
+        assert client.get(path).status_code == 403  # the reports cover every agency
+
+    client.cookies.clear()
+    landed = client.post("/login", data={"username": "auditor", "password": PASSWORD}, follow_redirects=False)
+    assert landed.headers["location"] == "/reports"
+    listing = client.get("/reports").text
+    assert 'href="/reports/2026-Q1/coverage.csv"' in listing and 'href="/reports/report.json"' in listing
+    assert "link.txt" not in listing  # a link out of the folder is not a report
+    assert client.get("/reports/2026-Q1/coverage.csv").text == "agency,monitored\nskhcn,true\n"
+    for path in ("/reports/link.txt", "/reports/..%2Fsecret.txt", "/reports/%2E%2E/secret.txt", "/reports/nothing"):
+        answer = client.get(path)
+        assert answer.status_code == 404 and "not a report" not in answer.text, path
+    assert client.post("/reports/report.json").status_code == 405  # read-only
+    assert client.get("/api/open").json()["total"] == len(incidents)  # every agency's, none closed
+
+
+def test_language_is_the_users_own_and_dates_are_vietnam_time(setup):
+    client, store, incidents, by_agency, tmp_path = setup
+    csrf = sign_in(client, "analyst")  # an English speaker
+    queue = client.get("/").text
+    assert ">Incidents<" in queue and "14/03/2026 09:10:00" in queue  # 02:10 UTC is 09:10 in Hà Nội
+    assert client.post("/language", data={"lang": "vi"}).status_code == 403  # no CSRF token
+    assert client.post("/language", data={"lang": "fr", "csrf": csrf}).status_code == 400
+    moved = client.post("/language", data={"lang": "vi", "csrf": csrf}, headers={"referer": "http://testserver/open"},
+                        follow_redirects=False)
+    assert moved.status_code == 303 and moved.headers["location"] == "/open"
+    assert Users(tmp_path / "users.yaml").get("analyst").language == "vi"
+    assert ">Sự cố<" in client.get("/").text and 'lang="vi"' in client.get("/").text
+    sign_in(client, "analyst")  # kept with the account, not the session
+    assert 'id="lang-en"' in client.get("/").text and ">Sự cố<" in client.get("/").text
+    assert Users(tmp_path / "users.yaml").get("khcn").language == "vi"  # nobody else's changed

@@ -13,18 +13,19 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import BaseModel
 from starlette.staticfiles import StaticFiles
 
-from dashboards.console import i18n, oidc, rule_book, suppress
+from dashboards.console import i18n, oidc, pages, rule_book, suppress
 from dashboards.console.scope import Scope
 from dashboards.console.store import (
     GROUP_FIELDS,
@@ -39,9 +40,11 @@ from dashboards.console.store import (
     timeline,
 )
 from dashboards.console.users import User, Users
+from socpipe.config import DEFAULTS
 from socpipe.registry import Registry
 
 COOKIE = "socpipe_session"
+LANDING = {"agency": "/open", "auditor": "/reports"}  # where each role lands after signing in
 OptionalForm = Annotated[str | None, Form()]
 OptionalInt = Annotated[int | None, Form()]
 LOGIN_FAILURES = 5  # per client address and minute
@@ -92,8 +95,11 @@ class ActionRequest(BaseModel):
 def create_app(store: IncidentStore, users: Users, registry: Registry | None, secret_key: str,
                secure_cookies: bool = False, routers: Iterable[APIRouter] = (),
                tuning: suppress.Tuning | None = None, sign_on: oidc.Settings | None = None,
-               rules: Callable[[str], rule_book.RuleText | None] | None = None) -> FastAPI:
-    """`rules`: a rule's words by its id (dashboards/console/rule_book.py), for the incident view."""
+               rules: Callable[[str], rule_book.RuleText | None] | None = None,
+               deadlines: Mapping[str, Mapping[str, float]] | None = None, reports_dir: Path | None = None) -> FastAPI:
+    """`rules`: a rule's words by its id (dashboards/console/rule_book.py), for the incident view; `deadlines`:
+    audit.deadlines, shown to agency contacts; `reports_dir`: where `socpipe audit` writes, served read-only."""
+    limits = deadlines if deadlines is not None else DEFAULTS["audit"]["deadlines"]
     # The OpenAPI description is served to signed-in users only (below): anonymous gets the login page alone.
     app = FastAPI(title="socpipe console", docs_url=None, openapi_url=None, redoc_url=None)
     signer = URLSafeTimedSerializer(secret_key, salt="socpipe-console")
@@ -150,7 +156,7 @@ def create_app(store: IncidentStore, users: Users, registry: Registry | None, se
         if user is None:
             recent.append(time.monotonic())
             return page(request, "login.html", None, error="bad_login")
-        return start_session(RedirectResponse("/", 303), user)
+        return start_session(RedirectResponse(LANDING.get(user.role, "/"), 303), user)
 
     def start_session(response: Response, user: User) -> Response:
         """The signed session cookie, the same for a local account and a sign-on (dashboards/console/oidc.py)."""
@@ -198,6 +204,52 @@ def create_app(store: IncidentStore, users: Users, registry: Registry | None, se
                     done=int(done) if done and done.isdigit() else None,
                     conflicts=int(request.query_params.get("conflicts", "0") or 0) if request.query_params.get(
                         "conflicts", "0").isdigit() else 0)
+
+    @app.get("/open", response_class=HTMLResponse)
+    def open_page(request: Request, s: SessionDep) -> HTMLResponse:
+        """Where an agency contact lands: their agency's open incidents, the nearest deadlines first."""
+        incidents, total = store.open_incidents(s.scope)
+        now = datetime.now(UTC)
+        return page(request, "open.html", s, rows=[(i, pages.due(i, limits, now)) for i in incidents], total=total)
+
+    @app.get("/api/open")
+    def api_open(s: SessionDep) -> dict[str, Any]:
+        incidents, total = store.open_incidents(s.scope)
+        now = datetime.now(UTC)
+        return {"total": total, "incidents": [
+            {"incident": i, **{k: v.isoformat() if isinstance(v, datetime) else v
+                               for k, v in asdict(pages.due(i, limits, now)).items()}} for i in incidents]}
+
+    def reader(s: Session) -> None:
+        """The audit reports cover every agency: auditors, analysts and admins read them, agency users not."""
+        if s.scope.agencies is not None:
+            raise HTTPException(403, "not allowed")
+
+    @app.get("/reports", response_class=HTMLResponse)
+    def reports_page(request: Request, s: SessionDep) -> HTMLResponse:
+        """Where an auditor lands: the layer-3 reports `socpipe audit` wrote, read-only."""
+        reader(s)
+        return page(request, "reports.html", s, files=pages.reports(reports_dir), folder=reports_dir)
+
+    @app.get("/reports/{name:path}")
+    def report(name: str, s: SessionDep) -> FileResponse:
+        reader(s)
+        path = pages.report_file(reports_dir, name)
+        if path is None:
+            raise HTTPException(404, "no such report")
+        return FileResponse(path, media_type=pages.REPORT_TYPES[path.suffix])
+
+    @app.post("/language")
+    def language(request: Request, s: SessionDep, lang: Annotated[str, Form()], csrf: OptionalForm = None) -> Response:
+        """The user's language, kept with their account (every page after this one speaks it)."""
+        checked(request, csrf, s)
+        try:
+            users.set_language(s.user.name, lang)
+        except ValueError as error:
+            raise HTTPException(400, str(error)) from None
+        back = request.headers.get("referer", "")
+        same_site = back.startswith(str(request.base_url))
+        return RedirectResponse((urlsplit(back).path or "/") if same_site else "/", 303)
 
     @app.post("/filters")
     async def save_filter(request: Request, s: SessionDep) -> Response:

@@ -29,7 +29,9 @@ WORDS: dict[str, dict[str, str]] = {
         "falsepositives": "Có thể là cảnh báo nhầm khi", "contacts": "Người liên hệ", "timeline": "Diễn biến",
         "notices": "Thông báo và xác nhận", "related": "Cảnh báo liên quan", "same_host": "Cùng máy",
         "same_source": "Cùng địa chỉ nguồn", "same_rule": "Cùng quy tắc (mọi cơ quan)",
-        "base_events": "Các sự kiện gốc của tương quan",
+        "base_events": "Các sự kiện gốc của tương quan", "open_incidents": "Sự cố chưa đóng",
+        "ack_due": "Hạn xác nhận", "close_due": "Hạn xử lý xong", "reports": "Báo cáo kiểm tra",
+        "no_reports": "Chưa có báo cáo nào (socpipe audit)",
     },
     "en": {
         "title": "Security monitoring centre", "login": "Sign in", "logout": "Sign out", "user": "User name",
@@ -53,7 +55,9 @@ WORDS: dict[str, dict[str, str]] = {
         "falsepositives": "Possible false positives", "contacts": "Contacts", "timeline": "Timeline",
         "notices": "Notifications and acknowledgements", "related": "Related alerts", "same_host": "Same host",
         "same_source": "Same source address", "same_rule": "Same rule (every agency)",
-        "base_events": "The correlation's base events",
+        "base_events": "The correlation's base events", "open_incidents": "Open incidents",
+        "ack_due": "Acknowledge by", "close_due": "Close by", "reports": "Audit reports",
+        "no_reports": "No reports yet (socpipe audit)",
     },
 }
 

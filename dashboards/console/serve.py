@@ -52,7 +52,8 @@ def build(config: Config) -> FastAPI:
     return create_app(store, users_of(config), registry, key,
                       secure_cookies=bool(config.get("console", "tls_certfile")), routers=routers(config, registry),
                       tuning=tuning_of(config), sign_on=oidc.settings(config),
-                      rules=rule_book.book(config.rule_paths))
+                      rules=rule_book.book(config.rule_paths), deadlines=config.get("audit", "deadlines"),
+                      reports_dir=config.path("audit", "out"))
 
 
 def agency_aliases(client: OpenSearch, registry: Registry, prefixes: list[str]) -> list[str]:

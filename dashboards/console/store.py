@@ -161,6 +161,15 @@ class IncidentStore:
         found = self.client.search(index=self.index, body=body)
         return [(b["key"], b["doc_count"]) for b in found["aggregations"]["g"]["buckets"]]
 
+    def open_incidents(self, scope: Scope, size: int = 500) -> tuple[list[dict[str, Any]], int]:
+        """The incidents in scope not closed yet, oldest detection first (the nearest deadlines), and how many."""
+        body = {"query": {"bool": {"filter": scope.filter(), "must_not": [
+            {"exists": {"field": "merged_into"}}, {"term": {"status": "closed"}}]}}, "size": size,
+            "track_total_hits": True, "sort": [{"@timestamp": {"order": "asc", "missing": "_last"}},
+                                               {"incident_id": "asc"}]}
+        found = self.client.search(index=self.index, body=body)["hits"]
+        return [h["_source"] for h in found["hits"]], found["total"]["value"]
+
     def get(self, scope: Scope, incident_id: str) -> tuple[dict[str, Any], int, int]:
         """The incident, its sequence number and primary term; NotFound outside the scope too."""
         try:

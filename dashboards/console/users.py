@@ -75,6 +75,14 @@ class Users:
         users[name] = User(**{**asdict(users[name]), "password_hash": _HASHER.hash(password)})
         self._save(users)
 
+    def set_language(self, name: str, language: str) -> None:
+        """The user's own choice of the console's language, kept with the account."""
+        if language not in LANGUAGES:
+            raise ValueError(f"language must be one of {', '.join(LANGUAGES)}")
+        users = self._existing(name)
+        users[name] = User(**{**asdict(users[name]), "language": language})
+        self._save(users)
+
     def disable(self, name: str) -> None:
         users = self._existing(name)
         users[name] = User(**{**asdict(users[name]), "disabled": True})
