@@ -104,9 +104,10 @@ def test_every_route_applies_the_scope(setup):
     queue = client.get("/api/incidents").json()
     assert {i["agency"]["id"] for i in queue["incidents"]} == {"skhcn"} and queue["total"] == 2
     assert client.get(f"/api/incidents?agency={OTHER}").json()["total"] == 0  # tampering finds nothing
-    for by in ("agency", "rule", "host", "level", "status"):
+    for by in ("agency", "rule", "host", "level", "status", "source"):
         groups = client.get(f"/api/groups?by={by}").json()["groups"]
-        assert sum(n for _, n in groups) == 2 and OTHER not in str(groups) and "r-web" not in str(groups)
+        assert sum(n for _, n in groups) == (0 if by == "source" else 2)  # (no incident here has a source)
+        assert OTHER not in str(groups) and "r-web" not in str(groups)
     assert client.get("/api/groups?by=agency.id").status_code == 400
     # Writes outside the scope: the same 404 as a missing incident; inside, only what an agency may do.
     assert client.post(f"/api/incidents/{other}/actions", json={"kind": "comment"},
@@ -400,6 +401,8 @@ def test_incident_view_in_plain_words_with_related_timeline_and_notices(setup):
     assert "Phạm Minh Đức" in page  # skhcn's on-site contact from the registry
     system = Registry.load(REGISTRY).systems["mail"]
     assert f"{system.name} (mail)" in page
+    assert client.get("/api/groups?by=source").json()["groups"] == [["203.0.113.9", 2]]
+    assert client.get("/?group=source").text.count('<span class="key">203.0.113.9</span> <b>2</b>') == 1
     answer = client.get(f"/api/incidents/{own}").json()
     related = {k: [r["incident_id"] for r in v] for k, v in answer["related"].items()}
     assert related == {"host": [], "source": [other], "rule": ["ps-elsewhere", sibling]}
@@ -418,6 +421,7 @@ def test_incident_view_in_plain_words_with_related_timeline_and_notices(setup):
         "host": [], "source": [], "rule": [sibling]}
     page = client.get(f"/incidents/{own}").text
     assert other not in page and "ps-elsewhere" not in page and "web-xa" not in page
+    assert client.get("/api/groups?by=source").json()["groups"] == [["203.0.113.9", 1]]  # theirs not counted
     base = client.get("/incidents/corr-incident").text
     assert "ev-own" in base and "ev-theirs" not in base and "base of xa" not in base
 

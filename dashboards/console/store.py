@@ -28,7 +28,9 @@ from socpipe import search
 STATUSES = ("new", "acknowledged", "in_progress", "closed", "escalated")
 VERDICTS = ("true_positive_impact", "true_positive_no_impact", "false_positive", "benign")
 LEVELS = ("critical", "high", "medium", "low", "informational")
-GROUP_FIELDS = {"rule": "rule.id", "agency": "agency.id", "host": "host.name", "level": "level", "status": "status"}
+GROUP_FIELDS = {"rule": "rule.id", "agency": "agency.id", "host": "host.name", "source": "source.ip", "level": "level",
+                "status": "status"}
+_IP_FIELDS = {"source.ip"}  # an ip field takes no "-" bucket for the documents without one
 PAGE = 50
 SAVED_FILTERS_INDEX = "console-filters"
 ZONE_OFFSET = "+07:00"  # Asia/Ho_Chi_Minh (no daylight saving): dates typed in the queue are local dates
@@ -157,7 +159,8 @@ class IncidentStore:
         if field is None:
             raise ValueError(f"cannot group by {by!r} (known: {', '.join(GROUP_FIELDS)})")
         body = {"query": self._query(scope, filters), "size": 0,
-                "aggs": {"g": {"terms": {"field": field, "size": 50, "missing": "-"}}}}
+                "aggs": {"g": {"terms": {"field": field, "size": 50,
+                                         **({} if field in _IP_FIELDS else {"missing": "-"})}}}}
         found = self.client.search(index=self.index, body=body)
         return [(b["key"], b["doc_count"]) for b in found["aggregations"]["g"]["buckets"]]
 
