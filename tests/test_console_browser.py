@@ -116,6 +116,34 @@ def test_triage_in_a_real_browser(served):
         page.wait_for_selector("table.queue")
         statuses = [row.inner_text() for row in page.query_selector_all("table.queue tbody tr td:nth-child(7)")]
         assert set(statuses) == {"new"} and int(page.inner_text("#total")) == len(statuses) < len(incidents)
+        # Keyboard on the incident: open the first new one, `a` acknowledges, `c` then Enter comments.
+        page.keyboard.press("j")
+        page.keyboard.press("o")
+        page.wait_for_selector("#act-acknowledge")
+        page.keyboard.press("a")
+        page.locator("#status", has_text="acknowledged").wait_for()
+        page.keyboard.press("c")
+        page.keyboard.type("from the keyboard")
+        page.keyboard.press("Enter")
+        page.locator("#history", has_text="from the keyboard").wait_for()
+        page.keyboard.press("u")
+        page.wait_for_selector("table.queue")
+
+        # Bulk on all matching: every acknowledged incident, after a confirmation that shows how many.
+        page.goto(url + "/?status=acknowledged")
+        left = int(page.inner_text("#total"))
+        page.click("#bulk-all-status button")
+        page.wait_for_selector("#bulk-count")
+        assert page.inner_text("#bulk-count") == str(left) and left > 0
+        page.screenshot(path=str(ARTIFACTS / "6-bulk-all-confirm.png"), full_page=True)
+        page.click("#bulk-confirm-button")
+        page.wait_for_selector("#bulk-done")
+        assert page.inner_text("#total") == "0" and str(left) in page.inner_text("#bulk-done")
+
+        page.click("#lang-vi")  # the analyst's language, kept with the account
+        page.locator("#nav-queue", has_text="Sự cố").wait_for()
+        page.click("#lang-en")
+        page.locator("#nav-queue", has_text="Incidents").wait_for()
         page.click("#logout")
         page.wait_for_selector("#signin")
         page.goto(url + "/")
