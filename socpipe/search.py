@@ -52,6 +52,11 @@ MAPPINGS: dict[str, dict[str, Any]] = {
             "last": {"type": "date"}, "value": {"type": "double"}, "events_count": {"type": "long"},
             "base_rules": _KEYWORD, "events": _KEYWORD,
             "provisional": {"type": "boolean"}, "withdrawn": {"type": "boolean"}}},  # the stream's early alerts
+        "threat": {"properties": {  # a threat-intel match (layers/detect.py): the indicator and what met it
+            "indicator": {"properties": {"type": _KEYWORD, "value": _KEYWORD, "confidence": {"type": "integer"},
+                                         "id": _KEYWORD, "provider": _KEYWORD}},
+            "feed": {"properties": {"name": _KEYWORD}},
+            "matched": {"properties": {"field": _KEYWORD, "atomic": _KEYWORD}}}},
     }},
 }
 # Alerts become searchable within a second; events, many times more numerous, every 5 s (less work).
