@@ -173,8 +173,13 @@ def test_concurrent_edits_conflict_and_the_action_log_is_complete(setup):
     second = client.post(f"/api/incidents/{target}/actions", json={"kind": "assign", "value": "binh", **stale},
                          headers={"X-CSRF-Token": csrf})
     assert first.status_code == 200 and second.status_code == 409
+    assert client.post(f"/api/incidents/{target}/actions", json={"kind": "verdict", "value": "false_positive"},
+                       headers={"X-CSRF-Token": csrf}).status_code == 400  # a verdict needs a reason
+    assert client.post(f"/api/incidents/{target}/actions", json={"kind": "verdict", "value": "false_positive",
+                       "reason": "because"}, headers={"X-CSRF-Token": csrf}).status_code == 400  # from the list
     for kind, value in (("verdict", "false_positive"), ("status", "closed")):
-        assert client.post(f"/api/incidents/{target}/actions", json={"kind": kind, "value": value, "note": "lab"},
+        assert client.post(f"/api/incidents/{target}/actions", json={"kind": kind, "value": value, "note": "lab",
+                                                                       "reason": "test_or_exercise"},
                            headers={"X-CSRF-Token": csrf}).status_code == 200
     done = client.get(f"/api/incidents/{target}").json()
     incident = done["incident"]
@@ -185,6 +190,9 @@ def test_concurrent_edits_conflict_and_the_action_log_is_complete(setup):
     assert [(a.kind, a.after.get("assignee") or a.after.get("verdict") or a.after.get("status")) for a in lake] == \
         [("assign", "an"), ("verdict", "false_positive"), ("status", "closed")]
     assert lake[0].before == {"assignee": None} and lake[0].actor == "analyst"
+    assert incident["verdict_reason"] == "test_or_exercise" and lake[1].detail == {"note": "lab"}
+    page = client.get(f"/incidents/{target}").text  # the page's form offers the fixed reasons
+    assert '<select name="reason" id="verdict-reason">' in page and "<option>rule_too_broad</option>" in page
 
 
 def test_suppress_from_an_alert_writes_a_filter_socpipe_loads_and_commits_it(setup):

@@ -32,6 +32,7 @@ from dashboards.console.store import (
     LEVELS,
     NOTICE_KINDS,
     STATUSES,
+    VERDICT_REASONS,
     VERDICTS,
     Conflict,
     Filters,
@@ -79,6 +80,7 @@ class BulkRequest(BaseModel):
     kind: str
     value: str | None = None
     note: str = ""
+    reason: str | None = None  # a verdict's (VERDICT_REASONS)
     ids: list[str] | None = None  # none: every incident the filter `params` finds
     params: dict[str, str] = {}
     confirm: bool = False  # false: only how many it would change
@@ -88,6 +90,7 @@ class ActionRequest(BaseModel):
     kind: str
     value: str | None = None
     note: str = ""
+    reason: str | None = None  # a verdict's (VERDICT_REASONS)
     seq_no: int | None = None
     primary_term: int | None = None
 
@@ -105,6 +108,7 @@ def create_app(store: IncidentStore, users: Users, registry: Registry | None, se
     signer = URLSafeTimedSerializer(secret_key, salt="socpipe-console")
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.globals.update(local_time=i18n.local_time, LEVELS=LEVELS, STATUSES=STATUSES, VERDICTS=VERDICTS,
+                                 VERDICT_REASONS=VERDICT_REASONS,
                                  GROUPS=tuple(GROUP_FIELDS))
     failures: dict[str, deque[float]] = defaultdict(deque)
     names = {a.id: a.name for a in registry.agencies.values()} if registry else {}
@@ -291,12 +295,12 @@ def create_app(store: IncidentStore, users: Users, registry: Registry | None, se
 
     @app.post("/incidents/{incident_id}/actions")
     def incident_action(request: Request, incident_id: str, s: SessionDep, kind: Annotated[str, Form()],
-                        value: OptionalForm = None, note: Annotated[str, Form()] = "",
+                        value: OptionalForm = None, note: Annotated[str, Form()] = "", reason: OptionalForm = None,
                         seq_no: OptionalInt = None, primary_term: OptionalInt = None,
                         csrf: OptionalForm = None) -> Response:
         checked(request, csrf, s)
         try:
-            _act(s, incident_id, ActionRequest(kind=kind, value=value, note=note, seq_no=seq_no,
+            _act(s, incident_id, ActionRequest(kind=kind, value=value, note=note, reason=reason, seq_no=seq_no,
                                                primary_term=primary_term))
         except HTTPException as error:
             if error.status_code != 409:
@@ -346,7 +350,7 @@ def create_app(store: IncidentStore, users: Users, registry: Registry | None, se
     def _bulk(s: Session, ids: list[str], action: ActionRequest) -> tuple[int, int]:
         """The action on each incident; one changed meanwhile by someone else is left for them (counted)."""
         try:
-            return store.act_many(s.scope, ids, action.kind, action.value, action.note)
+            return store.act_many(s.scope, ids, action.kind, action.value, action.note, action.reason)
         except Forbidden:
             raise HTTPException(403 if not s.scope.may(action.kind) else 404, "not allowed") from None
         except ValueError as error:
@@ -414,7 +418,8 @@ def create_app(store: IncidentStore, users: Users, registry: Registry | None, se
         ids = body.ids if body.ids is not None else store.matching_ids(s.scope, parsed(body.params))
         if not body.confirm:
             return {"matching": len(ids)}
-        done, conflicts = _bulk(s, ids, ActionRequest(kind=body.kind, value=body.value, note=body.note))
+        done, conflicts = _bulk(s, ids, ActionRequest(kind=body.kind, value=body.value, note=body.note,
+                                                      reason=body.reason))
         return {"matching": len(ids), "done": done, "conflicts": conflicts}
 
     @app.get("/api/filters")
@@ -483,7 +488,8 @@ def create_app(store: IncidentStore, users: Users, registry: Registry | None, se
 
     def _act(s: Session, incident_id: str, body: ActionRequest) -> dict[str, Any]:
         try:
-            return store.act(s.scope, incident_id, body.kind, body.value, body.note, body.seq_no, body.primary_term)
+            return store.act(s.scope, incident_id, body.kind, body.value, body.note, body.seq_no, body.primary_term,
+                             reason=body.reason)
         except Forbidden:
             raise HTTPException(403 if s.scope.may(body.kind) is False else 404, "not allowed") from None
         except Conflict:

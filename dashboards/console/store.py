@@ -27,6 +27,9 @@ from socpipe import search
 
 STATUSES = ("new", "acknowledged", "in_progress", "closed", "escalated")
 VERDICTS = ("true_positive_impact", "true_positive_no_impact", "false_positive", "benign")
+# Why a verdict was reached, from a fixed list (the note says more): what dashboards can count.
+VERDICT_REASONS = ("confirmed_malicious", "data_or_service_affected", "contained_before_impact", "authorised_activity",
+                   "test_or_exercise", "known_software", "rule_too_broad", "misconfiguration", "duplicate", "other")
 LEVELS = ("critical", "high", "medium", "low", "informational")
 GROUP_FIELDS = {"rule": "rule.id", "agency": "agency.id", "host": "host.name", "source": "source.ip", "level": "level",
                 "status": "status"}
@@ -283,14 +286,17 @@ class IncidentStore:
         return True
 
     def act(self, scope: Scope, incident_id: str, kind: str, value: str | None = None, note: str = "",
-            seq_no: int | None = None, primary_term: int | None = None, now: datetime | None = None) -> dict[str, Any]:
-        """Apply one action; `seq_no`/`primary_term` are those the caller's page was built from."""
-        doc, action = self._apply(scope, incident_id, kind, value, note, seq_no, primary_term, now, "wait_for")
+            seq_no: int | None = None, primary_term: int | None = None, now: datetime | None = None,
+            reason: str | None = None) -> dict[str, Any]:
+        """Apply one action; `seq_no`/`primary_term` are those the caller's page was built from; `reason`: a
+        verdict's, one of VERDICT_REASONS."""
+        doc, action = self._apply(scope, incident_id, kind, value, note, seq_no, primary_term, now, "wait_for",
+                                  reason)
         self._log([action])
         return {**doc, **action.after}
 
     def act_many(self, scope: Scope, incident_ids: list[str], kind: str, value: str | None = None,
-                 note: str = "") -> tuple[int, int]:
+                 note: str = "", reason: str | None = None) -> tuple[int, int]:
         """One action on many incidents (a bulk action): each written with its own sequence number check,
         the store refreshed once at the end rather than after each. Returns (done, conflicts): an incident
         someone changed between its read and its write is left as they made it."""
@@ -301,7 +307,8 @@ class IncidentStore:
         try:
             for incident_id in incident_ids:
                 try:
-                    actions.append(self._apply(scope, incident_id, kind, value, note, None, None, None, False)[1])
+                    actions.append(self._apply(scope, incident_id, kind, value, note, None, None, None, False,
+                                               reason)[1])
                 except Conflict:
                     conflicts += 1
         finally:
@@ -310,14 +317,15 @@ class IncidentStore:
         return len(actions), conflicts
 
     def _apply(self, scope: Scope, incident_id: str, kind: str, value: str | None, note: str, seq_no: int | None,
-               primary_term: int | None, now: datetime | None, refresh: str | bool) -> tuple[dict[str, Any], Action]:
+               primary_term: int | None, now: datetime | None, refresh: str | bool,
+               reason: str | None = None) -> tuple[dict[str, Any], Action]:
         if not scope.may(kind):
             raise Forbidden(kind)
         doc, current_seq, current_term = self.get(scope, incident_id)
         if seq_no is not None and (seq_no, primary_term) != (current_seq, current_term):
             raise Conflict(incident_id)
         now = now or datetime.now(UTC)
-        change = _change(doc, kind, value, note, scope.user.name, now)
+        change = _change(doc, kind, value, reason, scope.user.name, now)
         before = {k: doc.get(k) for k in change}
         try:
             self.client.update(index=self.index, id=incident_id, body={"doc": change}, refresh=refresh,
@@ -366,7 +374,8 @@ def _saved_id(user: str, name: str) -> str:
     return hashlib.sha256(json.dumps([user, name]).encode()).hexdigest()
 
 
-def _change(doc: dict[str, Any], kind: str, value: str | None, note: str, user: str, now: datetime) -> dict[str, Any]:
+def _change(doc: dict[str, Any], kind: str, value: str | None, reason: str | None, user: str,
+            now: datetime) -> dict[str, Any]:
     """The fields an action changes, with the handling times as numbers for dashboards."""
     detected = datetime.fromisoformat(doc["@timestamp"]) if doc.get("@timestamp") else None
     since = (lambda: round((now - detected).total_seconds(), 3)) if detected else (lambda: None)
@@ -389,7 +398,9 @@ def _change(doc: dict[str, Any], kind: str, value: str | None, note: str, user: 
     if kind == "verdict":
         if value not in VERDICTS:
             raise ValueError(f"unknown verdict {value!r}")
-        return {"verdict": value, "verdict_reason": note or None}
+        if reason not in VERDICT_REASONS:
+            raise ValueError(f"a verdict needs a reason, one of {', '.join(VERDICT_REASONS)}")
+        return {"verdict": value, "verdict_reason": reason}
     if kind == "comment":
         return {}
     raise ValueError(f"unknown action {kind!r}")
