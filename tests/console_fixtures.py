@@ -86,6 +86,7 @@ def console(dev_servers, tmp_path: Path) -> tuple[TestClient, IncidentStore, lis
     tuning = Tuning(tmp_path / "tuning", True, logsources.get)
     users = Users(tmp_path / "users.yaml")
     users.add("analyst", PASSWORD, "analyst", language="en")
+    users.add("an", PASSWORD, "analyst")
     users.add("khcn", PASSWORD, "agency", "skhcn")
     users.add("auditor", PASSWORD, "auditor")
     app = create_app(store, users, Registry.load(REGISTRY), "test-secret", tuning=tuning,

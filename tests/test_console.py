@@ -170,9 +170,12 @@ def test_concurrent_edits_conflict_and_the_action_log_is_complete(setup):
     stale = {"seq_no": seen["seq_no"], "primary_term": seen["primary_term"]}
     first = client.post(f"/api/incidents/{target}/actions", json={"kind": "assign", "value": "an", **stale},
                         headers={"X-CSRF-Token": csrf})
-    second = client.post(f"/api/incidents/{target}/actions", json={"kind": "assign", "value": "binh", **stale},
+    second = client.post(f"/api/incidents/{target}/actions", json={"kind": "assign", "value": "analyst", **stale},
                          headers={"X-CSRF-Token": csrf})
     assert first.status_code == 200 and second.status_code == 409
+    for nobody in ("binh", "khcn", "auditor"):  # no account, or not an analyst's: nobody to give it to
+        assert client.post(f"/api/incidents/{target}/actions", json={"kind": "assign", "value": nobody},
+                           headers={"X-CSRF-Token": csrf}).status_code == 400
     assert client.post(f"/api/incidents/{target}/actions", json={"kind": "verdict", "value": "false_positive"},
                        headers={"X-CSRF-Token": csrf}).status_code == 400  # a verdict needs a reason
     assert client.post(f"/api/incidents/{target}/actions", json={"kind": "verdict", "value": "false_positive",

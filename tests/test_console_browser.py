@@ -75,7 +75,7 @@ def test_triage_in_a_real_browser(served):
         page.click("#act-acknowledge button")
         page.wait_for_selector("#history li")
         assert page.inner_text("#status") == "acknowledged"
-        page.fill("#act-assign input[name=value]", "analyst")
+        page.select_option("#act-assign select[name=value]", "analyst")
         page.click("#act-assign button")
         page.locator("#assignee", has_text="analyst").wait_for()  # (no wait_for_function: the CSP forbids eval)
         page.fill("#act-comment input[name=note]", "Host isolated")

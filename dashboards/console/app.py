@@ -272,7 +272,7 @@ def create_app(store: IncidentStore, users: Users, registry: Registry | None, se
         alerts = store.alerts_of(s.scope, incident_id)
         history = store.history(s.scope, incident_id)
         return page(request, "incident.html", s, i=doc, seq_no=seq_no, term=term, history=history,
-                    error=request.query_params.get("error"), alerts=alerts[:5],
+                    error=request.query_params.get("error"), alerts=alerts[:5], assignees=assignees(),
                     suppressed=request.query_params.get("suppressed"), **_about(s, doc, alerts, history))
 
     def _about(s: Session, doc: dict[str, Any], alerts: list[dict[str, Any]],
@@ -486,7 +486,13 @@ def create_app(store: IncidentStore, users: Users, registry: Registry | None, se
         except Forbidden:
             raise HTTPException(404, "no such incident") from None  # the same answer inside and outside scope
 
+    def assignees() -> list[str]:
+        """Whom an incident can be given to: the analysts' and admins' accounts in use."""
+        return sorted(u.name for u in users.all().values() if u.role in ("analyst", "admin") and not u.disabled)
+
     def _act(s: Session, incident_id: str, body: ActionRequest) -> dict[str, Any]:
+        if body.kind == "assign" and body.value and s.scope.may("assign") and body.value not in assignees():
+            raise HTTPException(400, "assign to an analyst's account")
         try:
             return store.act(s.scope, incident_id, body.kind, body.value, body.note, body.seq_no, body.primary_term,
                              reason=body.reason)
