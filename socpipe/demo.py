@@ -14,6 +14,7 @@ from pathlib import Path
 from alerting.outbox_demo import write_outbox
 from alerting.triage import Triage
 from dashboards.html_report import write_report
+from enrich.intel_sources import load_sources
 from enrich.normalise import HostHint
 from layers import detect
 from rules.compiler import load_rules
@@ -26,6 +27,7 @@ from socpipe.spark import session
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
 SAMPLES = DEMO_DIR / "samples"
 REGISTRY = DEMO_DIR / "registry.yaml"
+INTEL = DEMO_DIR / "intel.csv"  # the demo's threat-intel list (enrich.intel), as a CERT would share it
 NETWORK = SAMPLES / "network"
 # Access logs do not name the web server they come from, nor Zeek and flow records the sensor that saw them:
 # the demo tells the web server by file name and the sensor by folder (network/<sensor>/, the sensor's
@@ -42,6 +44,8 @@ def run_demo(config: Config, extra_rules: list[Path], out: Path) -> int:
     for f in ruleset.failures:
         print(f"rule failed: {f.id} {f.path}: {f.reason}")
     registry = Registry.load(REGISTRY)
+    intel = load_sources([{"name": "ncsc-demo", "format": "csv", "path": str(INTEL)}])
+    print("\n".join(intel.lines()))
     lake = out / "lake"
     if lake.exists():
         shutil.rmtree(lake)
@@ -50,7 +54,8 @@ def run_demo(config: Config, extra_rules: list[Path], out: Path) -> int:
     summary = detect.run(spark, ruleset, [SAMPLES], out, lake, registry, HINTS,
                          config.get("detect", "events_per_file"), syslog_year=2026,
                          split_bytes=config.get("detect", "split_bytes"),
-                         triage=Triage.of(config, ruleset).batch)
+                         triage=Triage.of(config, ruleset).batch,
+                         intel=intel.intel)
     lines = summary_lines(summary)
     print("\n".join(lines))
     print("alerts by agency:")
