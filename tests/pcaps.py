@@ -5,9 +5,12 @@ reader unwraps (the capture builder itself is socpipe/dev/capture.py)."""
 from __future__ import annotations
 
 import random
+import socket
 import struct
 import subprocess
+import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from socpipe.dev.capture import MACS, Direction, ethernet, ethertype, ip4, udp
@@ -44,6 +47,25 @@ def write_pcap(path: Path, conversations: int = 6, seed: int = 1) -> tuple[Count
         for stamp, frame in frames:
             out.write(struct.pack("<IIII", int(stamp), int(stamp % 1 * 1e6), len(frame), len(frame)) + frame)
     return packets, octets
+
+
+def exported(start: Callable[[int], subprocess.Popen[bytes]], seconds: float = 30.0) -> Iterator[tuple[bytes, str]]:
+    """The datagrams of an exporter that `start(port)` runs against a socket on 127.0.0.1, each with its sender
+    as HOST:PORT, until the exporter has exited (with status 0) and its last datagrams are read."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
+        receiver.bind(("127.0.0.1", 0))
+        receiver.settimeout(0.5)
+        run = start(receiver.getsockname()[1])
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                data, sender = receiver.recvfrom(65535)
+            except TimeoutError:
+                if run.poll() is not None:
+                    break
+                continue
+            yield data, f"{sender[0]}:{sender[1]}"
+    assert run.wait(10) == 0, run.args
 
 
 def softflowd(pcap: Path, port: int, version: int, tag: str = "0") -> subprocess.Popen[bytes]:

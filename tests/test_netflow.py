@@ -11,7 +11,7 @@ import time
 from collections import Counter
 
 import pytest
-from pcaps import softflowd, write_pcap
+from pcaps import exported, softflowd, write_pcap
 
 from ingest.netflow import FlowDecoder
 
@@ -239,24 +239,16 @@ def test_softflowd_sampling_rate_is_recorded_and_scales(tmp_path):
         ip = packet[IP]
         kept[(ip.src, ip.dst, ip.payload.sport, ip.payload.dport, ip.proto)] += 1
     for version in (5, 9, 10):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
-            receiver.bind(("127.0.0.1", 0))
-            receiver.settimeout(0.5)
-            run = subprocess.Popen(["softflowd", "-r", str(pcap), "-n", f"127.0.0.1:{receiver.getsockname()[1]}",
-                                    "-v", str(version), "-d", "-s", "4", "-p", str(tmp_path / f"{version}.pid")],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            decoder, flows = FlowDecoder(), []
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                try:
-                    data, sender = receiver.recvfrom(65535)
-                except TimeoutError:
-                    if run.poll() is not None:
-                        break
-                    continue
-                got, letters = decoder.decode(data, f"{sender[0]}:{sender[1]}", 0.0)
-                assert letters == []
-                flows += got
+        def sampled(port: int, version: int = version) -> subprocess.Popen[bytes]:
+            return subprocess.Popen(["softflowd", "-r", str(pcap), "-n", f"127.0.0.1:{port}", "-v", str(version),
+                                     "-d", "-s", "4", "-p", str(tmp_path / f"{version}.pid")],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        decoder, flows = FlowDecoder(), []
+        for data, sender in exported(sampled):
+            got, letters = decoder.decode(data, sender, 0.0)
+            assert letters == []
+            flows += got
         seen = Counter()
         for f in flows:
             seen[(f["src_ip"], f["dst_ip"], int(f["src_port"]), int(f["dst_port"]), int(f["protocol"]))] += int(

@@ -6,7 +6,6 @@ without Ethernet padding, so softflowd's counts agree too)."""
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 from collections import Counter
@@ -14,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from pcaps import softflowd, write_pcap
+from pcaps import exported, softflowd, write_pcap
 from test_collectors import make_config
 from test_flow_collector import _flows, _free_udp_port, _packets, _read, _start, _stop
 
@@ -41,24 +40,12 @@ def _key(f: dict[str, str]) -> tuple[str, str, int, int, int]:
 
 def _decoded(pcap: Path, *settings: str) -> list[dict[str, str]]:
     """Every flow pmacctd exports for the pcap, through the decoder (no dead letters)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
-        receiver.bind(("127.0.0.1", 0))
-        receiver.settimeout(0.5)
-        run = pmacctd(pcap, receiver.getsockname()[1], *settings)
-        decoder, flows, letters = FlowDecoder(), [], []
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                data, sender = receiver.recvfrom(65535)
-            except TimeoutError:
-                if run.poll() is not None:
-                    break
-                continue
-            assert data[:2] == b"\x00\x0a"  # IPFIX
-            got, bad = decoder.decode(data, f"{sender[0]}:{sender[1]}", time.monotonic())
-            flows += got
-            letters += bad
-    assert run.wait(10) == 0
+    decoder, flows, letters = FlowDecoder(), [], []
+    for data, sender in exported(lambda port: pmacctd(pcap, port, *settings)):
+        assert data[:2] == b"\x00\x0a"  # IPFIX
+        got, bad = decoder.decode(data, sender, time.monotonic())
+        flows += got
+        letters += bad
     assert letters == []
     return flows
 
