@@ -340,8 +340,7 @@ def test_import_gives_the_batch_fields_and_dead_letters(dev_servers, tmp_path: P
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     queued = {line.split()[0]: int(line.split()[1]) for line in done.stdout.splitlines()[:-1]}
-    found = consume(config, ["raw.windows", "raw.json", "raw.syslog", "raw.webserver", "deadletter"],
-                    sum(queued.values()), timeout=120)
+    found = consume(config, sorted(queued), sum(queued.values()), timeout=120)  # every topic it wrote to
     assert len(found) == sum(queued.values())
     by_place = {}
     for r in found:
