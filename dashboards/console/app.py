@@ -199,9 +199,9 @@ def create_app(store: IncidentStore, users: Users, registry: Registry | None, se
     def queue_page(request: Request, s: SessionDep) -> HTMLResponse:
         filters = filters_of(request, s)
         after = request.query_params.get("after")
-        incidents, cursor, total = store.queue(s.scope, filters, after.split("|") if after else None)
         by = request.query_params.get("group") or "rule"
-        groups = store.groups(s.scope, filters, by if by in GROUP_FIELDS else "rule")
+        incidents, cursor, total, groups = store.queue_with_groups(
+            s.scope, filters, after.split("|") if after else None, by if by in GROUP_FIELDS else "rule")
         done = request.query_params.get("done")
         return page(request, "queue.html", s, incidents=incidents, total=total, groups=groups, by=by, filters=filters,
                     cursor="|".join(map(str, cursor)) if cursor else None, saved=store.saved_filters(s.scope),

@@ -148,24 +148,26 @@ class IncidentStore:
     def queue(self, scope: Scope, filters: Filters, after: list[Any] | None = None,
               size: int = PAGE) -> tuple[list[dict[str, Any]], list[Any] | None, int]:
         """A page of incidents, newest first; the cursor for the next page; the total."""
-        body: dict[str, Any] = {"query": self._query(scope, filters), "size": size, "track_total_hits": True,
-                                "sort": [{"last": {"order": "desc", "missing": "_last"}}, {"incident_id": "asc"}]}
-        if after:
-            body["search_after"] = after
-        found = self.client.search(index=self.index, body=body)
-        hits = found["hits"]["hits"]
-        cursor = hits[-1]["sort"] if len(hits) == size else None
-        return [h["_source"] for h in hits], cursor, found["hits"]["total"]["value"]
+        found = self.client.search(index=self.index, body=_queue_body(self._query(scope, filters), after, size))
+        return _page(found, size)
 
     def groups(self, scope: Scope, filters: Filters, by: str) -> list[tuple[str, int]]:
-        field = GROUP_FIELDS.get(by)
-        if field is None:
-            raise ValueError(f"cannot group by {by!r} (known: {', '.join(GROUP_FIELDS)})")
-        body = {"query": self._query(scope, filters), "size": 0,
-                "aggs": {"g": {"terms": {"field": field, "size": 50,
-                                         **({} if field in _IP_FIELDS else {"missing": "-"})}}}}
-        found = self.client.search(index=self.index, body=body)
+        found = self.client.search(index=self.index, body=_groups_body(self._query(scope, filters), by))
         return [(b["key"], b["doc_count"]) for b in found["aggregations"]["g"]["buckets"]]
+
+    def queue_with_groups(self, scope: Scope, filters: Filters, after: list[Any] | None, by: str, size: int = PAGE
+                          ) -> tuple[list[dict[str, Any]], list[Any] | None, int, list[tuple[str, int]]]:
+        """The queue page's two searches from one query (the free text's alert search made once), sent together."""
+        query = self._query(scope, filters)
+        lines: list[dict[str, Any]] = []
+        for body in (_queue_body(query, after, size), _groups_body(query, by)):
+            lines += [{"index": self.index}, body]
+        page, counts = self.client.msearch(body=lines)["responses"]
+        for answer in (page, counts):
+            if "error" in answer:
+                raise RuntimeError(f"search failed: {answer['error']}")
+        incidents, cursor, total = _page(page, size)
+        return incidents, cursor, total, [(b["key"], b["doc_count"]) for b in counts["aggregations"]["g"]["buckets"]]
 
     def open_incidents(self, scope: Scope, size: int = 500) -> tuple[list[dict[str, Any]], int]:
         """The incidents in scope not closed yet, oldest detection first (the nearest deadlines), and how many."""
@@ -343,6 +345,28 @@ class IncidentStore:
         append_to_lake(self.lake, actions)
         search.write(self.client, search_documents(actions))
         self.client.indices.refresh(index=ACTIONS_INDEX)
+
+
+def _queue_body(query: dict[str, Any], after: list[Any] | None, size: int) -> dict[str, Any]:
+    body: dict[str, Any] = {"query": query, "size": size, "track_total_hits": True,
+                            "sort": [{"last": {"order": "desc", "missing": "_last"}}, {"incident_id": "asc"}]}
+    if after:
+        body["search_after"] = after
+    return body
+
+
+def _page(found: dict[str, Any], size: int) -> tuple[list[dict[str, Any]], list[Any] | None, int]:
+    hits = found["hits"]["hits"]
+    cursor = hits[-1]["sort"] if len(hits) == size else None
+    return [h["_source"] for h in hits], cursor, found["hits"]["total"]["value"]
+
+
+def _groups_body(query: dict[str, Any], by: str) -> dict[str, Any]:
+    field = GROUP_FIELDS.get(by)
+    if field is None:
+        raise ValueError(f"cannot group by {by!r} (known: {', '.join(GROUP_FIELDS)})")
+    return {"query": query, "size": 0, "aggs": {"g": {"terms": {
+        "field": field, "size": 50, **({} if field in _IP_FIELDS else {"missing": "-"})}}}}
 
 
 def timeline(alerts: list[dict[str, Any]], history: list[dict[str, Any]]) -> list[dict[str, Any]]:
