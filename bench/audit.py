@@ -91,7 +91,8 @@ def generate(lake: Path, events: int, agencies: int, days: int) -> dict[str, Any
             seconds=int(rng.integers(0, 86400)))
         level = LEVELS[n % len(LEVELS)]
         ident = f"{n:032x}"
-        incidents.append({"incident_id": ident, "@timestamp": detected.isoformat(), "level": level,
+        incidents.append({"incident_id": ident, "@timestamp": detected.isoformat(), "first": detected.isoformat(),
+                          "last": detected.isoformat(), "level": level,
                           "rule": {"id": "r", "title": "bench", "level": level, "tags": []}, "count": 1,
                           "agency.id": s["agency"], "system.id": s["id"], "system.level": s["level"]})
         acked = detected + timedelta(minutes=int(rng.integers(1, 600)))
