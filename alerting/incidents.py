@@ -25,6 +25,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from alerting.alerts import LEVELS
 from alerting.tuning import alert_time
 
 MAX_ALERT_IDS = 1000
@@ -35,7 +36,7 @@ _KEYWORD = {"type": "keyword"}
 MAPPING: dict[str, Any] = {"dynamic": False, "properties": {
     "incident_id": _KEYWORD, "fold_key": _KEYWORD, "merged_into": _KEYWORD,
     "@timestamp": {"type": "date"}, "first": {"type": "date"}, "last": {"type": "date"},
-    "count": {"type": "long"}, "alert_ids": _KEYWORD, "level": _KEYWORD,
+    "count": {"type": "long"}, "alert_ids": _KEYWORD, "level": _KEYWORD, "severity": {"type": "byte"},
     "rule": {"properties": {"id": _KEYWORD, "level": _KEYWORD, "tags": _KEYWORD,
                             "title": {"type": "text", "fields": {"raw": _KEYWORD}}}},
     "group": {"type": "flat_object"},
@@ -117,11 +118,16 @@ class Span:
         agency["ids"] = self.agency_ids
         doc["agency"] = agency
         doc.update({f: None for f in STATE_FIELDS})
-        doc.update(status="new", escalation_step=0)
+        doc.update(status="new", escalation_step=0, severity=severity(doc.get("level")))
         return doc
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def severity(level: str | None) -> int | None:
+    """The level as a number to sort on, most severe highest (critical 5 ... informational 1)."""
+    return len(LEVELS) - LEVELS.index(level) if level in LEVELS else None
 
 
 def _order(span: Span) -> tuple[str, str]:

@@ -318,6 +318,14 @@ def test_queue_filters_each_narrow_on_the_server(setup):
         return answer.json()["total"]
 
     assert total("") == 4
+    # Most severe first, then newest: the low SSH incident is the newest, yet last.
+    assert [(i["level"], i["last"][11:16]) for i in client.get("/api/incidents").json()["incidents"]] == [
+        ("critical", "02:03"), ("high", "02:02"), ("high", "02:01"), ("low", "02:10")]
+    # A group of the grouped counts is a link to the queue narrowed to it.
+    grouped = client.get("/?level=high&group=agency").text
+    assert 'href="/?level=high&amp;agency=skhcn&amp;group=agency"' in grouped
+    narrowed = client.get("/?level=high&agency=skhcn&group=agency").text
+    assert 'id="total">2<' in narrowed
     assert total("level=high") == 2 and total("status=new") == 4 and total(f"rule={PS_RULE}") == 2
     assert total("system_level=4") == 1 and total("system_level=3") == 0
     assert total("tag=attack.t1059") == 4 and total("tag=attack.t1190") == 0

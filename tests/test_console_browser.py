@@ -68,6 +68,7 @@ def test_triage_in_a_real_browser(served):
         assert "Sở Khoa học và Công nghệ" in page.inner_text(".groups")  # grouped by agency, shown by name
         page.screenshot(path=str(ARTIFACTS / "2-filtered-grouped.png"), full_page=True)
 
+        page.wait_for_load_state()  # the page's script listens for keys once loaded
         page.keyboard.press("j")  # keyboard triage: select the first row, open it
         page.keyboard.press("Enter")
         page.wait_for_selector("#act-acknowledge")
@@ -116,16 +117,21 @@ def test_triage_in_a_real_browser(served):
         page.wait_for_selector("table.queue")
         statuses = [row.inner_text() for row in page.query_selector_all("table.queue tbody tr td:nth-child(7)")]
         assert set(statuses) == {"new"} and int(page.inner_text("#total")) == len(statuses) < len(incidents)
-        # Keyboard on the incident: open the first new one, `a` acknowledges, `c` then Enter comments.
+        # Keyboard on the incident: open the first new one, `a` acknowledges, `c` then Enter comments. Each
+        # page's script (deferred) listens for keys once the page has loaded: wait for that before a key.
+        page.wait_for_load_state()
         page.keyboard.press("j")
         page.keyboard.press("o")
         page.wait_for_selector("#act-acknowledge")
+        page.wait_for_load_state()
         page.keyboard.press("a")
         page.locator("#status", has_text="acknowledged").wait_for()
+        page.wait_for_load_state()
         page.keyboard.press("c")
         page.keyboard.type("from the keyboard")
         page.keyboard.press("Enter")
         page.locator("#history", has_text="from the keyboard").wait_for()
+        page.wait_for_load_state()
         page.keyboard.press("u")
         page.wait_for_selector("table.queue")
 

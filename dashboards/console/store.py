@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -82,6 +82,12 @@ class Filters:
     def params(self) -> dict[str, str]:
         """The filter as the queue's query parameters."""
         return {("q" if k == "text" else k): v for k, v in asdict(self).items() if v}
+
+    def narrowed(self, by: str, key: str) -> Filters | None:
+        """This filter narrowed to one group of the queue's grouped counts (a click on the group), or None
+        when the group's field has no filter of its own (a host is found by the free text)."""
+        name = {"rule": "rule", "agency": "agency", "level": "level", "status": "status", "host": "text"}.get(by)
+        return replace(self, **{name: key}) if name and key != "-" else None
 
     def clauses(self, scope: Scope, matching_alerts: list[str] | None = None) -> list[dict[str, Any]]:
         """`matching_alerts`: the ids of the alerts (in scope) whose events hold the free text."""
@@ -349,7 +355,8 @@ class IncidentStore:
 
 def _queue_body(query: dict[str, Any], after: list[Any] | None, size: int) -> dict[str, Any]:
     body: dict[str, Any] = {"query": query, "size": size, "track_total_hits": True,
-                            "sort": [{"last": {"order": "desc", "missing": "_last"}}, {"incident_id": "asc"}]}
+                            "sort": [{"severity": {"order": "desc", "missing": "_last"}},
+                                     {"last": {"order": "desc", "missing": "_last"}}, {"incident_id": "asc"}]}
     if after:
         body["search_after"] = after
     return body
