@@ -1,8 +1,10 @@
 """What a signed-in user may see and do, applied by the server to every query and every write.
 
-An agency user sees the incidents of their agency and its subtree (agency.id or any of agency.ids in
-it); everyone else sees all. Only analysts (and admins) change incidents; auditors and agency users
-read, and agency users may acknowledge and comment on their own agency's incidents (layer 1).
+An agency user sees the incidents their agency or its subtree owns (agency.id in it); everyone else sees
+all. A correlation across agencies is owned by their lowest common unit (Registry.common_ancestor), so an
+agency's people never see one that would name another agency beside theirs. Only analysts (and admins)
+change incidents; auditors and agency users read, and agency users may acknowledge and comment on their
+own agency's incidents (layer 1).
 """
 
 from __future__ import annotations
@@ -44,14 +46,12 @@ class Scope:
         if self.agencies is None:
             return []
         ids = sorted(self.agencies)
-        return [{"bool": {"should": [{"terms": {"agency.id": ids}}, {"terms": {"agency.ids": ids}}],
-                          "minimum_should_match": 1}}]
+        return [{"terms": {"agency.id": ids}}]
 
     def sees(self, document: dict[str, Any]) -> bool:
         if self.agencies is None:
             return True
-        agency = document.get("agency") or {}
-        return bool(({agency.get("id")} | set(agency.get("ids") or [])) & self.agencies)
+        return (document.get("agency") or {}).get("id") in self.agencies
 
     def may(self, action: str) -> bool:
         role = self.user.role

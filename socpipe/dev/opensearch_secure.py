@@ -115,9 +115,9 @@ def check(url: str, directory: Path) -> None:
 
 
 def dls(ids: list[str]) -> dict[str, Any]:
-    """Documents of these agencies: their agency.id, or one of agency.ids (a correlation's agencies)."""
-    return {"bool": {"should": [{"terms": {"agency.id": ids}}, {"terms": {"agency.ids": ids}}],
-                     "minimum_should_match": 1}}
+    """Documents these agencies own (agency.id). A correlation across agencies is owned by their lowest common
+    unit, so a document naming another agency in agency.ids is never shown to an agency outside that unit."""
+    return {"terms": {"agency.id": ids}}
 
 
 def _security_config(config: Config, registry: Registry | None, passwords: dict[str, str]) -> dict[str, Any]:
