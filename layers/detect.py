@@ -36,7 +36,7 @@ from enrich import intel as intel_sets
 from enrich.geoip import GeoIP
 from enrich.intel import IntelSet
 from enrich.normalise import HostHint, context, normalise
-from ingest.splits import SPLIT_BYTES, Split, plan_splits, read_split
+from ingest.splits import Split, read_split
 from layers.correlate import correlate, hidden_rules
 from layers.matcher.engine import Detector, fallback_count
 from layers.matcher.fieldbatch import FieldBatch
@@ -282,14 +282,13 @@ class TaskSettings:
 def run(
     spark: SparkSession,
     ruleset: RuleSet,
-    inputs: list[Path],
+    splits: list[Split],
     out_dir: Path,
     lake: Path,
     registry: Registry | None = None,
     hints: tuple[HostHint, ...] = (),
     events_per_file: int = LAKE_BATCH_ROWS,
     syslog_year: int | None = None,
-    split_bytes: int = SPLIT_BYTES,
     triage: Callable[[list[dict[str, Any]], Path], tuple[set[str], list[str]]] | None = None,
     geoip: GeoIP | None = None,
     intel: IntelSet | None = None,
@@ -303,8 +302,7 @@ def run(
     parts = out_dir / PARTS_DIR
     shutil.rmtree(parts, ignore_errors=True)
     parts.mkdir()
-    splits = plan_splits(inputs, split_bytes)
-    summary_stages = {"plan": time.monotonic() - started}
+    summary_stages: dict[str, float] = {}
     settings = TaskSettings(registry, hints, syslog_year, str(lake.resolve()), str(parts.resolve()), events_per_file,
                             geoip, intel)
     summary = Summary(0, 0, len(ruleset.rules), len(ruleset.failures), fallback_count(ruleset.rules),

@@ -16,6 +16,7 @@ from alerting.triage import Triage
 from dashboards.html_report import write_report
 from enrich.intel_sources import load_sources
 from enrich.normalise import HostHint
+from ingest.splits import plan_splits
 from layers import detect
 from rules.compiler import load_rules
 from socpipe.audit_demo import write_demo_layers
@@ -51,9 +52,8 @@ def run_demo(config: Config, extra_rules: list[Path], out: Path) -> int:
         shutil.rmtree(lake)
     spark = session("socpipe-demo", master=config.get("spark", "master"), conf=config.get("spark", "conf"),
                     batch=True)
-    summary = detect.run(spark, ruleset, [SAMPLES], out, lake, registry, HINTS,
-                         config.get("detect", "events_per_file"), syslog_year=2026,
-                         split_bytes=config.get("detect", "split_bytes"),
+    summary = detect.run(spark, ruleset, plan_splits([SAMPLES], config.get("detect", "split_bytes")), out, lake,
+                         registry, HINTS, config.get("detect", "events_per_file"), syslog_year=2026,
                          triage=Triage.of(config, ruleset).batch,
                          intel=intel.intel)
     lines = summary_lines(summary)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pyspark
 from pyspark.sql import SparkSession
@@ -66,3 +67,14 @@ def session(app: str = "socpipe", master: str | None = None, conf: dict[str, str
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def start_session(app: str = "socpipe", master: str | None = None, conf: dict[str, str] | None = None,
+                  batch: bool = False) -> Future[SparkSession]:
+    """session() started in a thread: a batch job loads its rules and plans its inputs while the JVM starts
+    (about 3 s of the driver's time on the other core)."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spark-start")
+    try:
+        return pool.submit(session, app, master, conf, batch)
+    finally:
+        pool.shutdown(wait=False)

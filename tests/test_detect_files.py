@@ -11,6 +11,7 @@ from conftest import SIGMAHQ
 from alerting.alerts import alert_id
 from bench.corpus import generate
 from enrich.normalise import normalise
+from ingest.splits import plan_splits
 from layers import detect
 from layers.matcher.plain_path import PlainMatcher
 from rules.compiler import load_rules
@@ -29,8 +30,8 @@ def test_json_lines_in_splits_give_the_plain_paths_alerts(spark, tmp_path):
     outputs = []
     for split_bytes in (1 << 20, 1 << 30):
         out = tmp_path / f"out-{split_bytes}"
-        summary = detect.run(spark, RuleSet(rules), [data], out, tmp_path / f"lake-{split_bytes}",
-                             split_bytes=split_bytes)
+        summary = detect.run(spark, RuleSet(rules), plan_splits([data], split_bytes), out,
+                             tmp_path / f"lake-{split_bytes}")
         assert (summary.events, summary.dead_letters) == (EVENTS, 0)
         outputs.append((out / "alerts.jsonl").read_bytes())
     assert data.stat().st_size > 5 << 20  # so the first run really had several splits

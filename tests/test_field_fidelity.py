@@ -19,6 +19,7 @@ from conftest import SIGMAHQ
 from enrich.normalise import context, normalise
 from ingest import read_file
 from ingest.parsers import SYSTEM_FIELD_NAMES, parse_evtx_json, parse_flat_json
+from ingest.splits import plan_splits
 from layers.matcher.engine import Detector
 from layers.matcher.plain_path import PlainMatcher
 from rules.compiler import load_rules
@@ -185,7 +186,7 @@ def test_batch_lake_and_summary(spark, rules, tmp_path) -> None:
 
     logs = tmp_path / "events.json"
     logs.write_text("".join(json.dumps(document) + "\n" for _, document, _ in CASES), encoding="utf-8")
-    summary = detect.run(spark, rules, [logs], tmp_path / "out", tmp_path / "lake")
+    summary = detect.run(spark, rules, plan_splits([logs]), tmp_path / "out", tmp_path / "lake")
     alerts = [json.loads(line) for line in (tmp_path / "out" / "alerts.jsonl").read_text().splitlines()]
     found = {(a["event"]["EventRecordID"], a["rule"]["id"]) for a in alerts}
     assert found == {(str(i + 1), rule) for i, (_, _, ids) in enumerate(CASES) for rule in ids}
