@@ -4,7 +4,10 @@ Each poll reads what was appended up to the last complete line (a line still bei
 frames it with the batch reader's code (ingest.files), and queues the records. The offset is saved
 only after the records are in the spool, so a restart goes on exactly where the spool left off.
 Rotation: a file renamed away is read to its end before the new file at the path is started; a
-file truncated in place (copytruncate) is read again from its start as a new generation. Record ids
+file truncated in place (copytruncate) is read again from its start as a new generation. A Zeek TSV log's
+header (ingest/zeektsv.py) is saved with the offset, so its lines are framed as the batch reader frames
+them after a restart too; Zeek's rotation (the log renamed, a new file with a new header) is a new
+generation like any other. Record ids
 name the path, the file's device:inode and generation, and the line, so a line sent again after a
 crash has the same id.
 """
@@ -16,13 +19,14 @@ import json
 import logging
 import os
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ingest.files import _SNIFF_BYTES, _SNIFF_LINES, frame_json, frame_lines, sniff_format, unknown_format
 from ingest.frame import Frame
 from ingest.producer import Producer
 from ingest.stamp import AgencyHints, deadletter_message, envelope_message, received_now
+from ingest.zeektsv import ZeekHeader
 from socpipe.envelope import Envelope
 from socpipe.events import DeadLetter
 
@@ -41,8 +45,9 @@ class TailState:
     generation: int = 0  # files seen at this path: rotations and truncations
     offset: int = 0
     line: int = 1  # number of the line at offset
-    format: str = ""  # sniff_format's answer once decided: json, syslog or access
+    format: str = ""  # sniff_format's answer once decided: json, zeek_tsv, syslog or access
     parser: str = ""  # the parser of a JSON file, decided by its first document
+    zeek: dict[str, object] = field(default_factory=dict)  # a Zeek TSV log's header so far (ZeekHeader)
 
 
 class TailedFile:
@@ -145,12 +150,11 @@ class TailedFile:
         enough = complete.count(b"\n") >= _SNIFF_LINES or len(complete) >= _SNIFF_BYTES or not at_end
         if kind is None and not enough:
             return False  # maybe the next lines say
-        if kind in (None, "evtx", "zeek_tsv", "pcap"):
+        if kind in (None, "evtx", "pcap"):
             self._stopped_generation = state.generation
-            what = {"zeek_tsv": "Zeek TSV logs (tail Zeek's JSON logs)",
-                    "pcap": "packet captures"}.get(kind, "EVTX files")
+            what = "packet captures" if kind == "pcap" else "EVTX files"
             why = (f"{what} are read with `socpipe collect import`" if kind else
-                   "unknown format: not JSON, syslog or a web access log")
+                   "unknown format: not JSON, Zeek TSV, syslog or a web access log")
             log.error("%s: not tailed: %s", self.path, why)
             if kind is None:
                 self._tailer.deadletter(self, unknown_format(str(self.path), complete))
@@ -161,8 +165,12 @@ class TailedFile:
     def _send(self, data: bytes) -> None:
         state = self.state
         lines = io.BytesIO(data)
+        header = None
         if state.format == "json":
             frames = frame_json(str(self.path), lines, state.line, state.offset, state.parser)
+        elif state.format == "zeek_tsv":
+            header = ZeekHeader(**state.zeek)
+            frames = header.frames(str(self.path), lines, state.line)
         else:
             frames = frame_lines(lines, state.format, state.line)
         for item in frames:
@@ -171,6 +179,8 @@ class TailedFile:
             else:
                 state.parser = state.parser or item.parser
                 self._tailer.send(self, item)
+        if header is not None:
+            state.zeek = asdict(header)
 
     def record_id(self, position: str) -> str:
         s = self.state
