@@ -33,9 +33,11 @@ from pyspark.sql import DataFrame, SparkSession
 from alerting.alerts import agency_key, alert_document
 from alerting.alerts import alert_id as alert_id_of
 from enrich import intel as intel_sets
+from enrich.assets import address_fields
 from enrich.geoip import GeoIP
 from enrich.intel import IntelSet
 from enrich.normalise import HostHint, context, normalise
+from enrich.seen_domains import SeenDomains
 from ingest.splits import Split, read_split
 from layers.correlate import correlate, hidden_rules
 from layers.matcher.engine import Detector, fallback_count
@@ -92,15 +94,21 @@ class Summary:
 
 
 def event_row(event: Event, registry: Registry | None, hints: tuple[HostHint, ...],
-              syslog_year: int | None, agency_hint: str | None = None, geoip: GeoIP | None = None) -> dict[str, Any]:
-    """One lake row (EVENT_SCHEMA): the parsed event normalised, with its context and, with `geoip`, the
-    country and AS of its public addresses (enrich/geoip.py). The event id is taken before normalising,
+              syslog_year: int | None, agency_hint: str | None = None, geoip: GeoIP | None = None,
+              seen: SeenDomains | None = None) -> dict[str, Any]:
+    """One lake row (EVENT_SCHEMA): the parsed event normalised, with its context, the registry's owner of
+    its network addresses (enrich/assets.py), with `geoip` the country and AS of its public addresses
+    (enrich/geoip.py) and with `seen` the newly-seen mark of its DNS question (enrich/seen_domains.py),
+    all as fields the rules read. The event id is taken before normalising,
     so batch and stream give every event (and so every alert) the same id. `agency_hint` (from a
     collector) names the agency when the registry places the event nowhere."""
     identity = event.identity
     event = normalise(event)
     ctx = context(event, registry, hints, syslog_year)
     fields = event.fields if geoip is None else geoip.enrich(event.fields, ctx.source_ip)
+    fields = address_fields(fields, registry)
+    if seen is not None:
+        fields = seen.mark(event.kind, fields)
     return {
         "event_id": identity,
         "kind": event.kind,
@@ -277,6 +285,7 @@ class TaskSettings:
     events_per_file: int
     geoip: GeoIP | None = None  # enrich/geoip.py: country and AS of public addresses
     intel: IntelSet | None = None  # enrich/intel.py: indicators whose matches raise alerts
+    seen: SeenDomains | None = None  # enrich/seen_domains.py: the baseline of domains asked before
 
 
 def run(
@@ -292,11 +301,13 @@ def run(
     triage: Callable[[list[dict[str, Any]], Path], tuple[set[str], list[str]]] | None = None,
     geoip: GeoIP | None = None,
     intel: IntelSet | None = None,
+    seen: SeenDomains | None = None,
 ) -> Summary:
     """The whole batch job; writes DIR/alerts.jsonl (ordered by time, then alert id) and
     DIR/deadletter.jsonl (in reading order). `triage` (alerting/triage.py) takes the alert documents and
     gives the ids of those that stand and its summary lines; the summary counts the alerts that stand.
-    `geoip` and `intel` enrich the events and match them against indicators (enrich/)."""
+    `geoip`, `intel` and `seen` enrich the events, match them against indicators and mark DNS questions for
+    domains not seen before (enrich/)."""
     started = time.monotonic()
     out_dir.mkdir(parents=True, exist_ok=True)
     parts = out_dir / PARTS_DIR
@@ -304,7 +315,7 @@ def run(
     parts.mkdir()
     summary_stages: dict[str, float] = {}
     settings = TaskSettings(registry, hints, syslog_year, str(lake.resolve()), str(parts.resolve()), events_per_file,
-                            geoip, intel)
+                            geoip, intel, seen)
     summary = Summary(0, 0, len(ruleset.rules), len(ruleset.failures), fallback_count(ruleset.rules),
                       stages=summary_stages)
     if splits:
@@ -423,7 +434,7 @@ def _detect_split(detector: Detector, settings: TaskSettings, index: int, split:
                 dead += 1
                 continue
             rows.append(event_row(record, settings.registry, settings.hints, settings.syslog_year,
-                                  geoip=settings.geoip))
+                                  geoip=settings.geoip, seen=settings.seen))
             events += 1
             if len(rows) >= settings.events_per_file:
                 flush()

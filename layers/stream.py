@@ -44,6 +44,7 @@ from enrich.geoip import GeoIP
 from enrich.intel import IntelSet
 from enrich.intel_sources import Refresher
 from enrich.normalise import HostHint
+from enrich.seen_domains import SeenDomains
 from ingest.frame import Frame, parse_frame
 from layers.correlate import Correlator, hidden_rules, single_agency
 from layers.detect import EVENT_SCHEMA, alert_batch, context_doc, detector_for, event_row, name_collisions
@@ -91,6 +92,7 @@ class ParseSettings:
     syslog_year: int | None
     topic_prefix: str
     geoip: GeoIP | None = None  # enrich/geoip.py: country and AS of public addresses
+    seen: SeenDomains | None = None  # enrich/seen_domains.py: the baseline of domains asked before
 
 
 def parse_envelope(envelope: Envelope) -> Event | DeadLetter:
@@ -126,7 +128,7 @@ def micro_batch_results(detector: Any, settings: ParseSettings, batch: pa.Record
                               "document": json.dumps(doc, ensure_ascii=False)})
             continue
         row = event_row(record, settings.registry, settings.hints, settings.syslog_year, envelope.agency,
-                        settings.geoip)
+                        settings.geoip, settings.seen)
         events.append(row)
         doc = {"@timestamp": row["timestamp"].isoformat() if row["timestamp"] else None,
                "event": dict(row["fields"]),

@@ -1,11 +1,12 @@
-"""socpipe command line: rules check | rules regress | detect | collect | run | notify | serve | demo |
-dev up|down|status."""
+"""socpipe command line: rules check | rules regress | detect | collect | run | baseline domains | notify | serve |
+demo | dev up|down|status."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections import Counter
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from socpipe.config import Config, load_config
@@ -33,6 +34,15 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="the streaming job: Kafka raw.* -> detection -> alerts, search store, lake")
     run.add_argument("--rules", nargs="+", type=Path, help="rule files or folders (default: configured)")
     run.add_argument("--once", action="store_true", help="process what Kafka holds now, then stop")
+
+    baseline = commands.add_parser("baseline", help="baselines that enrichment compares events with").add_subparsers(
+        dest="baseline_command", required=True)
+    domains = baseline.add_parser("domains", help="the registered domains of the lake's DNS questions, for "
+                                  "newly seen domains (enrich.new_domains)")
+    domains.add_argument("--days", type=int, help="days read, ending with --until (default: enrich.new_domains.days)")
+    domains.add_argument("--until", type=date.fromisoformat, help="last day read, YYYY-MM-DD (default: today, UTC)")
+    domains.add_argument("--lake", type=Path, help="events lake (default: lake.path/events)")
+    domains.add_argument("--out", type=Path, help="baseline file (default: enrich.new_domains.baseline)")
 
     demo = commands.add_parser("demo", help="the embedded default: bundled logs, starter rules, report")
     demo.add_argument("--rules", nargs="*", type=Path, default=[], help="more rule files or folders")
@@ -130,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_collector(args, config)
     if args.command == "run":
         return _run(args, config)
+    if args.command == "baseline":
+        return _baseline_domains(args, config)
     if args.command == "notify":
         from alerting.notify_run import run_command
 
@@ -208,6 +220,7 @@ def _detect(args: argparse.Namespace, config: Config) -> int:
     from alerting.triage import Triage
     from enrich.geoip import GeoIP
     from enrich.intel_sources import load_intel
+    from enrich.seen_domains import SeenDomains
     from ingest.splits import plan_splits
     from layers import detect
     from rules.compiler import load_rules
@@ -231,9 +244,26 @@ def _detect(args: argparse.Namespace, config: Config) -> int:
         summary = detect.run(spark, ruleset, splits, args.out, Path(lake), registry, config.hints,
                              config.get("detect", "events_per_file"), config.get("detect", "syslog_year"),
                              triage=Triage.of(config, ruleset).batch,
-                             geoip=GeoIP.of(config), intel=intel.intel if intel else None)
+                             geoip=GeoIP.of(config), intel=intel.intel if intel else None,
+                             seen=SeenDomains.of(config))
     summary.stages = {**stages, **summary.stages}
     print_summary(summary)
+    return 0
+
+
+def _baseline_domains(args: argparse.Namespace, config: Config) -> int:
+    from enrich.seen_domains import lake_domains, write_baseline
+
+    out = args.out or config.path("enrich", "new_domains", "baseline")
+    if out is None:
+        print("no baseline file: give --out or set enrich.new_domains.baseline", file=sys.stderr)
+        return 2
+    days = args.days or config.get("enrich", "new_domains", "days")
+    until = args.until or datetime.now(UTC).date()
+    lake = args.lake or config.path("lake", "path") / "events"
+    found = lake_domains(lake, days, until)
+    write_baseline(out, found, f"registered domains asked in {lake}, {days} days to {until}")
+    print(f"{len(found):,} registered domains from {days} days of {lake} to {until} written to {out}")
     return 0
 
 
@@ -242,6 +272,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
 
     from alerting.triage import StreamTriage
     from enrich.geoip import GeoIP
+    from enrich.seen_domains import SeenDomains
     from layers import stream
     from rules.compiler import load_rules
     from socpipe.registry import Registry
@@ -259,7 +290,7 @@ def _run(args: argparse.Namespace, config: Config) -> int:
     registry_path = config.path("registry")
     settings = stream.ParseSettings(Registry.load(registry_path) if registry_path else None, config.hints,
                                    config.get("detect", "syslog_year"), config.get("kafka", "topic_prefix"),
-                                   GeoIP.of(config))
+                                   GeoIP.of(config), SeenDomains.of(config))
     spark = session("socpipe-run", master=config.get("spark", "master"),
                     conf={"spark.jars": kafka_connector_jars(), **config.get("spark", "conf")})
     stream.run(spark, config, ruleset, settings, once=args.once, triage=StreamTriage(config, ruleset))

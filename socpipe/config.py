@@ -77,6 +77,17 @@ DEFAULTS: dict[str, Any] = {
             # fails then keeps its previous indicators); none: read once at start.
             "refresh_seconds": 300.0,
         },
+        "new_domains": {
+            # Newly seen domains (enrich/seen_domains.py): a baseline file of registered domains, one per line,
+            # that `socpipe baseline domains` writes from the lake; DNS records (zeek_dns, suricata_dns) gain
+            # dns.question.registered_domain and, for a domain not in it, dns.question.newly_seen = "true"
+            # (rule net_dns_newly_seen_domain). none: off.
+            "baseline": None,
+            # `socpipe baseline domains`: the days of the lake (lake.path/events) read, ending today.
+            "days": 30,
+            # A running job looks at the file this often, in seconds, and reads it again when it changed.
+            "check_seconds": 60.0,
+        },
     },
     "kafka": {
         # Bootstrap servers, host:port[,host:port]; none: no Kafka (`socpipe dev up` writes a ready value).

@@ -24,6 +24,9 @@ LEVELS = range(1, 6)
 # Duties a contact holds for an agency (layer 1): who is told first, who next, who owns a system.
 ROLES = frozenset({"on_site", "head", "system_owner", "operating_unit", "soc_duty"})
 LANGUAGES = frozenset({"vi", "en"})
+# What a system is to the network rules, beyond its level: `vpn` marks the province's remote-access gateways,
+# whose addresses the VPN brute-force rule watches on 443 (rules/starter/network/net_vpn_short_connection.yml).
+SYSTEM_ROLES = frozenset({"vpn"})
 DEFAULT_TIMEZONE = "Asia/Ho_Chi_Minh"
 DEFAULT_ESCALATION = ("on_site", "head", "soc_duty")
 
@@ -106,6 +109,7 @@ class InformationSystem:
     hosts: tuple[str, ...] = ()
     networks: tuple[IPNetwork, ...] = ()
     owners: tuple[str, ...] = ()  # contact ids of the system owner, told besides the agency's contacts
+    role: str | None = None  # one of SYSTEM_ROLES
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +119,7 @@ class Ownership:
     agency_id: str
     system_id: str
     level: int
+    role: str | None = None
 
 
 LOCATE_CACHE = 100_000
@@ -174,7 +179,7 @@ class Registry:
             system = self._by_ip(ip)
         if system is None:
             return None
-        return Ownership(agency_id=system.agency, system_id=system.id, level=system.level)
+        return Ownership(agency_id=system.agency, system_id=system.id, level=system.level, role=system.role)
 
     def ancestors(self, agency_id: str) -> list[Agency]:
         """The path from the agency itself up to the root of the tree."""
@@ -424,6 +429,9 @@ def _parse_system(item: Any) -> InformationSystem:
     for host in hosts:
         if "*" in host and (not host.startswith("*.") or "*" in host[1:]):
             raise RegistryError(f"system {ident!r}: host pattern {host!r} must be a name or '*.suffix'")
+    role = _optional_str(data.get("role"))
+    if role is not None and role not in SYSTEM_ROLES:
+        raise RegistryError(f"system {ident!r}: unknown role {role!r} (known: {', '.join(sorted(SYSTEM_ROLES))})")
     return InformationSystem(
         id=ident,
         name=str(data["name"]),
@@ -432,6 +440,7 @@ def _parse_system(item: Any) -> InformationSystem:
         hosts=hosts,
         networks=tuple(networks),
         owners=tuple(str(o) for o in data.get("owners") or []),
+        role=role,
     )
 
 
