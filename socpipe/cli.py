@@ -97,6 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
                              "(token from SOCPIPE__GRAFANA__TOKEN)")
     push.add_argument("--url", help="Grafana base URL (default: grafana.url)")
 
+    deploy = commands.add_parser("deploy", help="the secured docker-compose stack (socpipe/deploy.py)").add_subparsers(
+        dest="deploy_command", required=True)
+    made = deploy.add_parser("secrets", help="certificates and the servers' security files into DIR (passwords "
+                             "from SOCPIPE_KAFKA_*_PASSWORD and SOCPIPE_OPENSEARCH_*_PASSWORD)")
+    made.add_argument("dir", type=Path)
+    made.add_argument("--owner", action="append", default=[], metavar="FOLDER=UID:GID",
+                      help="give DIR/FOLDER to the user of the container that reads it (as root)")
+    deploy.add_parser("grant", help="create socpipe's topics and the Kafka principals' ACLs (as Kafka's admin)")
+
     dev = commands.add_parser("dev", help="local Kafka and OpenSearch on 127.0.0.1 (Java processes, no Docker)")
     dev.add_argument("dev_command", choices=["up", "down", "status"])
     dev.add_argument("--secure", action="store_true", help="up: Kafka with TLS, SASL/SCRAM-SHA-512 users and ACLs; "
@@ -158,6 +167,10 @@ def main(argv: list[str] | None = None) -> int:
         from socpipe import national_commands
 
         return national_commands.run(args, config)
+    if args.command == "deploy":
+        from socpipe import deploy
+
+        return deploy.run(args, config)
     if args.command == "dashboards":
         from dashboards.grafana.cli import run as run_dashboards
 

@@ -350,6 +350,9 @@ DEFAULTS: dict[str, Any] = {
         "folder": "socpipe",
         # The search store as Grafana reaches it, written into the provisioned data sources.
         "opensearch_url": "http://opensearch:9200",
+        # The search store's CA certificate (PEM) as a path where Grafana runs: the provisioned data sources
+        # trust it for an https opensearch_url (Grafana reads it with $__file{}); none: the system's CAs.
+        "opensearch_ca_file": None,
         # The incidents index (docs/records.md) the incident panels read.
         "incidents_index": "incidents",
         # Deadlines in seconds to acknowledge and to close an incident, by level (auditor dashboard).

@@ -1,34 +1,52 @@
-"""docker-compose.yml, deploy/socpipe.compose.yaml, the Dockerfile and the Grafana provisioning agree with the code.
+"""docker-compose.yml, deploy/, the Dockerfile and the Grafana provisioning agree with the code.
 
-No Docker here: the files are parsed and checked in Python (the structural checks `docker compose config`
-would make, and the contracts between the stack and socpipe). Where a `docker compose` CLI exists, it
-validates the file too.
+No Docker engine here: the files are parsed and checked in Python (the structural checks `docker compose config`
+would make, and the contracts between the secured stack and socpipe: every secret from the environment, the
+`init` service's `socpipe deploy secrets` writing exactly the files the servers and clients mount, Grafana's
+data sources naming users that exist with the passwords given). `socpipe deploy secrets` runs here for real
+into a temporary folder; where the docker-compose CLI exists, it validates the file with and without .env.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import secrets
+import shlex
+import shutil
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
+import bcrypt
 import pytest
 import yaml
 from conftest import ROOT
 
-from socpipe import kafka_client
+from dashboards.grafana.dashboards import Settings
+from dashboards.grafana.provisioning import export
+from socpipe import deploy, kafka_client
 from socpipe.cli import build_parser
 from socpipe.config import load_config
 from socpipe.dev import kafka as dev_kafka
+from socpipe.dev import kafka_secure
 from socpipe.dev import opensearch as dev_opensearch
 from socpipe.envelope import ALERTS_TOPIC, DEADLETTER_TOPIC, RAW_TOPICS
+from socpipe.registry import Registry
 
 COMPOSE = ROOT / "docker-compose.yml"
 SOCPIPE_CONFIG = ROOT / "deploy" / "socpipe.compose.yaml"
 DOCKERFILE = ROOT / "Dockerfile"
-DATASOURCES = ROOT / "dashboards" / "provisioning" / "datasources"
+ENV_EXAMPLE = ROOT / "deploy" / "compose.env.example"
+PROVISIONING = ROOT / "dashboards" / "provisioning"
 CONFIG_IN_CONTAINER = "/etc/socpipe/socpipe.yaml"
-SOCPIPE_SERVICES = ("collector", "pipeline")
-SECRETS = ("SOCPIPE__KAFKA__SASL_PASSWORD", "SOCPIPE__OPENSEARCH__PASSWORD")
+REGISTRY_IN_CONTAINER = "/etc/socpipe/registry.yaml"
+SOCPIPE_SERVICES = ("init", "kafka-setup", "collector", "pipeline")
+ONE_SHOT = ("init", "kafka-setup")
+SECRETS_DIR = "/secrets"  # the init command's DIR
+# A required variable: ${NAME:?message}, nothing around it.
+REQUIRED = re.compile(r"\$\{([A-Z][A-Z0-9_]*):\?[^}]+\}")
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?err}, ${NAME?err}, ${NAME:+alt}, ${NAME+alt}; $$ escapes.
 INTERPOLATION = re.compile(r"\$\$|\$\{[A-Za-z_][A-Za-z0-9_]*(?:(?::?[-?+])[^}]*)?\}|\$[A-Za-z_][A-Za-z0-9_]*")
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
@@ -45,22 +63,82 @@ def services(compose) -> dict:
 
 
 @pytest.fixture(scope="module")
-def config():
-    return load_config(SOCPIPE_CONFIG, environ={})
+def config(services):
+    """The compose configuration with the registry the init service mounts, as the host sees it."""
+    return load_config(SOCPIPE_CONFIG, environ={"SOCPIPE__REGISTRY": str(host_source(services["init"],
+                                                                                      REGISTRY_IN_CONTAINER))})
 
 
-def interpolate(value: str) -> str:
-    """Compose's variable substitution with an empty environment (what `${VAR:-}` gives when VAR is unset)."""
-    def replace(match: re.Match) -> str:
-        text = match.group(0)
-        if text == "$$":
-            return "$"
-        inner = text[2:-1] if text.startswith("${") else text[1:]
-        for operator in (":-", "-"):
-            if operator in inner:
-                return inner.split(operator, 1)[1]
-        return ""
-    return INTERPOLATION.sub(replace, value)
+@pytest.fixture(scope="module")
+def registry(config):
+    return Registry.load(config.path("registry"))
+
+
+@pytest.fixture(scope="module")
+def operator_env() -> dict[str, str]:
+    """What an operator's .env holds: every variable of the example, each a fresh random password."""
+    return {name: secrets.token_hex(20) for name in example_variables()}
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory, services, config, operator_env) -> Path:
+    """`socpipe deploy secrets` run for real, with the init service's own environment as compose fills it."""
+    directory = tmp_path_factory.mktemp("secrets")
+    env = {k: compose_value(v, operator_env) for k, v in environment(services["init"]).items()}
+    written = deploy.secrets(directory, config, env)
+    assert written and all(path.is_file() for path in written)
+    return directory
+
+
+def example_variables() -> list[str]:
+    lines = [line for line in ENV_EXAMPLE.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
+    assert all(line.endswith("=") for line in lines), "the example holds no value"
+    return [line[:-1] for line in lines]
+
+
+def compose_value(value: str, env: dict[str, str]) -> str:
+    """Compose's substitution of a required variable (raises when unset, as compose refuses to start)."""
+    return REQUIRED.sub(lambda m: env[m.group(1)], value)
+
+
+def host_source(service: dict, target: str) -> Path:
+    source, _ = mounts(service)[target]
+    assert source.startswith("./"), f"{target} is a bind mount of the repository"
+    return ROOT / source
+
+
+def volume_at(service: dict, target: str) -> str:
+    source, _ = mounts(service)[target]
+    assert not source.startswith((".", "/")), f"{target} is a named volume"
+    return source
+
+
+def in_volume(service: dict, path: str) -> tuple[str, str]:
+    """(named volume, path inside it) of a container path under one of the service's volume mounts."""
+    for target, (source, _) in sorted(mounts(service).items(), key=lambda item: -len(item[0])):
+        if path.startswith(target.rstrip("/") + "/"):
+            return source, path[len(target.rstrip("/")) + 1:]
+    raise AssertionError(f"{path} is on no volume of the service")
+
+
+def init_folder(services: dict, volume: str) -> str:
+    """The folder of the init command's DIR that a named volume holds."""
+    for target, (source, _) in mounts(services["init"]).items():
+        if source == volume and target.startswith(SECRETS_DIR + "/"):
+            return target[len(SECRETS_DIR) + 1:]
+    raise AssertionError(f"init writes nothing into {volume}")
+
+
+def generated_file(services: dict, generated: Path, service: str, path: str) -> Path:
+    """The file `deploy secrets` wrote that `service` sees at `path`: it must exist."""
+    volume, inside = in_volume(services[service], path)
+    found = generated / init_folder(services, volume) / inside
+    assert found.is_file(), f"{service} reads {path}, which init does not write"
+    return found
+
+
+def properties(path: Path) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in path.read_text(encoding="utf-8").splitlines() if "=" in line)
 
 
 def environment(service: dict) -> dict[str, str]:
@@ -115,7 +193,7 @@ def listeners(env: dict[str, str], key: str) -> dict[str, tuple[str, int]]:
 
 
 def test_services(services):
-    assert set(services) == {"kafka", "opensearch", "grafana", "collector", "pipeline"}
+    assert set(services) == {"init", "kafka", "kafka-setup", "opensearch", "grafana", "collector", "pipeline"}
 
 
 def test_server_images_are_the_dev_server_versions(services):
@@ -146,11 +224,17 @@ def test_structure_as_compose_config_checks_it(compose, services):
             assert how["condition"] in CONDITIONS
             if how["condition"] == "service_healthy":
                 assert "healthcheck" in services[dependency], f"{name} waits for {dependency}'s health"
+            if how["condition"] == "service_completed_successfully":
+                assert dependency in ONE_SHOT, f"{name} waits for {dependency} to exit, which never does"
         check = service.get("healthcheck")
-        assert check, f"{name} has no healthcheck"
-        assert check["test"][0] in ("CMD", "CMD-SHELL") and len(check["test"]) > 1
-        for key in ("interval", "timeout", "start_period"):
-            assert re.fullmatch(r"\d+(ms|s|m|h)", str(check.get(key, "1s"))), (name, key)
+        if name in ONE_SHOT:
+            # runs once and exits 0; restarted, it would run again and again
+            assert service["restart"] == "no" and not check, name
+        else:
+            assert check, f"{name} has no healthcheck"
+            assert check["test"][0] in ("CMD", "CMD-SHELL") and len(check["test"]) > 1
+            for key in ("interval", "timeout", "start_period"):
+                assert re.fullmatch(r"\d+(ms|s|m|h)", str(check.get(key, "1s"))), (name, key)
         for value in environment(service).values():
             assert "$" not in INTERPOLATION.sub("", value), f"{name}: bad variable syntax in {value!r}"
         for target, (source, _) in mounts(service).items():
@@ -171,76 +255,159 @@ def test_structure_as_compose_config_checks_it(compose, services):
         order += ready
 
 
-def test_config_loads_and_names_the_compose_services(services, config):
-    kafka_env = environment(services["kafka"])
-    advertised = listeners(kafka_env, "KAFKA_ADVERTISED_LISTENERS")
-    protocols = dict(item.split(":") for item in kafka_env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
-    for server in kafka_client.bootstrap(config).split(","):
-        host, port = server.rsplit(":", 1)
-        assert host in services, f"bootstrap server {server} is no compose service"
-        # clients reconnect to what the broker advertises: the bootstrap address must be one of those
-        assert (host, int(port)) in advertised.values(), f"{server} is not advertised by the broker"
-        name = next(n for n, address in advertised.items() if address == (host, int(port)))
-        assert int(port) in {p for _, p in listeners(kafka_env, "KAFKA_LISTENERS").values()}
-        assert protocols[name] == config.get("kafka", "security_protocol")
-    node, voter = kafka_env["KAFKA_CONTROLLER_QUORUM_VOTERS"].split("@")
-    controller = kafka_env["KAFKA_CONTROLLER_LISTENER_NAMES"]
-    assert node == kafka_env["KAFKA_NODE_ID"]
-    assert voter == f"kafka:{listeners(kafka_env, 'KAFKA_LISTENERS')[controller][1]}"
+def test_every_secret_comes_from_the_environment(compose, services, config):
+    """Every password of every container is one required variable of .env: no value, no default, and the
+    example .env names exactly the variables the file requires."""
+    required = set()
+    for name, service in services.items():
+        for key, value in environment(service).items():
+            if "PASSWORD" in key:
+                found = REQUIRED.fullmatch(value)
+                assert found, f"{name}: {key} must be ${{VAR:?message}} (from .env, never a value or default)"
+                required.add(found.group(1))
+            else:
+                assert not REQUIRED.search(value), f"{name}: {key} interpolates a secret into a non-secret"
+    assert required == set(example_variables())
+    for service in (*SOCPIPE_SERVICES, "kafka", "opensearch", "grafana"):
+        assert "env_file" not in services[service], "each container gets only its own secrets"
+    for path in (SOCPIPE_CONFIG, ENV_EXAMPLE, COMPOSE):
+        text = path.read_text(encoding="utf-8")
+        assert not re.search(r"^\s*(sasl_)?password\s*[:=]\s*\S", text, re.MULTILINE), f"a password in {path}"
+    assert config.get("kafka", "sasl_password") is None and config.get("opensearch", "password") is None
+    for ignore in (".gitignore", ".dockerignore"):
+        assert ".env" in (ROOT / ignore).read_text(encoding="utf-8").split(), f".env missing from {ignore}"
+
+
+def test_init_command_is_deploy_secrets_with_every_users_password(services, registry):
+    init = services["init"]
+    args = parsed_command(init)
+    assert (args.command, args.deploy_command) == ("deploy", "secrets")
+    assert str(args.config) == CONFIG_IN_CONTAINER and str(args.dir) == SECRETS_DIR
+    assert mounts(init)[CONFIG_IN_CONTAINER] == ("./deploy/socpipe.compose.yaml", True)
+    assert str(init.get("user")).split(":")[0] == "0", "root, to give each folder to its reader"
+    owners = dict(item.split("=") for item in args.owner)
+    assert set(owners) == {"kafka", "opensearch"} and all(re.fullmatch(r"\d+:\d+", v) for v in owners.values())
+    for folder in ("kafka", "opensearch", "clients"):
+        assert not mounts(init)[f"{SECRETS_DIR}/{folder}"][1], "init writes it"
+    want = {deploy.variable("kafka", role) for role in kafka_secure.ROLES} | {
+        deploy.variable("opensearch", user) for user in deploy.opensearch_users(registry)}
+    env = environment(init)
+    assert set(env) == want, "init gets the servers' passwords, nothing else"
+    assert all(REQUIRED.fullmatch(value).group(1) == key for key, value in env.items())
+
+
+def test_deploy_secrets_refuses_missing_or_weak_passwords_without_showing_them(tmp_path, config, operator_env,
+                                                                                services, capsys):
+    env = {k: compose_value(v, operator_env) for k, v in environment(services["init"]).items()}
+    weak = {**env, deploy.variable("opensearch", "soc"): "short$1"}
+    del weak[deploy.variable("kafka", "collector")]
+    with pytest.raises(deploy.DeployError) as error:
+        deploy.secrets(tmp_path / "out", config, weak)
+    assert deploy.variable("kafka", "collector") in str(error.value)
+    weak[deploy.variable("kafka", "collector")] = env[deploy.variable("kafka", "collector")]
+    with pytest.raises(deploy.DeployError) as error:
+        deploy.secrets(tmp_path / "out", config, weak)
+    assert deploy.variable("opensearch", "soc") in str(error.value) and "short$1" not in str(error.value)
+    assert not (tmp_path / "out").exists(), "nothing written before every password is there"
+
+
+def test_kafka_reads_what_init_wrote(services, generated, config, operator_env):
+    kafka = services["kafka"]
+    command = kafka["command"]
+    assert command[:2] == ["/bin/bash", "-c"]
+    script = command[2].replace("$$", "$")
+    files = [word for word in shlex.split(script.replace("$(cat ", "").replace(")", "")) if word.startswith("/etc/")]
+    assert files and all(generated_file(services, generated, "kafka", f) for f in files if not f.endswith(".sh"))
+    server = properties(generated_file(services, generated, "kafka", f"{deploy.KAFKA_MOUNT}/server.properties"))
+    for key in ("ssl.keystore.location", "ssl.truststore.location"):
+        generated_file(services, generated, "kafka", server[key])
+    assert volume_at(kafka, server["log.dirs"]) == "kafka-data"
+    assert {k: server[k] for k in dev_kafka.SINGLE_NODE} == dev_kafka.SINGLE_NODE
+    assert server["allow.everyone.if.no.acl.found"] == "false" and server["auto.create.topics.enable"] == "false"
+    # the principals `kafka-storage format` creates, with the passwords of .env
+    scram = (generated / "kafka" / "scram.args").read_text(encoding="utf-8").split()
+    assert scram == kafka_secure.scram_arguments({r: operator_env[deploy.variable("kafka", r)]
+                                                  for r in kafka_secure.ROLES})
+    check = kafka["healthcheck"]["test"]
+    admin = properties(generated_file(services, generated, "kafka", check[check.index("--command-config") + 1]))
+    assert operator_env[deploy.variable("kafka", "admin")] in admin["sasl.jaas.config"]
+    # clients reach the broker on an advertised SASL_SSL listener it binds, and trust its CA
+    advertised = listeners(server, "advertised.listeners")
+    protocols = dict(item.split(":") for item in server["listener.security.protocol.map"].split(","))
+    bound = {port for _, port in listeners(server, "listeners").values()}
+    for address in kafka_client.bootstrap(config).split(","):
+        host, port = address.rsplit(":", 1)
+        assert host in services and (host, int(port)) in advertised.values() and int(port) in bound
+        name = next(n for n, a in advertised.items() if a == (host, int(port)))
+        assert protocols[name] == config.get("kafka", "security_protocol") == "SASL_SSL"
+        assert f"{host}:{port}" in check
+    host_ports = {(p["host_ip"], int(p["published"]), int(p["target"])) for p in published_ports(kafka)}
+    assert ("127.0.0.1", advertised["HOST"][1], advertised["HOST"][1]) in host_ports
+    assert config.get("kafka", "sasl_mechanism") == kafka_secure.MECHANISM
+    assert environment(kafka)["KAFKA_HEAP_OPTS"] == f"-Xms{dev_kafka.HEAP} -Xmx{dev_kafka.HEAP}"
+    assert re.search(r"--cluster-id=[A-Za-z0-9_-]{22}\s", script) and "set -f;" in script
+
+
+def test_opensearch_reads_what_init_wrote(services, generated, config, registry, operator_env):
+    opensearch = services["opensearch"]
+    env = environment(opensearch)
+    assert "DISABLE_SECURITY_PLUGIN" not in env and env["DISABLE_INSTALL_DEMO_CONFIG"] == "true"
+    settings = deploy.opensearch_settings()
+    assert {k: env[k] for k in settings} == settings
+    config_dir = "/usr/share/opensearch/config"
+    for key, value in settings.items():
+        if key.endswith("_filepath"):
+            generated_file(services, generated, "opensearch", f"{config_dir}/{value}")
+    security = Path(deploy.OPENSEARCH_MOUNT)
+    assert security.parent.as_posix() == config_dir and security.name == "opensearch-security"
+    for name in ("config", "internal_users", "roles", "roles_mapping", "action_groups", "tenants", "nodes_dn",
+                 "allowlist", "audit"):
+        generated_file(services, generated, "opensearch", f"{security}/{name}.yml")
+    users = yaml.safe_load((generated / "opensearch" / "internal_users.yml").read_text(encoding="utf-8"))
+    assert set(users) - {"_meta"} == set(deploy.opensearch_users(registry))
+    for user in deploy.opensearch_users(registry):
+        assert bcrypt.checkpw(operator_env[deploy.variable("opensearch", user)].encode(), users[user]["hash"].encode())
+    roles = yaml.safe_load((generated / "opensearch" / "roles.yml").read_text(encoding="utf-8"))
+    assert json.loads(roles["socpipe_agency-stc"]["index_permissions"][0]["dls"]) == {
+        "terms": {"agency.id": sorted(registry.subtree("stc"))}}
+    check = " ".join(opensearch["healthcheck"]["test"])
+    for path in re.findall(r"(/usr/share/opensearch/config/\S+)", check):
+        generated_file(services, generated, "opensearch", path)
+    netrc = (generated / "opensearch" / "health.netrc").read_text(encoding="utf-8").split()
+    assert netrc == ["machine", "localhost", "login", "admin", "password",
+                     operator_env[deploy.variable("opensearch", "admin")]]
+    assert "https://localhost:9200/" in check
     url = urlsplit(config.get("opensearch", "url"))
-    assert url.scheme == "http" and url.hostname == "opensearch" and url.port == 9200
-    assert {p["target"] for p in published_ports(services["opensearch"])} == {"9200"}
-    assert environment(services["opensearch"])["DISABLE_SECURITY_PLUGIN"] == "true"  # hence plain http, no user
-    assert config.get("opensearch", "username") is None
-    assert config.get("spark", "master") == "local[*]"
-
-
-def test_topics_are_the_codes(config):
-    names = [kafka_client.topic(config, t) for t in (*RAW_TOPICS, ALERTS_TOPIC, DEADLETTER_TOPIC)]
-    assert names == ["raw.syslog", "raw.webserver", "raw.windows", "raw.json", "raw.flow", "raw.suricata", "raw.zeek",
-                     "alerts", "deadletter"]
-
-
-def test_kafka_matches_the_dev_server_settings(services):
-    env = environment(services["kafka"])
-    assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"
-    for key in ("OFFSETS_TOPIC_REPLICATION_FACTOR", "TRANSACTION_STATE_LOG_REPLICATION_FACTOR",
-                "TRANSACTION_STATE_LOG_MIN_ISR", "SHARE_COORDINATOR_STATE_TOPIC_REPLICATION_FACTOR",
-                "SHARE_COORDINATOR_STATE_TOPIC_MIN_ISR", "NUM_PARTITIONS"):
-        assert env[f"KAFKA_{key}"] == "1", key
-    assert env["KAFKA_HEAP_OPTS"] == f"-Xms{dev_kafka.HEAP} -Xmx{dev_kafka.HEAP}"
-    assert re.fullmatch(r"[A-Za-z0-9_-]{22}", env["CLUSTER_ID"])
-    assert mounts(services["kafka"])[env["KAFKA_LOG_DIRS"]][0] == "kafka-data"
-    assert "kafka:29092" in services["kafka"]["healthcheck"]["test"]
-    published = listeners(env, "KAFKA_ADVERTISED_LISTENERS")
-    host_ports = {(p["host_ip"], int(p["published"])) for p in published_ports(services["kafka"])}
-    assert ("127.0.0.1", published["HOST"][1]) in host_ports
-
-
-def test_opensearch_single_node(services):
-    env = environment(services["opensearch"])
+    assert url.scheme == "https" and url.hostname == "opensearch" and url.port == 9200
+    assert {p["target"] for p in published_ports(opensearch)} == {"9200"}
     assert env["discovery.type"] == "single-node"
     assert env["cluster.routing.allocation.disk.threshold_enabled"] == "false"
     assert "-Xmx1g" in env["OPENSEARCH_JAVA_OPTS"]
-    assert mounts(services["opensearch"])["/usr/share/opensearch/data"][0] == "opensearch-data"
+    assert volume_at(opensearch, "/usr/share/opensearch/data") == "opensearch-data"
+    for owner in ("kafka", "opensearch"):
+        for path in (generated / owner).rglob("*"):
+            if path.is_file() and not path.name.startswith("ca") and not path.name.endswith(".pem"):
+                assert path.stat().st_mode & 0o077 == 0, f"{path} readable by others"
 
 
-def test_socpipe_containers_share_config_image_and_secrets(services, config):
-    for name in SOCPIPE_SERVICES:
+def test_socpipe_containers_have_their_own_principals(services, generated, config, operator_env):
+    principals = {"kafka-setup": "admin", "collector": "collector", "pipeline": "pipeline"}
+    for name, principal in principals.items():
         service = services[name]
         assert service["build"] == "." and service["image"] == "socpipe:local"
         assert mounts(service)[CONFIG_IN_CONTAINER] == ("./deploy/socpipe.compose.yaml", True)
-        env = environment(service)
-        assert set(SECRETS) <= set(env)
-        for key, value in env.items():
-            if key.startswith("SOCPIPE__") and "PASSWORD" in key:
-                assert value == f"${{{key}:-}}", f"{name}: {key} must come from the environment only"
-        # what the container sees with nothing set: known settings (unknown ones raise), no secret
-        loaded = load_config(SOCPIPE_CONFIG, environ={k: interpolate(v) for k, v in env.items()})
-        assert loaded.get("kafka", "sasl_password") is None and loaded.get("opensearch", "password") is None
-        assert loaded.data == config.data
-    text = SOCPIPE_CONFIG.read_text(encoding="utf-8")
-    assert not re.search(r"^\s*(sasl_)?password\s*:", text, re.MULTILINE), "no password in the config file"
+        env = {k: compose_value(v, operator_env) for k, v in environment(service).items()}
+        loaded = load_config(SOCPIPE_CONFIG, environ={**env, "SOCPIPE__REGISTRY": str(config.path("registry"))})
+        assert loaded.get("kafka", "sasl_username") == principal
+        assert loaded.get("kafka", "sasl_password") == operator_env[deploy.variable("kafka", principal)]
+        for key in ("kafka", "ssl_cafile"), ("opensearch", "ca_certs"):
+            generated_file(services, generated, name, config.get(*key))
+        store_password = loaded.get("opensearch", "password")
+        if name == "pipeline":
+            assert loaded.get("opensearch", "username") == "pipeline"
+            assert store_password == operator_env[deploy.variable("opensearch", "pipeline")]
+        else:
+            assert store_password is None, f"{name} does not use the search store"
 
 
 def test_collector_command(services, config):
@@ -255,10 +422,10 @@ def test_collector_command(services, config):
     state = str(config.get("collect", "state_dir"))
     assert state.startswith("/var/lib/socpipe/") and mounts(service)[state][0] == "socpipe-collect"
     assert config.get("collect", "id"), "a fixed collector id: the container's host name changes"
-    assert service["depends_on"]["kafka"]["condition"] == "service_healthy"
+    assert service["depends_on"]["kafka-setup"]["condition"] == "service_completed_successfully"
 
 
-def test_pipeline_command(services, config):
+def test_pipeline_and_kafka_setup_commands(services, config):
     service = services["pipeline"]
     args = parsed_command(service)
     assert args.command == "run" and not args.once and args.rules is None
@@ -269,28 +436,72 @@ def test_pipeline_command(services, config):
         assert path.startswith("/var/lib/socpipe/") and volumes[path][0] == volume
     assert service["healthcheck"]["test"][-1].startswith(str(config.get("run", "checkpoint_dir")) + "/")
     assert {k: v["condition"] for k, v in service["depends_on"].items()} == {
-        "kafka": "service_healthy", "opensearch": "service_healthy"}
+        "kafka-setup": "service_completed_successfully", "opensearch": "service_healthy"}
+    assert host_source(service, REGISTRY_IN_CONTAINER) == config.path("registry")
+    setup = parsed_command(services["kafka-setup"])
+    assert (setup.command, setup.deploy_command) == ("deploy", "grant")
+    assert services["kafka-setup"]["depends_on"] == {"kafka": {"condition": "service_healthy"}}
 
 
-def test_grafana_datasource_points_at_opensearch_alerts(services, config):
+def test_topics_are_the_codes(config):
+    names = [kafka_client.topic(config, t) for t in (*RAW_TOPICS, ALERTS_TOPIC, DEADLETTER_TOPIC)]
+    assert names == ["raw.syslog", "raw.webserver", "raw.windows", "raw.json", "raw.flow", "raw.suricata", "raw.zeek",
+                     "alerts", "deadletter"]
+
+
+def test_grafana_data_sources_are_the_export_and_their_users_exist(services, generated, config, registry,
+                                                                   operator_env, tmp_path):
     grafana = services["grafana"]
     assert mounts(grafana)["/etc/grafana/provisioning"] == ("./dashboards/provisioning", True)
-    plugins = environment(grafana).get("GF_PLUGINS_PREINSTALL_SYNC", "") + environment(grafana).get(
-        "GF_INSTALL_PLUGINS", "")
-    assert "grafana-opensearch-datasource" in plugins
-    files = sorted(DATASOURCES.glob("*.y*ml"))
-    assert files
-    sources = [s for f in files for s in yaml.safe_load(f.read_text(encoding="utf-8"))["datasources"]]
-    (source,) = [s for s in sources if s["type"] == "grafana-opensearch-datasource"]
-    assert source["url"] == config.get("opensearch", "url")
-    assert urlsplit(source["url"]).hostname in services
-    assert source["jsonData"]["database"] == f"{config.get('run', 'alerts_index')}-*"
-    assert source["jsonData"]["timeField"] == "@timestamp"
-    assert source["jsonData"]["version"] == dev_opensearch.VERSION
-    from socpipe.search import MAPPINGS
+    env = environment(grafana)
+    assert "grafana-opensearch-datasource" in env.get("GF_PLUGINS_PREINSTALL_SYNC", "")
+    # the committed files are `socpipe dashboards export` of the compose configuration, byte for byte
+    export(tmp_path, Settings.from_config(config), registry, datetime.now(UTC).date(),
+           config.get("grafana", "opensearch_url"), config.get("grafana", "folder"),
+           config.get("grafana", "opensearch_ca_file"))
+    fresh = {p.relative_to(tmp_path): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    committed = {p.relative_to(PROVISIONING): p.read_bytes() for p in PROVISIONING.rglob("*") if p.is_file()}
+    assert committed == fresh, "run `socpipe --config deploy/socpipe.compose.yaml dashboards export " \
+                               "dashboards/provisioning` (README, With Docker)"
+    (provider,) = yaml.safe_load((PROVISIONING / "dashboards" / "socpipe.yaml").read_text())["providers"]
+    assert (PROVISIONING / provider["options"]["path"].removeprefix("/etc/grafana/provisioning/")).is_dir()
+    sources = yaml.safe_load((PROVISIONING / "datasources" / "socpipe.yaml").read_text())["datasources"]
+    users = yaml.safe_load((generated / "opensearch" / "internal_users.yml").read_text(encoding="utf-8"))
+    roles = {u for s in sources if (u := s["basicAuthUser"])}
+    assert {"soc", "auditor"} <= roles and len(roles) > 2
+    for source in sources:
+        assert source["url"] == config.get("opensearch", "url").rstrip("/") == "https://opensearch:9200"
+        user = source["basicAuthUser"]
+        assert user in users and user not in ("admin", "pipeline"), f"{source['name']}: unknown or too mighty"
+        variable = source["secureJsonData"]["basicAuthPassword"].removeprefix("$")
+        given = compose_value(env[variable], operator_env)  # Grafana's container gets it from .env
+        assert bcrypt.checkpw(given.encode(), users[user]["hash"].encode()), f"{variable} is not {user}'s password"
+        ca = re.fullmatch(r"\$__file\{(.+)\}", source["secureJsonData"]["tlsCACert"]).group(1)
+        assert source["jsonData"]["tlsAuthWithCACert"] is True
+        assert generated_file(services, generated, "grafana", ca).read_bytes() == (
+            generated / "opensearch" / "ca.pem").read_bytes()
+        assert source["jsonData"]["version"] == dev_opensearch.VERSION
+    assert set(k for k in env if k.startswith("SOCPIPE_GRAFANA_")) == {
+        s["secureJsonData"]["basicAuthPassword"].removeprefix("$") for s in sources}, "exactly the users it uses"
+    assert REQUIRED.fullmatch(env["GF_SECURITY_ADMIN_PASSWORD"])
 
-    assert MAPPINGS["alerts"]["properties"]["@timestamp"]["type"] == "date"
 
+@pytest.mark.skipif(not shutil.which("docker-compose"), reason="no docker-compose CLI")
+def test_docker_compose_config_validates_with_env_and_refuses_without(tmp_path, operator_env):
+    env_file = tmp_path / ".env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in operator_env.items()), encoding="utf-8")
+    base = ["docker-compose", "--project-directory", str(ROOT), "-f", str(COMPOSE)]
+    ok = subprocess.run([*base, "--env-file", str(env_file), "config"], capture_output=True, text=True, timeout=120,
+                        check=False)
+    assert ok.returncode == 0, ok.stderr
+    resolved = yaml.safe_load(ok.stdout)["services"]
+    assert resolved["collector"]["environment"]["SOCPIPE__KAFKA__SASL_PASSWORD"] == operator_env[
+        "SOCPIPE_KAFKA_COLLECTOR_PASSWORD"]
+    empty = tmp_path / "empty.env"
+    empty.write_text("".join(f"{k}=\n" for k in operator_env), encoding="utf-8")
+    refused = subprocess.run([*base, "--env-file", str(empty), "config", "--quiet"], capture_output=True, text=True,
+                             timeout=120, check=False)
+    assert refused.returncode != 0 and "set it in .env" in refused.stderr
 
 def test_dockerfile():
     text = DOCKERFILE.read_text(encoding="utf-8")

@@ -22,7 +22,8 @@ def run(args: argparse.Namespace, config: Config) -> int:
     today = datetime.now(UTC).date()
     folder = config.get("grafana", "folder")
     if args.dashboards_command == "export":
-        files = export(args.dir, settings, registry, today, config.get("grafana", "opensearch_url"), folder)
+        files = export(args.dir, settings, registry, today, config.get("grafana", "opensearch_url"), folder,
+                       config.get("grafana", "opensearch_ca_file"))
         print(f"wrote {len(files)} files under {args.dir} (mount it at /etc/grafana/provisioning)")
         return 0
     url = args.url or config.get("grafana", "url")

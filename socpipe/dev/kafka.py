@@ -22,6 +22,19 @@ JARS = jars.JarSet("kafka", VERSION, (
     f"org.apache.logging.log4j:log4j-slf4j-impl:{LOG4J}",
 ))
 HEAP = "512m"
+# One node: every internal topic with one replica, and no wait for other group members (docker-compose too).
+SINGLE_NODE = {
+    "node.id": "1",
+    "process.roles": "broker,controller",
+    "controller.listener.names": "CONTROLLER",
+    "num.partitions": "1",
+    "offsets.topic.replication.factor": "1",
+    "transaction.state.log.replication.factor": "1",
+    "transaction.state.log.min.isr": "1",
+    "share.coordinator.state.topic.replication.factor": "1",
+    "share.coordinator.state.topic.min.isr": "1",
+    "group.initial.rebalance.delay.ms": "0",
+}
 
 _LOG4J2 = LOG4J2_CONSOLE + """\
 logger.kafka.name = kafka
@@ -38,22 +51,13 @@ def prepare(directory: Path, port: int, controller_port: int, secure: bool = Fal
     data = directory / "data"
     shutil.rmtree(data, ignore_errors=True)
     properties = {
-        "process.roles": "broker,controller",
-        "node.id": "1",
         "controller.quorum.bootstrap.servers": f"127.0.0.1:{controller_port}",
         "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
         "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
-        "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
         "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
         "log.dirs": str(data.resolve()),
-        "num.partitions": "1",
-        "offsets.topic.replication.factor": "1",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
-        "group.initial.rebalance.delay.ms": "0",
+        **SINGLE_NODE,
     }
     scram: list[str] = []
     (directory / "credentials.json").unlink(missing_ok=True)  # a former secured run's

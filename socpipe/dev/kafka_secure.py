@@ -22,7 +22,7 @@ from socpipe.envelope import ALERTS_TOPIC, DEADLETTER_TOPIC, RAW_PREFIX, RAW_TOP
 
 ROLES = ("admin", "collector", "pipeline")
 MECHANISM = "SCRAM-SHA-512"
-_SCRAM = "org.apache.kafka.common.security.scram.ScramLoginModule"
+SCRAM_LOGIN = "org.apache.kafka.common.security.scram.ScramLoginModule"
 _PLAIN = "org.apache.kafka.common.security.plain.PlainLoginModule"
 
 
@@ -34,32 +34,43 @@ def prepare(directory: Path, port: int, controller_port: int) -> tuple[dict[str,
     tls.private(directory / "credentials.json", json.dumps(passwords).encode())
     for role in ROLES:
         tls.private(directory / f"{role}.env", f"SOCPIPE__KAFKA__SASL_PASSWORD={passwords[role]}\n".encode())
-    admin = passwords["admin"]
-    properties = {
-        "listeners": f"SASL_SSL://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-        "advertised.listeners": f"SASL_SSL://127.0.0.1:{port}",
-        "inter.broker.listener.name": "SASL_SSL",
-        "listener.security.protocol.map": "CONTROLLER:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
+    properties = {"listeners": f"SASL_SSL://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+                  "advertised.listeners": f"SASL_SSL://127.0.0.1:{port}",
+                  **broker_properties(passwords["admin"], str(files.bundle.resolve()), str(files.ca.resolve()),
+                                      ("SASL_SSL",))}
+    return properties, scram_arguments(passwords)
+
+
+def broker_properties(admin: str, keystore: str, truststore: str, listeners: tuple[str, ...]) -> dict[str, str]:
+    """A broker's TLS, SASL and authorizer settings: `listeners` are its SASL_SSL listeners' names (the first
+    is the inter-broker one), CONTROLLER its controller listener; `admin` is the broker's own password."""
+    return {
+        "inter.broker.listener.name": listeners[0],
+        "listener.security.protocol.map": ",".join(["CONTROLLER:SASL_PLAINTEXT",
+                                                    *(f"{n}:SASL_SSL" for n in listeners)]),
         "sasl.enabled.mechanisms": MECHANISM,
         "sasl.mechanism.inter.broker.protocol": MECHANISM,
-        "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config":
-            f'{_SCRAM} required username="admin" password="{admin}";',
+        **{f"listener.name.{n.lower()}.scram-sha-512.sasl.jaas.config":
+           f'{SCRAM_LOGIN} required username="admin" password="{admin}";' for n in listeners},
         # KRaft controllers cannot use SCRAM (its credentials live in the metadata they serve): PLAIN.
         "sasl.mechanism.controller.protocol": "PLAIN",
         "listener.name.controller.sasl.enabled.mechanisms": "PLAIN",
         "listener.name.controller.plain.sasl.jaas.config":
             f'{_PLAIN} required username="admin" password="{admin}" user_admin="{admin}";',
         "ssl.keystore.type": "PEM",
-        "ssl.keystore.location": str(files.bundle.resolve()),
+        "ssl.keystore.location": keystore,
         "ssl.truststore.type": "PEM",
-        "ssl.truststore.location": str(files.ca.resolve()),
+        "ssl.truststore.location": truststore,
         "authorizer.class.name": "org.apache.kafka.metadata.authorizer.StandardAuthorizer",
         "super.users": "User:admin",
         "allow.everyone.if.no.acl.found": "false",
         "auto.create.topics.enable": "false",
     }
-    scram = [arg for role in ROLES for arg in ("--add-scram", f"{MECHANISM}=[name={role},password={passwords[role]}]")]
-    return properties, scram
+
+
+def scram_arguments(passwords: dict[str, str]) -> list[str]:
+    """kafka-storage format's arguments that create each role's SCRAM user."""
+    return [arg for role in ROLES for arg in ("--add-scram", f"{MECHANISM}=[name={role},password={passwords[role]}]")]
 
 
 def is_secure(directory: Path) -> bool:
@@ -87,6 +98,11 @@ def environment(directory: Path, role: str) -> dict[str, str]:
 
 def grant(bootstrap: str, directory: Path, prefix: str = "") -> None:
     """Create socpipe's topics and the ACLs of each role (as admin); idempotent."""
+    grant_as(bootstrap, python_options(directory, "admin"), prefix)
+
+
+def grant_as(bootstrap: str, admin_options: dict[str, Any], prefix: str = "") -> None:
+    """As grant, with the admin's kafka-python keywords (TLS and SASL settings, password included)."""
     from kafka import KafkaAdminClient
     from kafka.admin import (
         ACL,
@@ -99,8 +115,7 @@ def grant(bootstrap: str, directory: Path, prefix: str = "") -> None:
     )
     from kafka.errors import TopicAlreadyExistsError
 
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000,
-                             **python_options(directory, "admin"))
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000, **admin_options)
     try:
         names = [f"{prefix}{t}" for t in (*RAW_TOPICS, ALERTS_TOPIC, DEADLETTER_TOPIC)]
         existing = set(admin.list_topics())

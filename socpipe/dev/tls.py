@@ -29,14 +29,15 @@ class TlsFiles:
     bundle: Path  # key and chain in one file (Kafka's PEM keystore)
 
 
-def make(directory: Path, name: str) -> TlsFiles:
+def make(directory: Path, name: str, days: int = VALID_DAYS) -> TlsFiles:
+    """A CA and a certificate for `name` (and localhost, 127.0.0.1) signed by it, valid `days` days."""
     directory.mkdir(parents=True, exist_ok=True)
     now = datetime.now(UTC) - timedelta(minutes=5)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "socpipe dev CA (throwaway)")])
     ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
           .serial_number(x509.random_serial_number()).not_valid_before(now)
-          .not_valid_after(now + timedelta(days=VALID_DAYS))
+          .not_valid_after(now + timedelta(days=days))
           .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
           .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
                                        content_commitment=False, key_encipherment=False, data_encipherment=False,
@@ -46,7 +47,7 @@ def make(directory: Path, name: str) -> TlsFiles:
     cert = (x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])).issuer_name(ca_name)
             .public_key(key.public_key()).serial_number(x509.random_serial_number()).not_valid_before(now)
-            .not_valid_after(now + timedelta(days=VALID_DAYS))
+            .not_valid_after(now + timedelta(days=days))
             .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.DNSName(name),
                                                         x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
                            critical=False)
