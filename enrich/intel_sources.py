@@ -1,5 +1,6 @@
 """Where indicators come from: STIX 2.1 bundles, MISP feeds, CSV lists and a TAXII 2.1 collection.
 
+The first three are files or folders, or http(s) URLs fetched with conditional requests (enrich/intel_http.py).
 Each reader yields enrich/intel.py Indicators and notes what it could not use (an unsupported STIX pattern,
 a value that is not of its type, a missing event file) with its id, so nothing is left out silently.
 
@@ -22,8 +23,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 from enrich.intel import CIDR, DOMAIN, IP, MD5, SHA1, SHA256, TYPES, URL, Indicator, IntelSet, indicator
+from enrich.intel_http import FeedSettings, Fetcher, is_url, shown
 
 log = logging.getLogger(__name__)
 
@@ -68,29 +71,46 @@ class Loaded:
                 *([f"  ... and {more:,} more left out"] if more > 0 else [])]
 
 
-def load_intel(config: Any) -> Loaded | None:
-    """The indicator sources of a socpipe Config (`enrich.intel`), read now; None when none is set."""
+def load_intel(config: Any, fetcher: Fetcher | None = None) -> Loaded | None:
+    """The indicator sources of a socpipe Config (`enrich.intel`), read now; None when none is set. A
+    `fetcher` kept between calls makes the URL sources' requests conditional."""
     settings = config.get("enrich", "intel")
-    sources = [{**s, "path": str(config.base_dir / s["path"])} for s in settings["sources"]]
+    http = {**settings["http"], "ca_file": config.path("enrich", "intel", "http", "ca_file")}
+    sources = []
+    for s in settings["sources"]:
+        if s.get("url"):
+            ca_file = str(config.base_dir / s["ca_file"]) if s.get("ca_file") else http["ca_file"]
+            sources.append({**http, **s, "ca_file": ca_file})
+        else:
+            sources.append({**s, "path": str(config.base_dir / s["path"])} if s.get("path") else s)
     taxii = settings["taxii"]
     if not sources and not taxii.get("url"):
         return None
-    return load_sources(sources, taxii if taxii.get("url") else None)
+    return load_sources(sources, taxii if taxii.get("url") else None, fetcher)
 
 
-def load_sources(sources: list[dict[str, Any]], taxii: dict[str, Any] | None = None) -> Loaded:
-    """Read every source: [{name, format: stix|misp|csv, path, confidence}] and a TAXII collection {url,
-    collection, username, password, name, confidence}. Raises OSError or ValueError when a source cannot be
-    read at all (a missing file, a server that does not answer)."""
+def load_sources(sources: list[dict[str, Any]], taxii: dict[str, Any] | None = None,
+                 fetcher: Fetcher | None = None) -> Loaded:
+    """Read every source: [{name, format: stix|misp|csv, path or url, confidence}] (a url source's fetch
+    settings: enrich/intel_http.FeedSettings) and a TAXII collection {url, collection, username, password,
+    name, confidence}. Raises OSError (FeedError for a URL) or ValueError when a source cannot be read at all
+    (a missing file, a server that does not answer or refuses)."""
+    fetcher = fetcher or Fetcher()
     skipped: list[str] = []
     counts: dict[str, int] = {}
     indicators: list[Indicator] = []
     for source in sources:
-        name, kind = source.get("name") or source["path"], source.get("format")
+        where = source.get("url") or source.get("path")
+        name, kind = source.get("name") or where, source.get("format")
         if kind not in FORMATS:
             raise ValueError(f"intel source {name}: format {kind!r} is none of {', '.join(FORMATS)}")
-        reader = {STIX: stix_file, MISP: misp_feed, CSV: csv_list}[kind]
-        found = list(reader(Path(source["path"]), name, source.get("confidence"), skipped))
+        if not where or (source.get("url") and source.get("path")):
+            raise ValueError(f"intel source {name}: give either a path or a url")
+        if source.get("url") and not is_url(source["url"]):
+            raise ValueError(f"intel source {name}: url {shown(source['url'])!r} is not http(s)")
+        place = _Place(str(where), name, fetcher, FeedSettings.of(source, name) if source.get("url") else None)
+        reader = {STIX: stix_source, MISP: misp_feed, CSV: csv_list}[kind]
+        found = list(reader(place, name, source.get("confidence"), skipped))
         counts[name] = len(found)
         indicators += found
     if taxii:
@@ -101,15 +121,46 @@ def load_sources(sources: list[dict[str, Any]], taxii: dict[str, Any] | None = N
     return Loaded(IntelSet(indicators), skipped, counts)
 
 
+class _Place:
+    """Where a source's documents are: a file or folder, or a URL (a MISP feed's base URL) fetched."""
+
+    def __init__(self, where: str, name: str, fetcher: Fetcher, http: FeedSettings | None) -> None:
+        self.where, self.name, self.fetcher, self.http = where, name, fetcher, http
+
+    @property
+    def shown(self) -> str:
+        return shown(self.where) if self.http else self.where
+
+    def documents(self) -> list[bytes]:
+        """The file or URL's bytes; of a folder, each *.json file's."""
+        if self.http:
+            return [self._get(self.where)]
+        path = Path(self.where)
+        return [file.read_bytes() for file in (sorted(path.glob("*.json")) if path.is_dir() else [path])]
+
+    def member(self, name: str, version: str = "") -> bytes | None:
+        """A file in the folder, or under the base URL (fetched again only when `version` changed); None
+        when it is not there."""
+        if self.http:
+            return self._get(urljoin(self.where.rstrip("/") + "/", name), version, missing_ok=True)
+        file = Path(self.where) / name
+        return file.read_bytes() if file.is_file() else None
+
+    def _get(self, url: str, version: str = "", missing_ok: bool = False) -> bytes | None:
+        assert self.http is not None
+        return self.fetcher.get(url, self.name, self.http, version, missing_ok)
+
+
 class Refresher:
     """The indicator sets of a Config, read at start and again by a background thread every
     enrich.intel.refresh_seconds; the stream's driver ships the newest set to the next micro-batch. A read
-    that fails is logged and the last set stays."""
+    that fails is logged and the last set stays. URL sources are asked only whether they changed since."""
 
     def __init__(self, config: Any) -> None:
         self.config = config
         self.seconds = config.get("enrich", "intel", "refresh_seconds")
-        self.loaded = load_intel(config)  # a source that cannot be read at start is an error
+        self.fetcher = Fetcher()
+        self.loaded = load_intel(config, self.fetcher)  # a source that cannot be read at start is an error
         self.version = 0  # counts the changes
         if self.loaded:
             log.info("\n".join(self.loaded.lines()))
@@ -117,7 +168,7 @@ class Refresher:
     def reload(self) -> bool:
         """Read the sources again; True when the indicators changed."""
         try:
-            loaded = load_intel(self.config)
+            loaded = load_intel(self.config, self.fetcher)
         except Exception as error:  # any source's failure: files, JSON, HTTP, TAXII
             log.error("threat intel not refreshed, the last indicators stay: %s: %s", type(error).__name__, error)
             return False
@@ -142,12 +193,11 @@ class Refresher:
 
 # ---- STIX 2.1 ----------------------------------------------------------------------------------------
 
-def stix_file(path: Path, source: str, confidence: int | None, skipped: list[str]) -> Iterator[Indicator]:
-    """A bundle file, or every *.json bundle of a folder."""
-    files = sorted(path.glob("*.json")) if path.is_dir() else [path]
+def stix_source(place: _Place, source: str, confidence: int | None, skipped: list[str]) -> Iterator[Indicator]:
+    """A bundle file or URL, or every *.json bundle of a folder."""
     objects: list[dict[str, Any]] = []
-    for file in files:
-        bundle = json.loads(file.read_text(encoding="utf-8"))
+    for document in place.documents():
+        bundle = json.loads(document)
         objects += bundle.get("objects", []) if isinstance(bundle, dict) else []
     yield from stix_indicators(objects, source, confidence, skipped)
 
@@ -232,16 +282,21 @@ def pattern_values(pattern: str) -> tuple[list[tuple[str, str]], list[str]]:
 
 # ---- MISP feeds --------------------------------------------------------------------------------------
 
-def misp_feed(path: Path, source: str, confidence: int | None, skipped: list[str]) -> Iterator[Indicator]:
-    """A MISP feed folder (manifest.json and one <event uuid>.json per event): the attributes marked for
-    detection (to_ids) of the types in MISP_TYPES; deleted ones are left out."""
-    manifest = json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+def misp_feed(place: _Place, source: str, confidence: int | None, skipped: list[str]) -> Iterator[Indicator]:
+    """A MISP feed folder or base URL (manifest.json and one <event uuid>.json per event): the attributes
+    marked for detection (to_ids) of the types in MISP_TYPES; deleted ones are left out. Over HTTP, only the
+    event files whose manifest timestamp changed since they were fetched are fetched again."""
+    manifest = json.loads(place.member("manifest.json") or b"null")
+    if not isinstance(manifest, dict):
+        raise ValueError(f"intel source {source}: no manifest.json (a JSON object) in {place.shown}")
     for uuid in sorted(manifest):
-        file = path / f"{uuid}.json"
-        if not file.is_file():
-            skipped.append(f"{source}: event {uuid}: listed in manifest.json, no {file.name}")
+        entry = manifest[uuid]
+        version = str(entry.get("timestamp") or "") if isinstance(entry, dict) else ""
+        document = place.member(f"{uuid}.json", version)
+        if document is None:
+            skipped.append(f"{source}: event {uuid}: listed in manifest.json, no {uuid}.json")
             continue
-        event = json.loads(file.read_text(encoding="utf-8")).get("Event", {})
+        event = json.loads(document).get("Event", {})
         level = MISP_THREAT_CONFIDENCE.get(str(event.get("threat_level_id")), confidence)
         attributes = list(event.get("Attribute") or [])
         for obj in event.get("Object") or []:
@@ -269,16 +324,17 @@ def misp_feed(path: Path, source: str, confidence: int | None, skipped: list[str
 
 # ---- CSV lists ---------------------------------------------------------------------------------------
 
-def csv_list(path: Path, source: str, confidence: int | None, skipped: list[str]) -> Iterator[Indicator]:
-    """A CSV file whose header names its columns among CSV_COLUMNS (type and value required); type is
-    ip (an address or CIDR block), cidr, domain, url, md5, sha1 or sha256; lines starting with # are
+def csv_list(place: _Place, source: str, confidence: int | None, skipped: list[str]) -> Iterator[Indicator]:
+    """A CSV file or URL whose header names its columns among CSV_COLUMNS (type and value required); type
+    is ip (an address or CIDR block), cidr, domain, url, md5, sha1 or sha256; lines starting with # are
     comments. A row without an id is named by its line number."""
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    (document,) = place.documents()
+    lines = document.decode("utf-8").splitlines(keepends=True)
     start = next((n for n, line in enumerate(lines) if line.strip() and not line.startswith("#")), len(lines))
     rows = csv.DictReader(lines[start:])
     missing = {"type", "value"} - set(rows.fieldnames or ())
     if missing:
-        raise ValueError(f"{path}: the CSV header must name {', '.join(sorted(missing))} (columns: "
+        raise ValueError(f"{place.shown}: the CSV header must name {', '.join(sorted(missing))} (columns: "
                          f"{', '.join(CSV_COLUMNS)})")
     for row in rows:
         number = start + rows.line_num

@@ -64,11 +64,20 @@ DEFAULTS: dict[str, Any] = {
         # direction in each worker.
         "geoip": {"country_db": None, "asn_db": None, "cache_size": 100000},
         "intel": {
-            # Threat-intel indicator files (enrich/intel_sources.py): [{name: NAME, format: stix|misp|csv,
-            # path: FILE_OR_FOLDER, confidence: 0-100}]; confidence is used where an indicator has none.
-            # stix: a bundle or a folder of bundles; misp: a feed folder (manifest.json and event files);
-            # csv: header type,value[,confidence,id,description]. Each match is a "threat-intel match" alert.
+            # Threat-intel indicator sources (enrich/intel_sources.py): [{name: NAME, format: stix|misp|csv,
+            # path: FILE_OR_FOLDER or url: http(s)://..., confidence: 0-100}]; confidence is used where an
+            # indicator has none. stix: a bundle or a folder of bundles; misp: a feed folder or base URL
+            # (manifest.json and <uuid>.json event files); csv: header type,value[,confidence,id,description].
+            # A url source may add token_env: the environment variable holding its token (never the token
+            # itself), and timeout, ca_file or auth_header to override `http` below. Each match is a
+            # "threat-intel match" alert.
             "sources": [],
+            # Sources with a url, fetched at start and at every refresh with conditional requests (ETag,
+            # If-Modified-Since: an unchanged feed is not downloaded again; a MISP event file only when its
+            # manifest timestamp changed). timeout: seconds per request; ca_file: CA bundle (PEM) trusted for
+            # https (none: the system's trust store); auth_header: the header that carries a source's token
+            # (MISP: Authorization), sent only to the feed's host.
+            "http": {"timeout": 30.0, "ca_file": None, "auth_header": "Authorization"},
             # A TAXII 2.1 collection of indicators: API root URL and collection id; the password belongs in
             # SOCPIPE__ENRICH__INTEL__TAXII__PASSWORD. none: no TAXII.
             "taxii": {"url": None, "collection": None, "username": None, "password": None, "name": "taxii",
