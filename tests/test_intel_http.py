@@ -40,7 +40,7 @@ class Request(NamedTuple):
 class FeedServer:
     """Serves a folder as feed servers do: ETag and Last-Modified, 304 to a matching If-None-Match, or (for
     .csv files, served without ETag) to an If-Modified-Since not older than the file; 401 without the token;
-    500 while `failing`. Every request is recorded."""
+    500 while `failing`; /elsewhere/FILE redirects to FILE on http://localhost. Every request is recorded."""
 
     def __init__(self, root: Path, token: str) -> None:
         self.root, self.token, self.failing = root, token, False
@@ -67,6 +67,9 @@ class FeedServer:
                     return 401, {}, b"no key"
                 if feeds.failing:
                     return 500, {}, b"database is locked"
+                if self.path.startswith("/elsewhere/"):  # another host name for this server
+                    where = f"http://localhost:{feeds.httpd.server_port}/{self.path.removeprefix('/elsewhere/')}"
+                    return 302, {"Location": where}, b""
                 file = feeds.root / urlsplit(self.path).path.lstrip("/")
                 if not file.is_file():
                     return 404, {}, b"not found"
@@ -189,6 +192,13 @@ def test_a_feed_without_its_key_or_server_is_an_error_that_names_it(tmp_path, mo
             load_sources([{**source, "token_env": TOKEN_ENV}])
         monkeypatch.setenv(TOKEN_ENV, token)
         assert len(load_sources([{**source, "token_env": TOKEN_ENV}]).intel) == 4
+        # A redirect to another host does not take the key along: there it is refused.
+        mark = len(server.requests)
+        with pytest.raises(FeedError, match="HTTP 401"):
+            load_sources([{**source, "url": f"{server.url}/elsewhere/cert.json", "token_env": TOKEN_ENV}])
+        moved, followed = server.requests[mark:]
+        assert moved.headers["Authorization"] == token and moved.status == 302
+        assert followed.headers["Host"].startswith("localhost:") and "Authorization" not in followed.headers
         url = server.url
     with pytest.raises(FeedError, match=f"intel source cert: GET {url}/cert.json: .*refused"):
         load_sources([{**source, "token_env": TOKEN_ENV}])
