@@ -281,6 +281,14 @@ DEFAULTS: dict[str, Any] = {
         "tuning_git": False,
         # OpenSearch index of the users' saved queue filters.
         "saved_filters_index": "console-filters",
+        # A secured store: read as the signed-in user's own user of the store, so the store's document-level
+        # security holds even where the console's own scope check failed. Console role -> the store's user
+        # ("{agency}": the signed-in user's agency), every role named, e.g. {analyst: soc, admin: soc,
+        # auditor: auditor, agency: "agency-{agency}"} (`dev up --secure` writes this in dev-console.yaml).
+        # The console's user (opensearch.username) impersonates them (the security plugin's REST
+        # impersonation; plugins.security.authcz.rest_impersonation_user must allow it) and keeps writing
+        # as itself: DLS does not restrict writes, the console checks them. None: it reads as itself.
+        "read_as": None,
     },
     "notify": {
         # Layer 1 (`socpipe notify`): routing, notifications, acknowledgement, escalation. Times in seconds.

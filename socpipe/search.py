@@ -63,6 +63,7 @@ MAPPINGS: dict[str, dict[str, Any]] = {
 REFRESH = {"alerts": "1s", "events": "5s"}
 MAX_ID_BYTES = 512
 RETRY_SECONDS = (1, 2, 5, 10)  # back-off while the store is unreachable; the last value repeats
+IMPERSONATE_HEADER = "opendistro_security_impersonate_as"  # the security plugin's REST impersonation
 
 
 @dataclass(frozen=True)
@@ -80,17 +81,21 @@ def client(config: Config) -> OpenSearch:
     return client_as(config, config.get("opensearch", "username"), config.get("opensearch", "password"))
 
 
-def client_as(config: Config, username: str | None, password: str | None) -> OpenSearch:
+def client_as(config: Config, username: str | None, password: str | None,
+              impersonate: str | None = None) -> OpenSearch:
     """A client of the configured store as one user (None: no credentials), trusting opensearch.ca_certs.
     Reading as the signed-in user lets the store's own document-level security (`dev up --secure`: one
-    role per agency) hold even where the application's scope check fails."""
+    role per agency) hold even where the application's scope check fails. `impersonate`: every request runs
+    as that user of the store, with its roles only (the security plugin's REST impersonation, which
+    plugins.security.authcz.rest_impersonation_user must allow `username`), so no password of theirs is needed."""
     url = config.get("opensearch", "url")
     if not url:
         raise ValueError("opensearch.url is not set (run `socpipe dev up` and pass --config .socpipe/dev.yaml, "
                          "or set SOCPIPE__OPENSEARCH__URL)")
     auth = (username, password or "") if username else None
     ca = config.path("opensearch", "ca_certs") if config.get("opensearch", "ca_certs") else None
-    return OpenSearch(url, http_auth=auth, ca_certs=str(ca) if ca else None, timeout=30)
+    headers = {IMPERSONATE_HEADER: impersonate} if impersonate else None
+    return OpenSearch(url, http_auth=auth, ca_certs=str(ca) if ca else None, timeout=30, headers=headers)
 
 
 def document_id(record_id: str) -> str:

@@ -12,7 +12,7 @@ from fastapi import APIRouter, FastAPI
 from opensearchpy import OpenSearch
 
 from alerting.notify_run import open_state
-from dashboards.console import oidc, rule_book
+from dashboards.console import oidc, read_as, rule_book
 from dashboards.console.ack_links import ack_router
 from dashboards.console.app import create_app, links_app
 from dashboards.console.store import IncidentStore
@@ -42,7 +42,7 @@ def build(config: Config) -> FastAPI:
     store = IncidentStore(client, config.get("incidents", "index"), lake, config.get("opensearch", "replicas"),
                           alerts=config.get("run", "alerts_index"),
                           saved_filters=config.get("console", "saved_filters_index"),
-                          events=config.get("run", "events_index"))
+                          events=config.get("run", "events_index"), read_as=read_as.reader(config))
     # Without a configured key every start signs new sessions: everyone signs in again after a restart.
     key = config.get("console", "secret_key") or secrets.token_urlsafe(32)
     registry = Registry.load(registry_path) if registry_path else None
@@ -52,7 +52,7 @@ def build(config: Config) -> FastAPI:
     return create_app(store, users_of(config), registry, key,
                       secure_cookies=bool(config.get("console", "tls_certfile")), routers=routers(config, registry),
                       tuning=tuning_of(config), sign_on=oidc.settings(config),
-                      rules=rule_book.book(config.rule_paths), deadlines=config.get("audit", "deadlines"),
+                      rules=rule_book.book(lambda: config.rule_paths), deadlines=config.get("audit", "deadlines"),
                       reports_dir=config.path("audit", "out"))
 
 
@@ -67,7 +67,7 @@ def tuning_of(config: Config) -> Tuning:
     """The tuning folder, and the rules' log sources (compiled once, on the first suppression)."""
     @functools.cache
     def logsources() -> dict[str, tuple[str | None, str | None, str | None]]:
-        ruleset = load_rules(config.rule_paths(), config.get("rules", "placeholders"), config.rule_cache_dir)
+        ruleset = load_rules(config.rule_paths, config.get("rules", "placeholders"), config.rule_cache_dir)
         return {rule.id: rule.logsource for rule in ruleset.rules}
 
     return Tuning(config.path("console", "tuning_dir"), bool(config.get("console", "tuning_git")),

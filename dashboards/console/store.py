@@ -4,6 +4,11 @@ Paging uses search_after on (last, incident_id), which stays fast at millions of
 from/size would not. A change is written with the document's sequence number and primary term: the
 second of two concurrent writers gets a Conflict instead of silently overwriting the first; and every
 change is also an action record (alerting/actions.py) in the search store and the lake.
+
+With `read_as` (a secured store, dashboards/console/read_as.py) every read of incidents, alerts, events
+and the action log goes to the store as the caller's own user of the store, so its document-level
+security applies as well as the scope's filter; the incident an action changes is read that way too
+before the console's own client writes it. Saved filters are the console's (one user's, not an agency's).
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from opensearchpy.exceptions import ConflictError, NotFoundError
 from alerting.actions import ACTIONS_INDEX, Action, append_to_lake, search_documents
 from alerting.actions import MAPPING as ACTIONS_MAPPING
 from alerting.incidents import MAPPING as INCIDENTS_MAPPING
+from dashboards.console.read_as import Reader
 from dashboards.console.scope import Scope
 from socpipe import search
 
@@ -114,12 +120,19 @@ class Filters:
 
 class IncidentStore:
     def __init__(self, client: OpenSearch, index: str, lake: Path, replicas: int = 0, alerts: str = "alerts",
-                 saved_filters: str = SAVED_FILTERS_INDEX, events: str = "events") -> None:
+                 saved_filters: str = SAVED_FILTERS_INDEX, events: str = "events",
+                 read_as: Reader | None = None) -> None:
+        """`client`: the console's own (writes, and every read without `read_as`); `read_as`: the client a
+        user's reads go through."""
         self.client, self.index, self.lake, self.alerts, self.saved = client, index, lake, alerts, saved_filters
-        self.events = events
+        self.events, self.read_as = events, read_as
         search.ensure_index(client, index, INCIDENTS_MAPPING, replicas)
         search.ensure_index(client, ACTIONS_INDEX, ACTIONS_MAPPING, replicas)
         search.ensure_index(client, saved_filters, _SAVED_MAPPING, replicas)
+
+    def _reader(self, scope: Scope) -> OpenSearch:
+        """The client the caller's reads go through: as their own user of a secured store, else the console's."""
+        return self.read_as(scope.user) if self.read_as else self.client
 
     def _query(self, scope: Scope, filters: Filters) -> dict[str, Any]:
         matching = self._alerts_with_text(scope, filters.text) if filters.text else None
@@ -132,7 +145,7 @@ class IncidentStore:
         pattern = "*" + text.replace("\\", "\\\\").replace("*", "\\*").replace("?", "\\?") + "*"
         body = {"query": {"bool": {"filter": [*scope.filter(), {"wildcard": {"event": {
             "value": pattern, "case_insensitive": True}}}]}}, "size": TEXT_ALERTS, "_source": ["alert_id"]}
-        hits = self.client.search(index=f"{self.alerts}-*", body=body, ignore_unavailable=True)["hits"]["hits"]
+        hits = self._reader(scope).search(index=f"{self.alerts}-*", body=body, ignore_unavailable=True)["hits"]["hits"]
         return [h["_source"]["alert_id"] for h in hits if h["_source"].get("alert_id")]
 
     def matching_ids(self, scope: Scope, filters: Filters, limit: int = BULK_LIMIT) -> list[str]:
@@ -144,7 +157,7 @@ class IncidentStore:
                                     "_source": False, "sort": [{"incident_id": "asc"}]}
             if after:
                 body["search_after"] = after
-            hits = self.client.search(index=self.index, body=body)["hits"]["hits"]
+            hits = self._reader(scope).search(index=self.index, body=body)["hits"]["hits"]
             ids += [h["_id"] for h in hits]
             if len(hits) < body["size"]:
                 break
@@ -154,11 +167,11 @@ class IncidentStore:
     def queue(self, scope: Scope, filters: Filters, after: list[Any] | None = None,
               size: int = PAGE) -> tuple[list[dict[str, Any]], list[Any] | None, int]:
         """A page of incidents, newest first; the cursor for the next page; the total."""
-        found = self.client.search(index=self.index, body=_queue_body(self._query(scope, filters), after, size))
+        found = self._reader(scope).search(index=self.index, body=_queue_body(self._query(scope, filters), after, size))
         return _page(found, size)
 
     def groups(self, scope: Scope, filters: Filters, by: str) -> list[tuple[str, int]]:
-        found = self.client.search(index=self.index, body=_groups_body(self._query(scope, filters), by))
+        found = self._reader(scope).search(index=self.index, body=_groups_body(self._query(scope, filters), by))
         return [(b["key"], b["doc_count"]) for b in found["aggregations"]["g"]["buckets"]]
 
     def queue_with_groups(self, scope: Scope, filters: Filters, after: list[Any] | None, by: str, size: int = PAGE
@@ -168,7 +181,7 @@ class IncidentStore:
         lines: list[dict[str, Any]] = []
         for body in (_queue_body(query, after, size), _groups_body(query, by)):
             lines += [{"index": self.index}, body]
-        page, counts = self.client.msearch(body=lines)["responses"]
+        page, counts = self._reader(scope).msearch(body=lines)["responses"]
         for answer in (page, counts):
             if "error" in answer:
                 raise RuntimeError(f"search failed: {answer['error']}")
@@ -181,13 +194,13 @@ class IncidentStore:
             {"exists": {"field": "merged_into"}}, {"term": {"status": "closed"}}]}}, "size": size,
             "track_total_hits": True, "sort": [{"@timestamp": {"order": "asc", "missing": "_last"}},
                                                {"incident_id": "asc"}]}
-        found = self.client.search(index=self.index, body=body)["hits"]
+        found = self._reader(scope).search(index=self.index, body=body)["hits"]
         return [h["_source"] for h in found["hits"]], found["total"]["value"]
 
     def get(self, scope: Scope, incident_id: str) -> tuple[dict[str, Any], int, int]:
         """The incident, its sequence number and primary term; NotFound outside the scope too."""
         try:
-            found = self.client.get(index=self.index, id=incident_id)
+            found = self._reader(scope).get(index=self.index, id=incident_id)
         except NotFoundError:
             raise Forbidden(incident_id) from None
         if not scope.sees(found["_source"]):
@@ -198,7 +211,7 @@ class IncidentStore:
         self.get(scope, incident_id)
         body = {"query": {"bool": {"filter": [{"term": {"target_id": incident_id}}]}}, "size": 500,
                 "sort": [{"at": "asc"}, {"action_id": "asc"}]}
-        return [h["_source"] for h in self.client.search(index=ACTIONS_INDEX, body=body)["hits"]["hits"]]
+        return [h["_source"] for h in self._reader(scope).search(index=ACTIONS_INDEX, body=body)["hits"]["hits"]]
 
     def alerts_of(self, scope: Scope, incident_id: str, size: int = 20) -> list[dict[str, Any]]:
         """The incident's alerts (with their events) as the alerts indices hold them, within the scope."""
@@ -209,9 +222,10 @@ class IncidentStore:
         body = {"query": {"bool": {"filter": [*scope.filter(), {"terms": {"alert_id": ids}}]}}, "size": size,
                 "sort": [{"@timestamp": {"order": "asc", "missing": "_last"}}]}
         days = self._days(doc)
-        found = self.client.search(index=days, body=body, ignore_unavailable=True)["hits"]["hits"]
+        reader = self._reader(scope)
+        found = reader.search(index=days, body=body, ignore_unavailable=True)["hits"]["hits"]
         if not found and days != f"{self.alerts}-*":  # stored under another day (a correlation's window)
-            found = self.client.search(index=f"{self.alerts}-*", body=body, ignore_unavailable=True)["hits"]["hits"]
+            found = reader.search(index=f"{self.alerts}-*", body=body, ignore_unavailable=True)["hits"]["hits"]
         return [h["_source"] for h in found]
 
     def related(self, scope: Scope, incident: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
@@ -230,7 +244,7 @@ class IncidentStore:
                                                     {"exists": {"field": "merged_into"}}]}},
                     "size": RELATED, "sort": [{"last": {"order": "desc", "missing": "_last"}}],
                     "_source": ["incident_id", "rule", "level", "agency", "host", "last", "status", "count"]}
-            out[key] = [h["_source"] for h in self.client.search(index=self.index, body=body)["hits"]["hits"]]
+            out[key] = [h["_source"] for h in self._reader(scope).search(index=self.index, body=body)["hits"]["hits"]]
         return out
 
     def base_events(self, scope: Scope, alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -240,7 +254,7 @@ class IncidentStore:
             return []
         body = {"query": {"bool": {"filter": [*scope.filter(), {"terms": {"event_meta.id": ids}}]}}, "size": len(ids),
                 "sort": [{"@timestamp": {"order": "asc", "missing": "_last"}}]}
-        found = self.client.search(index=f"{self.events}-*", body=body, ignore_unavailable=True)
+        found = self._reader(scope).search(index=f"{self.events}-*", body=body, ignore_unavailable=True)
         return [h["_source"] for h in found["hits"]["hits"]]
 
     def _days(self, incident: dict[str, Any]) -> str:
@@ -259,7 +273,7 @@ class IncidentStore:
         """How many alerts in the store of these rules have all of `selection` (native event fields)."""
         terms = [{"term": {f"event.{name}": value}} for name, value in selection.items()]
         body = {"query": {"bool": {"filter": [*scope.filter(), {"terms": {"rule.id": rule_ids}}, *terms]}}}
-        return int(self.client.count(index=f"{self.alerts}-*", body=body, ignore_unavailable=True)["count"])
+        return int(self._reader(scope).count(index=f"{self.alerts}-*", body=body, ignore_unavailable=True)["count"])
 
     def record(self, scope: Scope, kind: str, incident_id: str, after: dict[str, Any],
                detail: dict[str, Any]) -> None:

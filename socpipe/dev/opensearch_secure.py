@@ -11,9 +11,13 @@ Users, one role each:
 - `pipeline`: writes socpipe's indices (documents, index templates, aliases), deletes nothing;
 - `soc`: the provincial SOC's analysts, reading and writing every socpipe index;
 - `auditor`: reads every socpipe index, writes nothing;
-- `agency-<id>` for each agency of the registry: reads alerts, incidents and events (read-only) with
-  document-level security limited to the agency's subtree (Registry.subtree), so neither a query nor a
-  get by id shows another agency's documents.
+- `agency-<id>` for each agency of the registry: reads alerts, incidents, events and the action log
+  (read-only) with document-level security limited to the agency's subtree (Registry.subtree), so neither
+  a query nor a get by id shows another agency's documents;
+- `console`: the console's own user (`socpipe serve`): writes what people change (incidents, the action
+  log, saved filters, the agency aliases), and reads as the signed-in user by REST impersonation
+  (plugins.security.authcz.rest_impersonation_user lets it impersonate `soc`, `auditor` and `agency-*`, no
+  one else), so the store's document-level security holds even where the console's scope check failed.
 DLS filters reads only, and a user with several roles gets the broadest: writes are the application's to
 check, and each user here has exactly one role.
 
@@ -45,8 +49,14 @@ from socpipe.registry import Registry
 VERSION = f"{opensearch.VERSION}.0"  # the plugin's version is the server's plus its own patch level
 PLUGIN_CLASS = "org.opensearch.security.OpenSearchSecurityPlugin"
 JARS = jars.JarSet("opensearch-security", VERSION, (f"org.opensearch.plugin:opensearch-security:{VERSION}:zip",))
-SERVICE_USERS = ("admin", "pipeline", "soc", "auditor")
+SERVICE_USERS = ("admin", "pipeline", "soc", "auditor", "console")
 AGENCY_PREFIX = "agency-"
+ACTIONS_INDEX = "actions"  # alerting.actions.ACTIONS_INDEX, the action log (the spine does not import alerting)
+# The console's console.read_as for this store: the store's user each console role reads as.
+READ_AS = {"analyst": "soc", "admin": "soc", "auditor": "auditor", "agency": f"{AGENCY_PREFIX}{{agency}}"}
+# Who may speak for whom (REST impersonation, a node setting): the console for the users it reads as, no one else.
+IMPERSONATION_SETTING = "plugins.security.authcz.rest_impersonation_user"
+IMPERSONATORS = {"console": ("soc", "auditor", f"{AGENCY_PREFIX}*")}
 PASSWORD_VARIABLE = "SOCPIPE__OPENSEARCH__PASSWORD"
 BCRYPT_ROUNDS = 10  # throwaway dev passwords, checked once per user and then cached by the plugin
 _NODE_DN = "CN=opensearch"
@@ -67,6 +77,7 @@ def prepare(directory: Path, port: int, transport_port: int, config: Config) -> 
         "plugins.security.allow_default_init_securityindex": True,
         "plugins.security.audit.type": "noop",
         "plugins.security.compliance.salt": secrets.token_hex(8),
+        **{f"{IMPERSONATION_SETTING}.{user}": list(targets) for user, targets in IMPERSONATORS.items()},
     }
     command = opensearch.prepare(directory, port, transport_port, settings, (str(_plugin_jars()),), (PLUGIN_CLASS,))
     registry = Registry.load(config.path("registry")) if config.get("registry") else None
@@ -114,10 +125,11 @@ def check(url: str, directory: Path) -> None:
                      {"Authorization": f"Basic {token}"})
 
 
-def dls(ids: list[str]) -> dict[str, Any]:
-    """Documents these agencies own (agency.id). A correlation across agencies is owned by their lowest common
-    unit, so a document naming another agency in agency.ids is never shown to an agency outside that unit."""
-    return {"terms": {"agency.id": ids}}
+def dls(ids: list[str], field: str = "agency.id") -> dict[str, Any]:
+    """Documents these agencies own (agency.id; the action log's agency_id). A correlation across agencies is
+    owned by their lowest common unit, so a document naming another agency in agency.ids is never shown to
+    an agency outside that unit."""
+    return {"terms": {field: ids}}
 
 
 def _security_config(config: Config, registry: Registry | None, passwords: dict[str, str]) -> dict[str, Any]:
@@ -135,17 +147,22 @@ def _security_config(config: Config, registry: Registry | None, passwords: dict[
                              "index_permissions": [{"index_patterns": ["*"], "allowed_actions": write}]},
         "socpipe_soc": {"cluster_permissions": ["cluster_monitor", "cluster_composite_ops"],
                         "index_permissions": [{"index_patterns": ["*"], "allowed_actions": write}]},
+        # The console's own user writes people's changes and makes the agency aliases at every start.
+        "socpipe_console": {"cluster_permissions": ["cluster_monitor", "cluster_composite_ops", *templates],
+                            "index_permissions": [{"index_patterns": ["*"], "allowed_actions": write}]},
         "socpipe_auditor": {"cluster_permissions": ["cluster_monitor", "cluster_composite_ops_ro"],
                             "index_permissions": [{"index_patterns": ["*"], "allowed_actions": [
                                 "read", "indices:admin/get", "indices:admin/resolve/index", "indices:monitor/*"]}]},
     }
     mapping: dict[str, Any] = {"all_access": {"users": ["admin"]},
-                               **{f"socpipe_{u}": {"users": [u]} for u in ("pipeline", "soc", "auditor")}}
+                               **{f"socpipe_{u}": {"users": [u]} for u in ("pipeline", "soc", "auditor", "console")}}
     for agency in sorted(registry.agencies) if registry else []:
         role = f"socpipe_{agency_user(agency)}"
-        roles[role] = {"cluster_permissions": ["cluster_composite_ops_ro"], "index_permissions": [{
-            "index_patterns": agency_indices, "dls": json.dumps(dls(sorted(registry.subtree(agency)))),
-            "allowed_actions": ["read"]}]}
+        subtree = sorted(registry.subtree(agency))
+        roles[role] = {"cluster_permissions": ["cluster_composite_ops_ro"], "index_permissions": [
+            {"index_patterns": agency_indices, "dls": json.dumps(dls(subtree)), "allowed_actions": ["read"]},
+            {"index_patterns": [ACTIONS_INDEX], "dls": json.dumps(dls(subtree, "agency_id")),
+             "allowed_actions": ["read"]}]}
         mapping[role] = {"users": [agency_user(agency)]}
     salt = bcrypt.gensalt(BCRYPT_ROUNDS, prefix=b"2a")
     users = {user: {"hash": bcrypt.hashpw(secret.encode(), salt).decode(), "description": "socpipe dev"}

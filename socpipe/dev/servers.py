@@ -37,16 +37,18 @@ class Endpoints:
         return [f"kafka {self.kafka}", f"opensearch {self.opensearch}"]
 
     def config_yaml(self, state_dir: Path, kafka_settings: dict | None = None,
-                    opensearch_settings: dict | None = None) -> str:
+                    opensearch_settings: dict | None = None, console: dict | None = None) -> str:
         """A socpipe configuration naming these servers; the absolute state folder lets `--config` find them.
-        `kafka_settings`, `opensearch_settings`: a secured server's settings of one user (no password)."""
+        `kafka_settings`, `opensearch_settings`: a secured server's settings of one user (no password);
+        `console`: console settings."""
         home = state_dir.resolve().parent  # beside the servers' state: the lake, checkpoints, collector state
         return yaml.safe_dump({"kafka": {"bootstrap_servers": self.kafka, **(kafka_settings or {})},
                                "opensearch": {"url": self.opensearch, **(opensearch_settings or {})},
                                "lake": {"path": str(home / "lake")},
                                "run": {"checkpoint_dir": str(home / "checkpoints")},
                                "collect": {"state_dir": str(home / "collect")},
-                               "dev": {"state_dir": str(state_dir.resolve())}}, sort_keys=False)
+                               "dev": {"state_dir": str(state_dir.resolve())},
+                               **({"console": console} if console else {})}, sort_keys=False)
 
 
 def up(state_dir: Path, kafka_port: int = 0, opensearch_port: int = 0, secure: bool = False,
@@ -167,8 +169,13 @@ def run(command: str, state_dir: Path, kafka_port: int = 0, opensearch_port: int
         else:
             target.write_text(endpoints.config_yaml(state_dir, opensearch_settings=search), encoding="utf-8")
         if search:
-            _say(f"opensearch is secured: the job's user `pipeline` needs {search_dir / 'pipeline.env'} too; every "
-                 f"user's password (admin, soc, auditor, agency-<id>) is in {search_dir / 'credentials.json'}")
+            console = target.with_name(f"{target.stem}-console{target.suffix}")
+            console.write_text(endpoints.config_yaml(state_dir, opensearch_settings=opensearch_secure.client_settings(
+                search_dir, "console"), console={"read_as": opensearch_secure.READ_AS}), encoding="utf-8")
+            _say(f"opensearch is secured: the job's user `pipeline` needs {search_dir / 'pipeline.env'} too; the "
+                 f"console (`socpipe serve`) uses {console} with {search_dir / 'console.env'} and reads as each "
+                 f"signed-in user; every user's password (admin, soc, auditor, agency-<id>) is in "
+                 f"{search_dir / 'credentials.json'}")
         print("\n".join(endpoints.lines()))
         _say(f"configuration written to {target}; stop with `socpipe dev down`")
         return 0
