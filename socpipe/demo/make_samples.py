@@ -1615,6 +1615,40 @@ def network_attack_dga(n: Network, s: Samples) -> None:
            service="ssl", duration=2.5, orig_bytes=1800, resp_bytes=5200, orig_pkts=9, resp_pkts=8)
 
 
+VPN_GATEWAY = "198.51.100.10"  # the public address of the registry's `vpn` system (role vpn)
+
+
+def network_vpn_day(n: Network, s: Samples) -> None:
+    """Staff working from home through the SSL VPN (TCP 443 of the gateway): 25 tunnels of tens of minutes
+    during office hours, three of them after one or two mistyped passwords (short refused connections)."""
+    rng = n.rng
+    for i in range(25):
+        when, home = s.office_time(), _client(rng)
+        for retry in range({7: 1, 8: 2, 16: 1}.get(i, 0)):
+            port = rng.randint(49152, 65535)
+            n.flow(when + timedelta(seconds=20 * retry), 0.4, home, port, VPN_GATEWAY, 443, 11, 3100, 0x1B)
+            n.flow(when + timedelta(seconds=20 * retry, milliseconds=20), 0.4, VPN_GATEWAY, 443, home, port, 9,
+                   5400, 0x1B)
+        when += timedelta(seconds=60)
+        port, seconds = rng.randint(49152, 65535), rng.uniform(600, 3600)
+        sent, received = rng.randint(2_000_000, 40_000_000), rng.randint(5_000_000, 200_000_000)
+        n.flow(when, seconds, home, port, VPN_GATEWAY, 443, sent // 900, sent, 0x1B)
+        n.flow(when, seconds, VPN_GATEWAY, 443, home, port, received // 1300, received, 0x1B)
+
+
+def network_attack_vpn_flows(n: Network, s: Samples) -> None:
+    """The VPN password spraying (attack_vpn_spray, 42 tries from 22:05 local, one every 20 s) as the edge
+    router saw it: one short TLS connection to the gateway's 443 per try, and the gateway's answers."""
+    rng = n.rng
+    start = s.at(22 + 5 / 60)
+    for i in range(42):
+        when, port = start + timedelta(seconds=i * 20 + rng.uniform(0, 1)), rng.randint(40000, 65000)
+        pkts = rng.randint(10, 14)
+        n.flow(when, 0.5, VPN_SPRAY, port, VPN_GATEWAY, 443, pkts, pkts * 60 + 2400, 0x1B)
+        n.flow(when + timedelta(milliseconds=25), 0.5, VPN_GATEWAY, 443, VPN_SPRAY, port, pkts - 1,
+               pkts * 55 + 4300, 0x1B)
+
+
 NETWORK_ACTIVITY: list[Callable[[Network, Samples], None]] = [
     network_office_day,
     network_data_centre_day,
@@ -1623,6 +1657,8 @@ NETWORK_ACTIVITY: list[Callable[[Network, Samples], None]] = [
     network_attack_ssh_flows,
     network_attack_exfiltration,
     network_attack_dga,
+    network_vpn_day,
+    network_attack_vpn_flows,
 ]
 
 
