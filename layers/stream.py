@@ -1,14 +1,17 @@
 """Layer 1 on the stream: Kafka raw.* -> parse -> events -> every rule -> alerts, search store, lake.
 
-Spark Structured Streaming reads the raw topics. Each micro-batch is parsed and matched in one pass on
-the executors (mapInArrow, with the parsers, normalisation and Detector of `socpipe detect`), then the
-driver writes the results: the Parquet lake (lake/events and lake/alerts), OpenSearch events-* and
-alerts-*, Kafka `alerts` and `deadletter`. Exactly once, end to end: after a crash Spark replays an
-unfinished micro-batch with the same offsets; its lake files are named after the batch id (rewritten,
-not added), search documents have stable ids (overwritten), and a batch's Kafka records go in one
-transaction that also commits the batch id to a ledger (a consumer group's offset), so a redone batch
-whose records were committed is not sent again and a half-sent one is aborted, never seen by
-read_committed consumers.
+Spark Structured Streaming reads the raw topics. Each task of a micro-batch parses and matches its
+records in one pass (mapInArrow, with the parsers, normalisation and Detector of `socpipe detect`) and
+writes its events itself, in parallel with the other tasks: one Parquet part of lake/events and a bulk
+request to OpenSearch events-*. Only the alerts, dead letters and a summary per task reach the driver,
+which keeps what must be serial: correlation, triage, lake/alerts, OpenSearch alerts-*, the lake's hash
+chain, and Kafka `alerts` and `deadletter`. Exactly once, end to end: after a crash Spark replays an
+unfinished micro-batch with the same offsets (fixed per batch id in the checkpoint, and cut into the
+same tasks); its lake files are named after the batch id and each task's first record (rewritten, not
+added), search documents have stable ids (overwritten), the events are written before the batch's
+Kafka transaction, and that transaction also commits the batch id to a ledger (a consumer group's
+offset), so a redone batch whose records were committed is not sent again and a half-sent one is
+aborted, never seen by read_committed consumers.
 """
 
 from __future__ import annotations
@@ -17,10 +20,12 @@ import contextlib
 import json
 import logging
 import math
+import os
 import signal
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -34,6 +39,7 @@ from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
+from opensearchpy import OpenSearch
 from pyspark import Broadcast
 from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
@@ -49,9 +55,9 @@ from ingest.frame import Frame, parse_frame
 from layers.correlate import Correlator, hidden_rules, single_agency
 from layers.detect import EVENT_SCHEMA, alert_batch, context_doc, detector_for, event_row, name_collisions
 from rules.model import RuleSet
-from socpipe import kafka_client, search
+from socpipe import kafka_client, lakechain, search
 from socpipe.batchstate import BatchState
-from socpipe.config import Config
+from socpipe.config import ENV_PREFIX, Config
 from socpipe.envelope import (
     ALERTS_TOPIC,
     DEADLETTER_TOPIC,
@@ -61,12 +67,13 @@ from socpipe.envelope import (
     Envelope,
 )
 from socpipe.events import DeadLetter, Event
-from socpipe.lake import write_lake_part
+from socpipe.lake import write_lake_files, write_lake_part
 from socpipe.registry import Registry
 
 log = logging.getLogger(__name__)
 
-EVENT, ALERT, DEAD = "event", "alert", "deadletter"
+EVENT, ALERT, DEAD, SUMMARY = "event", "alert", "deadletter", "summary"
+MESSAGE_COLUMNS = ["key", "value", "topic", "headers", "timestamp"]  # of a Kafka record, as parsing reads them
 LEDGER_WAIT_SECONDS = 60.0  # retriable Kafka errors while reading the ledger, before the batch fails
 # One row per event, alert or dead letter of a micro-batch; event rows fill the lake columns too.
 RESULT_SCHEMA = pa.schema([
@@ -77,6 +84,10 @@ RESULT_SCHEMA = pa.schema([
     ("level", pa.string()),  # of an alert
     *EVENT_SCHEMA,
 ])
+# What a task sends the driver: alerts, dead letters, and one summary row (doc_id: the task's lake part;
+# timestamp: its newest event time; document: its events, lake files, name clashes and stage seconds as JSON).
+TASK_SCHEMA = pa.schema([RESULT_SCHEMA.field(name) for name in
+                         ("row", "doc_id", "index_date", "document", "level", "timestamp", "agency_id")])
 # The lake's alerts table (lake/alerts), beside its events table (lake/events).
 ALERT_LAKE_SCHEMA = pa.schema([("alert_id", pa.string()), ("timestamp", pa.timestamp("us", tz="UTC")),
                                ("level", pa.string()), ("agency_id", pa.string()), ("document", pa.string()),
@@ -148,11 +159,79 @@ def micro_batch_results(detector: Any, settings: ParseSettings, batch: pa.Record
     return pa.RecordBatch.from_pylist(event_rows + alert_rows + dead_rows, schema=RESULT_SCHEMA)
 
 
-def _results(token: str, rules: Broadcast, settings: Broadcast, intel: Broadcast | None,
-             batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+@dataclass(frozen=True)
+class EventSink:
+    """Where each task writes its events: the lake's events table and the search store's events-*. The
+    store's password is not shipped with the tasks: a Python worker reads it from its own environment
+    (SOCPIPE__OPENSEARCH__PASSWORD, inherited in local mode; spark.executorEnv on a cluster)."""
+
+    token: str  # names the search client a Python worker keeps
+    lake: Path  # lake/events
+    prefix: str  # run.events_index
+    config: Config  # opensearch.url, username and ca_certs only
+
+    @classmethod
+    def of(cls, config: Config, token: str) -> EventSink:
+        store = {key: config.get("opensearch", key) for key in ("url", "username", "ca_certs")}
+        return cls(token, Path(config.path("lake", "path")) / "events", config.get("run", "events_index"),
+                   Config({"opensearch": store}, config.base_dir))
+
+
+_SEARCH_CLIENTS: dict[str, OpenSearch] = {}
+
+
+def search_for(sink: EventSink) -> OpenSearch:
+    """One search client per Python worker and job, reused by every task it runs (as detector_for)."""
+    client = _SEARCH_CLIENTS.get(sink.token)
+    if client is None:
+        _SEARCH_CLIENTS.clear()
+        password = os.environ.get(f"{ENV_PREFIX}OPENSEARCH__PASSWORD") or None
+        client = _SEARCH_CLIENTS[sink.token] = search.client_as(sink.config, sink.config.get("opensearch", "username"),
+                                                                password)
+    return client
+
+
+def _task_results(token: str, rules: Broadcast, settings: Broadcast, intel: Broadcast | None, sink: EventSink,
+                  batch_id: int, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """One task's share of a micro-batch (one Kafka offset range): parse and match its records, write its
+    events to the lake (one part named after the batch and the task's first record, so a redone batch
+    rewrites the same files) and to the search store (stable ids), then yield TASK_SCHEMA rows: alerts,
+    dead letters (with the documents the store refused) and the task's summary."""
+    started = time.monotonic()
     detector = detector_for(token, rules)
+    first, results = "", []
     for batch in batches:
-        yield micro_batch_results(detector, settings.value, batch, intel.value if intel else None)
+        if not first and batch.num_rows:
+            first = "-".join(str(batch.column(c)[0]) for c in ("topic", "partition", "offset"))
+        results.append(micro_batch_results(detector, settings.value, batch.select(MESSAGE_COLUMNS),
+                                           intel.value if intel else None))
+    if not first:
+        return
+    table = pa.Table.from_batches(results, RESULT_SCHEMA)
+    is_event = pc.equal(table.column("row"), EVENT)
+    events = table.filter(is_event)
+    matched = time.monotonic()
+    name = f"stream-{batch_id:010d}-{first}"
+    files = (write_lake_files(events.select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA), sink.lake, name)
+             if events.num_rows else [])
+    stored = time.monotonic()
+    rejected = search.write(search_for(sink), Sinks.docs(events, sink.prefix))
+    indexed = time.monotonic()
+    summary = {"events": events.num_rows, "files": [str(f) for f in files],
+               "clashes": dict(name_collisions(events)) if events.num_rows else {},
+               "seconds": [matched - started, stored - matched, indexed - stored]}
+    yield from table.filter(pc.invert(is_event)).select(TASK_SCHEMA.names).cast(TASK_SCHEMA).to_batches()
+    latest = pc.max(events.column("timestamp")).as_py() if events.num_rows else None
+    yield pa.RecordBatch.from_pylist(
+        [*({"row": DEAD, "doc_id": r.doc_id, "document": refused_letter(r)} for r in rejected),
+         {"row": SUMMARY, "doc_id": name, "timestamp": latest, "document": json.dumps(summary)}],
+        schema=TASK_SCHEMA)
+
+
+def refused_letter(rejected: search.Rejected) -> str:
+    """The dead letter of a document the search store refused: why, and the document itself."""
+    return json.dumps({"reason": f"search store refused the document for {rejected.index}: {rejected.reason}",
+                       "raw": rejected.source}, ensure_ascii=False)
 
 
 class StreamCorrelation:
@@ -167,16 +246,15 @@ class StreamCorrelation:
         self.owner = registry.common_ancestor if registry else single_agency
         self.states = BatchState(Path(config.path("run", "checkpoint_dir")) / "correlation")
 
-    def apply(self, alerts: pa.Table, events: pa.Table, batch_id: int) -> tuple[pa.Table, pa.Table]:
+    def apply(self, alerts: pa.Table, latest: datetime | None, batch_id: int) -> tuple[pa.Table, pa.Table]:
         """The alerts that stand, with the correlation alerts that started in this micro-batch; and the
         revisions for the search store and Kafka only (written over the older version under the same id;
         the lake and incidents keep the judged first): correlation alerts that grew, early (provisional)
-        ones, and early ones withdrawn."""
+        ones, and early ones withdrawn. `latest`: the newest event time of the micro-batch."""
         state = self.states.before(batch_id) or {}
         correlator = Correlator(self.ruleset.correlations, self.ruleset.rules, self.owner, state)
         docs = [json.loads(d) for d in alerts.column("document").to_pylist()]
         correlator.add(docs)
-        latest = pc.max(events.column("timestamp")).as_py() if events.num_rows else None  # one Arrow pass
         newest = max(latest.timestamp() if latest else -math.inf, state.get("newest") or -math.inf)
         found = correlator.advance(newest - self.lateness)
         early = correlator.provisional()
@@ -192,16 +270,17 @@ class StreamCorrelation:
 
 
 def _alert_rows(docs: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
-    """Correlation alerts as rows of the micro-batch's result table."""
+    """Correlation alerts as rows of the micro-batch's alerts (TASK_SCHEMA, as the driver received it)."""
     return pa.Table.from_pylist([
         {"row": ALERT, "doc_id": d["alert_id"], "index_date": d["@timestamp"][:10],
          "timestamp": datetime.fromisoformat(d["@timestamp"]), "level": d["rule"]["level"],
          "agency_id": d["agency"]["id"], "document": json.dumps(d, ensure_ascii=False, sort_keys=True)}
-        for d in docs], schema=RESULT_SCHEMA).cast(schema)
+        for d in docs], schema=TASK_SCHEMA).cast(schema)
 
 
 class Sinks:
-    """The foreachBatch writer: lake and search store (idempotent), Kafka (one transaction per batch)."""
+    """The foreachBatch writer: its tasks write the events (lake and search store, idempotent); it writes
+    the alerts (lake and search store, idempotent) and Kafka (one transaction per batch)."""
 
     def __init__(self, spark: SparkSession, config: Config, ruleset: RuleSet, settings: ParseSettings,
                  triage: Any = None) -> None:
@@ -214,6 +293,7 @@ class Sinks:
         self.ledger.mkdir(parents=True, exist_ok=True)
         self.prefixes = {"events": config.get("run", "events_index"), "alerts": config.get("run", "alerts_index")}
         self.search = search.client(config)
+        self.sink = EventSink.of(config, self.token)
         search.ensure_templates(self.search, self.prefixes, config.get("opensearch", "replicas"))
         self.topics = kafka_client.topic(config, ALERTS_TOPIC), kafka_client.topic(config, DEADLETTER_TOPIC)
         self.kafka = KafkaBatches(config, checkpoint)
@@ -229,46 +309,48 @@ class Sinks:
             log.info("batch %s was finished before a restart; skipped", batch_id)
             return
         started = time.monotonic()
-        token, rules, settings, intel = self.token, self.rules, self.settings, self._intel(raw)
-        table = (raw.select("key", "value", "topic", "headers", "timestamp")
-                 .mapInArrow(lambda batches: _results(token, rules, settings, intel, batches),
-                             from_arrow_schema(RESULT_SCHEMA))
+        token, rules, settings, intel, sink = self.token, self.rules, self.settings, self._intel(raw), self.sink
+        table = (raw.select(*MESSAGE_COLUMNS, "partition", "offset")
+                 .mapInArrow(lambda batches: _task_results(token, rules, settings, intel, sink, batch_id, batches),
+                             from_arrow_schema(TASK_SCHEMA))
                  .toArrow())
         kinds = table.column("row")
-        events, alerts, dead = (table.filter(pc.equal(kinds, name)) for name in (EVENT, ALERT, DEAD))
-        alerts, revised = (self.correlation.apply(alerts, events, batch_id) if self.correlation
+        alerts, dead, summaries = (table.filter(pc.equal(kinds, name)) for name in (ALERT, DEAD, SUMMARY))
+        tasks = [json.loads(d) for d in summaries.column("document").to_pylist()]
+        # The tasks' lake files go into the hash chain here: a chain takes one writer at a time.
+        lakechain.record_written(self.lake / "events", [Path(f) for task in tasks for f in task["files"]])
+        tasks_done = time.monotonic()
+        latest = pc.max(summaries.column("timestamp")).as_py() if summaries.num_rows else None
+        alerts, revised = (self.correlation.apply(alerts, latest, batch_id) if self.correlation
                            else (alerts, alerts.slice(0, 0)))
         alerts, triaged = self.triage.tune(alerts, batch_id) if self.triage else (alerts, None)
         matched = time.monotonic()
-        name = f"stream-{batch_id:010d}"
-        if events.num_rows:
-            write_lake_part(events.select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA), self.lake / "events", name)
         if alerts.num_rows:
             alert_table = alerts.select(["doc_id", "timestamp", "level", "agency_id", "document", "index_date"])
             write_lake_part(alert_table.rename_columns(ALERT_LAKE_SCHEMA.names).cast(ALERT_LAKE_SCHEMA),
-                            self.lake / "alerts", name, partitioning=("date",))
+                            self.lake / "alerts", f"stream-{batch_id:010d}", partitioning=("date",))
         stored = time.monotonic()
-        # Alerts first: people wait for them; the batch's events follow in the same call.
-        rejected = search.write(self.search, [
-            *self._docs(alerts, self.prefixes["alerts"]), *self._docs(revised, self.prefixes["alerts"]),
-            *self._docs(events, self.prefixes["events"])])
+        rejected = search.write(self.search, [*self.docs(alerts, self.prefixes["alerts"]),
+                                              *self.docs(revised, self.prefixes["alerts"])])
         if self.triage:
             rejected += self.triage.write(triaged)
         indexed = time.monotonic()
         alerts_topic, deadletter_topic = self.topics
-        refused = [(r.doc_id, json.dumps({"reason": f"search store refused the document for {r.index}: {r.reason}",
-                                          "raw": r.source}, ensure_ascii=False)) for r in rejected]
         sent = self.kafka.send(batch_id, [*self._records(alerts_topic, alerts), *self._records(alerts_topic, revised),
                                           *self._records(deadletter_topic, dead),
-                                          *((deadletter_topic, key, value) for key, value in refused)])
+                                          *((deadletter_topic, r.doc_id, refused_letter(r)) for r in rejected)])
         if not sent:
             log.info("batch %s: its Kafka records were committed before a restart; not sent again", batch_id)
-        marker.write_text(f"{events.num_rows} {alerts.num_rows} {dead.num_rows + len(rejected)}\n", encoding="utf-8")
+        events, dead_letters = sum(task["events"] for task in tasks), dead.num_rows + len(rejected)
+        marker.write_text(f"{events} {alerts.num_rows} {dead_letters}\n", encoding="utf-8")
         done = time.monotonic()
-        log.info("batch %s: %s events, %s alerts, %s dead letters in %.2f s (parse+detect %.2f, lake %.2f, "
-                 "search %.2f, kafka %.2f)", batch_id, events.num_rows, alerts.num_rows, dead.num_rows + len(rejected),
-                 done - started, matched - started, stored - matched, indexed - stored, done - indexed)
-        if events.num_rows and (clashes := name_collisions(events)):  # docs/windows-fields.md
+        slowest = [max((task["seconds"][stage] for task in tasks), default=0.0) for stage in range(3)]
+        log.info("batch %s: %s events, %s alerts, %s dead letters in %.2f s (%s tasks %.2f, slowest task: "
+                 "parse+detect %.2f, lake %.2f, search %.2f; driver: correlate+triage %.2f, lake %.2f, search %.2f, "
+                 "kafka %.2f)", batch_id, events, alerts.num_rows, dead_letters, done - started, len(tasks),
+                 tasks_done - started, *slowest, matched - tasks_done, stored - matched, indexed - stored,
+                 done - indexed)
+        if clashes := sum((Counter(task["clashes"]) for task in tasks), Counter()):  # docs/windows-fields.md
             log.info("batch %s: name clashes %s (the field is the event data's value, the System value is "
                      "System.<name>)", batch_id, ", ".join(f"{n} {c}" for n, c in sorted(clashes.items())))
 
@@ -288,7 +370,8 @@ class Sinks:
                                                     rows.column("document").to_pylist(), strict=True)]
 
     @staticmethod
-    def _docs(table: pa.Table, prefix: str) -> list[tuple[str, str, str]]:
+    def docs(table: pa.Table, prefix: str) -> list[tuple[str, str, str]]:
+        """(index, id, document) of rows for the search store."""
         return [(search.index_name(prefix, date), doc_id, document)
                 for date, doc_id, document in zip(table.column("index_date").to_pylist(),
                                                    table.column("doc_id").to_pylist(),

@@ -10,6 +10,9 @@ table and day, `TABLE/_chain/date=YYYY-MM-DD.jsonl` (socpipe/lakechain.py). Read
 
 from __future__ import annotations
 
+import os
+import shutil
+import uuid
 from pathlib import Path
 
 import pyarrow as pa
@@ -26,15 +29,32 @@ def write_lake_part(table: pa.Table, lake: Path, name: str, partitioning: tuple[
     """One batch of rows into a lake table, partitioned by `partitioning`. Files are named after `name`,
     so writing the same batch again replaces its files instead of adding copies. Each file written is
     recorded in the table's hash chain."""
-    written: list[str] = []
+    lakechain.record_written(lake, write_lake_files(table, lake, name, partitioning))
+
+
+def write_lake_files(table: pa.Table, lake: Path, name: str,
+                     partitioning: tuple[str, ...] = ("date", "kind")) -> list[Path]:
+    """The files of write_lake_part, not yet in the hash chain: for writers running in parallel (the
+    stream's tasks), whose one coordinator records them, since a chain takes one writer at a time. The
+    files are written in a `_staging-` folder (which readers skip) and renamed into place, so a reader
+    never sees half a file and a writer killed midway leaves none under the final name."""
+    staging = lake / f"_staging-{name}-{uuid.uuid4().hex[:8]}"
+    written: list[Path] = []
     ds.write_dataset(
-        table, lake, format="parquet", partitioning=list(partitioning), partitioning_flavor="hive",
-        basename_template=f"{name}-{{i}}.parquet", existing_data_behavior="overwrite_or_ignore",
+        table, staging, format="parquet", partitioning=list(partitioning), partitioning_flavor="hive",
+        basename_template=f"{name}-{{i}}.parquet",
         # One row group per file (Arrow would cut one per 32,768-row chunk).
         min_rows_per_group=LAKE_BATCH_ROWS, max_rows_per_group=LAKE_BATCH_ROWS,
-        file_visitor=lambda f: written.append(f.path),
+        file_visitor=lambda f: written.append(Path(f.path)),
     )
-    lakechain.record_written(lake, [Path(p) for p in written])
+    placed = []
+    for path in written:
+        target = lake / path.relative_to(staging)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, target)
+        placed.append(target)
+    shutil.rmtree(staging, ignore_errors=True)
+    return placed
 
 
 def read_table(lake: Path, partitioning: tuple[str, ...] = ("date",)) -> pa.Table | None:

@@ -13,7 +13,12 @@ import shutil
 import socket
 import time
 from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
 
+import pyarrow as pa
+import pytest
 from conftest import ROOT, SIGMAHQ
 from kafka import KafkaConsumer
 from stream_harness import (
@@ -27,6 +32,11 @@ from stream_harness import (
     wait_for,
 )
 
+from layers import stream
+from layers.stream import EventSink, ParseSettings
+from rules.compiler import load_rules
+from socpipe import search
+from socpipe.config import STARTER_PACK, load_config
 from socpipe.dev import servers
 from socpipe.search import document_id
 
@@ -207,6 +217,43 @@ def _listening(port: int) -> bool:
     except OSError:
         return False
     return True
+
+
+@pytest.mark.slow
+def test_a_task_redone_rewrites_its_lake_part_and_search_documents(dev_servers, tmp_path):
+    """A task of a micro-batch run twice (a retried task, a batch redone after a crash): the same lake
+    files and search documents, none added; only alerts, dead letters and the summary reach the driver."""
+    pipe = pipeline(dev_servers, tmp_path)
+    ruleset = load_rules([STARTER_PACK])
+    items = envelopes([*ssh_lines(0, 30), b"\xff\xfe<13>not a syslog line"], "/var/log/auth.log")
+    records = pa.RecordBatch.from_pylist(
+        [{"key": e.record_id.encode(), "value": e.raw, "topic": pipe.topic(e.topic),
+          "headers": [{"key": k, "value": v} for k, v in e.headers()], "timestamp": datetime.now(UTC),
+          "partition": 0, "offset": 100 + n} for n, e in enumerate(items)],
+        schema=pa.schema([("key", pa.binary()), ("value", pa.binary()), ("topic", pa.string()),
+                          ("headers", pa.list_(pa.struct([("key", pa.string()), ("value", pa.binary())]))),
+                          ("timestamp", pa.timestamp("us", tz="UTC")), ("partition", pa.int32()),
+                          ("offset", pa.int64())]))
+    config = load_config(pipe.config)
+    sink = EventSink.of(config, "redo-test")
+    settings = ParseSettings(None, (), None, f"{pipe.name}.")
+    shipped = SimpleNamespace(value=ruleset.rules), SimpleNamespace(value=settings)  # as broadcasts are read
+    search.ensure_templates(search.client(config), {"events": sink.prefix}, 0)
+    runs = [pa.Table.from_batches(list(stream._task_results("redo-test", *shipped, None, sink, 7, iter([records]))))
+            for _ in range(2)]
+    rows = runs[1].to_pylist()
+    sent = [[r for r in run.to_pylist() if r["row"] != stream.SUMMARY] for run in runs]
+    assert sent[0] == sent[1]
+    summary = json.loads(next(r["document"] for r in rows if r["row"] == stream.SUMMARY))
+    assert summary["events"] == 30 and summary["files"]
+    part = f"stream-0000000007-{pipe.topic('raw.syslog')}-0-100-"  # batch, topic, partition, first offset
+    assert all(Path(f).name.startswith(part) for f in summary["files"])
+    assert sorted(p.name for p in pipe.lake.rglob("*.parquet")) == sorted(Path(f).name for f in summary["files"])
+    assert not list((pipe.lake / "events").glob("_staging-*"))
+    assert len(pipe.lake_column("events", "origin")) == 30
+    assert sorted(pipe.search_ids("events")) == sorted(e.record_id for e in items[:30])
+    assert {r["doc_id"] for r in rows if r["row"] == stream.ALERT} == expected_alert_ids(items[:30])
+    assert Counter(r["row"] for r in rows if r["row"] != stream.ALERT) == {stream.DEAD: 1, stream.SUMMARY: 1}
 
 
 def test_long_record_ids_become_hashed_document_ids():
