@@ -1,9 +1,11 @@
-"""The short soak (bench/soak.py, 3 minutes): Kafka and OpenSearch restarted and the streaming job
-SIGKILLed while events flow; every event and alert exactly once in every store, RSS flat."""
+"""The short soak (bench/soak.py, 3 minutes): Kafka and OpenSearch restarted, the streaming job and the
+notifier SIGKILLed while events flow; every event, alert, incident and notification exactly once in every
+store (notifications: the Kafka `notifications` topic and a real SMTP server's mailbox), RSS flat."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 
@@ -23,4 +25,9 @@ def test_short_soak_counts_everything_once_and_memory_stays_flat():
     print(done.stdout)
     # stderr: the soak's own lines and traceback first (a server's log tail in an error can be long)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[:4000] + "\n...\n" + done.stderr[-2000:]
-    assert done.stdout.count("fault ") == 6 and "soak passed" in done.stdout
+    assert done.stdout.count("fault ") == 8 and "soak passed" in done.stdout
+    assert done.stdout.count("SIGKILL of the notifier") == 2 * 2  # as it happened, and in the summary
+    for store in ("search incidents", "kafka notifications", "smtp notifications"):
+        (line,) = [x for x in done.stdout.splitlines() if x.startswith(f"{store}:")]
+        _, unique, expected = (int(n) for n in re.findall(r"(\d+) (?:records|distinct|expected)", line))
+        assert unique == expected > 0, line
