@@ -63,11 +63,13 @@ LAKE_SCHEMA = pa.schema([
 
 
 def group_of(alert: dict[str, Any]) -> dict[str, Any]:
-    """What the alert folds by besides its rule: the correlation's group, else the host."""
+    """What the alert folds by besides its rule: the correlation's group, else the agency and the host (host
+    names repeat across agencies: web01 of one agency is not web01 of another, and an incident has one
+    owner)."""
     correlation = alert.get("correlation")
     if correlation and correlation.get("group") is not None:
         return dict(correlation["group"])
-    return {"host.name": (alert.get("host") or {}).get("name")}
+    return {"agency.id": (alert.get("agency") or {}).get("id"), "host.name": (alert.get("host") or {}).get("name")}
 
 
 def incident_id(rule_id: str, group: dict[str, Any], first_alert_id: str) -> str:

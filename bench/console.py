@@ -67,7 +67,8 @@ def documents(count: int, agencies: list[str], seed: int = 12) -> Iterator[tuple
         common = {"@timestamp": at, "rule": {"id": rule_id, "title": title, "level": level, "tags": ["attack.t1059"]},
                   "host": {"name": host}, "agency": {"id": agency}, "level": level}
         incident = {**common, "incident_id": f"i{n:09d}", "first": at, "last": at, "count": 1, "alert_ids": [alert_id],
-                    "group": {"host.name": host}, "status": pick.choices(statuses, status_weights)[0],
+                    "group": {"agency.id": agency, "host.name": host},
+                    "status": pick.choices(statuses, status_weights)[0],
                     "severity": severity(level)}
         yield incident, {**common, "alert_id": alert_id, "event": event}
 

@@ -32,23 +32,24 @@ SIMULATED = {"note": "simulated by socpipe demo"}
 
 
 def demo_incidents(alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Alerts of one rule and one host folded into one incident (docs/records.md's shape)."""
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    """Alerts of one rule, one agency and one host folded into one incident (docs/records.md's shape)."""
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for alert in alerts:
         if alert.get("@timestamp"):
-            groups[(alert["rule"]["id"], (alert.get("host") or {}).get("name") or "")].append(alert)
+            agency, host = (alert.get("agency") or {}).get("id"), (alert.get("host") or {}).get("name")
+            groups[(alert["rule"]["id"], agency or "", host or "")].append(alert)
     incidents = []
-    for (rule_id, host), members in sorted(groups.items()):
+    for (rule_id, agency, host), members in sorted(groups.items()):
         members.sort(key=lambda a: (a["@timestamp"], a["alert_id"]))
         first = members[0]
-        ident = hashlib.sha256(f"{rule_id}\x1f{host}\x1f{first['alert_id']}".encode()).hexdigest()[:32]
-        agency = (first.get("agency") or {}).get("id")
+        ident = hashlib.sha256(f"{rule_id}\x1f{agency}\x1f{host}\x1f{first['alert_id']}".encode()).hexdigest()[:32]
         system = first.get("system") or {}
         incidents.append({
             "incident_id": ident, "@timestamp": first["@timestamp"], "first": first["@timestamp"],
             "last": members[-1]["@timestamp"], "count": len(members),
             "alert_ids": [a["alert_id"] for a in members[:1000]], "rule": first["rule"],
-            "level": first["rule"]["level"], "group": {"host.name": host}, "agency.id": agency,
+            "level": first["rule"]["level"], "group": {"agency.id": agency or None, "host.name": host},
+            "agency.id": agency or None,
             "agency.ids": sorted({(a.get("agency") or {}).get("id") for a in members} - {None}),
             "system.id": system.get("id"), "system.level": system.get("level"), "host.name": host or None,
             "source.ip": (first.get("source") or {}).get("ip"), "status": "new", "verdict": None,

@@ -38,7 +38,7 @@ def _summary(docs: list[dict]) -> dict:
 
 def _expected() -> dict:
     at = lambda s: (T0 + timedelta(seconds=s)).isoformat()  # noqa: E731
-    return {incident_id("r-ssh", {"host.name": host}, first): (count, at(a), at(b), ids)
+    return {incident_id("r-ssh", {"agency.id": "skhcn", "host.name": host}, first): (count, at(a), at(b), ids)
             for (first, host), (count, a, b, ids) in EXPECTED.items()}
 
 
@@ -47,9 +47,16 @@ def test_window_edge_and_hosts_give_the_hand_computed_incidents():
     assert _summary(docs) == _expected()
     first = docs[0]
     assert first["status"] == "new" and first["escalation_step"] == 0 and first["assignee"] is None
-    assert first["group"] == {"host.name": "dvc-web02"} and first["level"] == first["rule"]["level"] == "low"
+    assert first["group"] == {"agency.id": "skhcn", "host.name": "dvc-web02"}
+    assert first["level"] == first["rule"]["level"] == "low"
     assert first["@timestamp"] == first["first"] and first["agency"] == {"id": "skhcn", "ids": ["skhcn"]}
     assert first["host"] == {"name": "dvc-web02"}
+
+
+def test_one_host_name_in_two_agencies_gives_two_incidents_each_with_one_owner():
+    docs = batch_incidents([alert(1, 0), alert(2, 60, agency="vp-ubnd")], WINDOW)
+    assert sorted((d["agency"]["id"], d["agency"]["ids"], d["alert_ids"]) for d in docs) == [
+        ("skhcn", ["skhcn"], ["a0001"]), ("vp-ubnd", ["vp-ubnd"], ["a0002"])]
 
 
 def test_any_input_order_gives_the_same_incidents():
@@ -91,12 +98,12 @@ def test_a_late_alert_bridging_two_incidents_joins_them_and_a_late_first_alert_r
     first = fold([alert(1, 0), alert(3, 1200)], [], WINDOW)
     assert len(first.spans) == 2
     second = fold([alert(2, 600)], first.spans, WINDOW)
-    survivor = incident_id("r-ssh", {"host.name": "dvc-web02"}, "a0001")
+    survivor = incident_id("r-ssh", {"agency.id": "skhcn", "host.name": "dvc-web02"}, "a0001")
     assert [(s.incident_id, s.count) for s in second.changed] == [(survivor, 3)]
     assert [(old.first_alert_id, new) for old, new in second.absorbed] == [("a0003", survivor)]
     # An alert earlier than the first of an open incident becomes its first: the incident gets that id.
     late = fold([alert(9, -30)], second.spans, WINDOW)
-    renamed = incident_id("r-ssh", {"host.name": "dvc-web02"}, "a0009")
+    renamed = incident_id("r-ssh", {"agency.id": "skhcn", "host.name": "dvc-web02"}, "a0009")
     assert [(s.incident_id, s.count, s.alert_ids[0]) for s in late.changed] == [(renamed, 4, "a0009")]
     assert [(old.incident_id, new) for old, new in late.absorbed] == [(survivor, renamed)]
 

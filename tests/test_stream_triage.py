@@ -78,8 +78,8 @@ def test_filters_suppression_and_incidents_across_batches_and_a_restart(dev_serv
     suppressed = set(ids.values()) - set(standing.values()) - filtered
     assert len(suppressed) == 197
     # Incidents, window 600 s: 0-540 (gaps of 60 s) is one; 2001 (00:33:21) is 1461 s later, its own.
-    first = incident_id(SSH_FAILURE, {"host.name": "dvc-web02"}, ids[0])
-    second = incident_id(SSH_FAILURE, {"host.name": "dvc-web02"}, ids[2001])
+    web02 = {"agency.id": "vp-ubnd", "host.name": "dvc-web02"}  # the demo registry's system of dvc-web02
+    first, second = incident_id(SSH_FAILURE, web02, ids[0]), incident_id(SSH_FAILURE, web02, ids[2001])
 
     first_run = [e for e in items if int(e.position.split()[1]) <= 330]  # lines 0-329
     send(pipe, first_run)
@@ -105,7 +105,7 @@ def test_filters_suppression_and_incidents_across_batches_and_a_restart(dev_serv
     assert sorted(one["alert_ids"]) == sorted(standing[i] for i in range(0, 600, 60))
     assert (one["status"], one["assignee"], one["acknowledged_by"]) == ("acknowledged", "analyst1", "analyst1")
     assert (two["count"], two["status"], two["alert_ids"]) == (1, "new", [standing[2001]])
-    assert one["group"] == {"host.name": "dvc-web02"} and one["rule"]["id"] == SSH_FAILURE and one["agency"]["ids"]
+    assert one["group"] == web02 and one["rule"]["id"] == SSH_FAILURE and one["agency"]["ids"] == ["vp-ubnd"]
 
     # Standing alerts reach every alert store; every other one is a `suppress` action, none silently gone.
     assert set(pipe.search_ids("alerts")) == set(standing.values())
@@ -156,7 +156,7 @@ def test_redone_batch_late_first_alert_and_replays_on_the_real_search_store(dev_
         search.indices.refresh(index=index)
         return {h["_id"]: h["_source"] for h in scan(search, index=index, query={"query": {"match_all": {}}})}
 
-    group = {"host.name": "dvc-web02"}
+    group = {"agency.id": "skhcn", "host.name": "dvc-web02"}
     docs = run_batch(0, [alert(600, 600), alert(1200, 1200)])
     late_id, first_id = incident_id("r", group, "a0600"), incident_id("r", group, "a0000")
     assert {i: d["count"] for i, d in docs.items()} == {late_id: 2}
