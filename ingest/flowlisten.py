@@ -26,14 +26,15 @@ import orjson
 from ingest.netflow import FlowDecoder
 from ingest.producer import Producer
 from ingest.spool import Message
-from ingest.stamp import AgencyHints, deadletter_message, envelope_message, received_now
-from socpipe.envelope import Envelope
+from ingest.stamp import AgencyHints, deadletter_message, received_now
+from socpipe.envelope import RAW_PREFIX, Envelope
 from socpipe.events import FLOW, DeadLetter
 
 log = logging.getLogger(__name__)
 
 _POLL = 0.5  # the socket wakes this often to notice a stop and expire parked sets
 _SAVE_SECONDS = 1.0  # templates are saved at most this often (and at stop)
+_TOPIC = f"{RAW_PREFIX}{FLOW}"
 
 
 class FlowListener:
@@ -85,18 +86,30 @@ class FlowListener:
         received = received_now()
         record_id = f"{self._collector}|{self._started}|{number}"
         messages: list[Message] = []
-        for i, flow in enumerate(flows):
+        stamps: dict[str, tuple[tuple[tuple[str, bytes], ...], tuple[tuple[str, bytes], ...]]] = {}
+        for i, flow in enumerate(flows, 1):
             exporter = flow["exporter"]
-            messages.append(envelope_message(Envelope(
-                raw=orjson.dumps(flow), source=FLOW, collector=self._collector, origin=f"udp://{exporter}",
-                position=f"datagram {number} flow {i + 1}", received_at=received, record_id=f"{record_id}|{i + 1}",
-                agency=self._hints.for_sender(exporter.rpartition(":")[0].strip("[]")))))
+            if exporter not in stamps:
+                stamps[exporter] = self._stamp(exporter, received)
+            before, after = stamps[exporter]
+            messages.append(Message(_TOPIC, f"{record_id}|{i}".encode(), orjson.dumps(flow),
+                                    (*before, ("position", f"datagram {number} flow {i}".encode()), *after)))
         for i, letter in enumerate(letters):
             log.error("%s %s: %s (sent to the dead-letter topic)", letter.origin, letter.position, letter.reason)
             messages.append(deadletter_message(letter, self._collector, received, f"{record_id}|dead {i + 1}"))
         self.flows += len(flows)
         self.dead_letters += len(letters)
         self._producer.send_all(messages)
+
+    def _stamp(self, exporter: str, received: str) -> tuple[tuple[tuple[str, bytes], ...],
+                                                           tuple[tuple[str, bytes], ...]]:
+        """The envelope headers of this datagram's flows from one exporter, before and after the position
+        (the one header that differs from flow to flow): built once per datagram, not once per flow."""
+        headers = Envelope(raw=b"", source=FLOW, collector=self._collector, origin=f"udp://{exporter}", position="",
+                           received_at=received, record_id="",
+                           agency=self._hints.for_sender(exporter.rpartition(":")[0].strip("[]"))).headers()
+        at = [name for name, _ in headers].index("position")
+        return tuple(headers[:at]), tuple(headers[at + 1:])
 
     def _load(self) -> None:
         try:

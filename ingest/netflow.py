@@ -20,10 +20,11 @@ record carry no rate.
 
 from __future__ import annotations
 
+import functools
 import socket
 import struct
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -48,6 +49,16 @@ ELEMENTS: dict[int, str] = {
 }
 _ADDRESSES = {8: socket.AF_INET, 12: socket.AF_INET, 27: socket.AF_INET6, 28: socket.AF_INET6}
 _UINT = {1: "B", 2: "H", 4: "I", 8: "Q"}
+# Fields that let a data record carry its own sampling rate, or name the sampler whose rate applies.
+_PER_RECORD_SAMPLING = frozenset({"sampling_interval", "sampler_random_interval", "sampling_packet_interval",
+                                  "sampling_size", "sampler_id"})
+# A flow record's native fields, in the order they are written, and the ECS names that repeat them.
+_NATIVE = ("src_ip", "dst_ip", "src_port", "dst_port", "protocol", "bytes", "packets", "tcp_flags",
+           "input_interface", "output_interface")
+_ECS_NAMES = (("source.ip", "src_ip"), ("source.port", "src_port"), ("destination.ip", "dst_ip"),
+              ("destination.port", "dst_port"))
+_SECOND_TEXT: dict[int, str] = {}  # epoch second -> its ISO text, for _iso
+_SECOND_TEXT_KEPT = 100_000
 
 
 class DecodeError(ValueError):
@@ -56,44 +67,54 @@ class DecodeError(ValueError):
 
 @dataclass(frozen=True)
 class Template:
-    """A compiled data template: one struct for the record and what each unpacked value becomes."""
+    """A compiled data template: one struct for the record, the name of each unpacked value, and converters for
+    the values that are not plain integers (addresses, odd-length numbers), applied column by column."""
 
     record: struct.Struct
-    fields: tuple[tuple[str, Callable[[Any], Any]], ...]  # (name or "", converter) per struct item
+    names: tuple[str, ...]  # per struct item (elements socpipe does not keep are skipped by the struct)
+    converters: tuple[tuple[int, Callable[[Any], Any]], ...]  # (struct item, converter)
     options: bool = False
     elements: tuple[tuple[int, int], ...] = ()  # (element id, length) as announced: what state() keeps
 
     @classmethod
     def compile(cls, elements: list[tuple[int, int]], options: bool = False) -> Template:
-        fmt, fields = "!", []
+        fmt, names, converters = "!", [], {}
         for element, length in elements:
             if length == 0xFFFF:
                 raise DecodeError(f"variable-length element {element} in a template (not supported)")
             name = ELEMENTS.get(element, "")
-            if element in _ADDRESSES and length in (4, 16):
-                family = _ADDRESSES[element]
-                fmt += f"{length}s"
-                fields.append((name, lambda b, f=family: socket.inet_ntop(f, b)))
-            elif name and length in _UINT:
-                fmt += _UINT[length]
-                fields.append((name, int))
-            elif name:
-                fmt += f"{length}s"
-                fields.append((name, lambda b: int.from_bytes(b, "big")))
-            else:
+            if not name:
                 fmt += f"{length}x"  # not kept: skipped by the struct itself
+                continue
+            converters.pop(name, None)  # a name given twice: the last value counts, with its own converter
+            if element in _ADDRESSES and length in (4, 16):
+                fmt += f"{length}s"
+                converters[name] = (len(names), functools.partial(socket.inet_ntop, _ADDRESSES[element]))
+            elif length in _UINT:
+                fmt += _UINT[length]
+            else:
+                fmt += f"{length}s"
+                converters[name] = (len(names), functools.partial(int.from_bytes, byteorder="big"))
+            names.append(name)
         if struct.calcsize(fmt) == 0:
             raise DecodeError("a template of zero length")
-        return cls(struct.Struct(fmt), tuple(fields), options, tuple(elements))
+        return cls(struct.Struct(fmt), tuple(names), tuple(converters.values()), options, tuple(elements))
+
+    @property
+    def sampled_per_record(self) -> bool:
+        """Whether a record of this template can state its own sampling rate or name its sampler."""
+        return not _PER_RECORD_SAMPLING.isdisjoint(self.names)
 
     def decode(self, data: bytes) -> list[dict[str, Any]]:
         size = self.record.size
         usable = len(data) - len(data) % size  # the rest is padding
-        out = []
-        for values in self.record.iter_unpack(data[:usable]):
-            out.append({name: convert(value) for (name, convert), value in zip(self.fields, values, strict=True)
-                        if name})
-        return out
+        if not usable:
+            return []
+        columns: list[Iterable[Any]] = list(zip(*self.record.iter_unpack(data[:usable]), strict=True))
+        for index, convert in self.converters:
+            columns[index] = map(convert, columns[index])
+        names = self.names
+        return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
 
 
 @dataclass
@@ -103,6 +124,11 @@ class _Packet:
     domain: int
     export_s: int
     uptime_ms: int | None  # v9 only: for *_uptime_ms times
+    head: dict[str, str] = field(init=False)  # the first fields of each of its flow records
+
+    def __post_init__(self) -> None:
+        self.head = {"exporter": self.exporter, "observation_domain": str(self.domain),
+                     "netflow_version": str(self.version)}
 
 
 @dataclass
@@ -285,6 +311,9 @@ class FlowDecoder:
         init = self.init_ms.get((packet.exporter, packet.domain))
         if init is not None:
             records = [{"system_init_ms": init, **r} for r in records]
+        if not template.sampled_per_record:  # one rate for the whole set
+            sampling = self._sampling(packet, 0)
+            return [_record(packet, r, sampling) for r in records]
         return [_record(packet, r, _rate(r) or self._sampling(packet, r.get("sampler_id", 0))) for r in records]
 
     def _sampling(self, packet: _Packet, sampler: int) -> float | None:
@@ -315,38 +344,61 @@ def _rate(r: dict[str, Any]) -> float | None:
 
 
 def _record(packet: _Packet, r: dict[str, Any], sampling: float | None) -> dict[str, str]:
-    """One flow as flat string fields: the native names and the ECS ones; estimated totals when sampled."""
+    """One flow as flat string fields: the native names and the ECS ones; estimated totals when sampled.
+    Fields without a value are left out; each value is turned into text once, for both of its names."""
     start, end = _times(packet, r)
-    proto = r.get("protocol")
-    fields = {
-        "exporter": packet.exporter, "observation_domain": packet.domain, "netflow_version": packet.version,
-        "start": start, "end": end, "src_ip": r.get("src_ip"), "dst_ip": r.get("dst_ip"),
-        "src_port": r.get("src_port"), "dst_port": r.get("dst_port"), "protocol": proto, "bytes": r.get("bytes"),
-        "packets": r.get("packets"), "tcp_flags": r.get("tcp_flags"), "input_interface": r.get("input_interface"),
-        "output_interface": r.get("output_interface"), "sampling_rate": None if sampling is None else f"{sampling:g}",
-        "source.ip": r.get("src_ip"), "source.port": r.get("src_port"), "destination.ip": r.get("dst_ip"),
-        "destination.port": r.get("dst_port"), "network.transport": TRANSPORTS.get(proto, proto),
-        "network.iana_number": proto, "network.bytes": r.get("bytes"), "network.packets": r.get("packets"),
-        "event.start": start, "event.end": end,
-    }
+    fields = dict(packet.head)
+    if start is not None:
+        fields["start"] = start
+    if end is not None:
+        fields["end"] = end
+    native = {name: str(value) for name in _NATIVE if (value := r.get(name)) is not None}
+    fields.update(native)
     if sampling is not None:
-        fields["estimated_bytes"] = None if r.get("bytes") is None else round(r["bytes"] * sampling)
-        fields["estimated_packets"] = None if r.get("packets") is None else round(r["packets"] * sampling)
-    return {k: str(v) for k, v in fields.items() if v is not None}
+        fields["sampling_rate"] = f"{sampling:g}"
+    for ecs, name in _ECS_NAMES:
+        if name in native:
+            fields[ecs] = native[name]
+    if "protocol" in native:
+        fields["network.transport"] = TRANSPORTS.get(r["protocol"]) or native["protocol"]
+        fields["network.iana_number"] = native["protocol"]
+    for ecs, name in (("network.bytes", "bytes"), ("network.packets", "packets")):
+        if name in native:
+            fields[ecs] = native[name]
+    if start is not None:
+        fields["event.start"] = start
+    if end is not None:
+        fields["event.end"] = end
+    if sampling is not None:
+        for estimated, name in (("estimated_bytes", "bytes"), ("estimated_packets", "packets")):
+            if name in native:
+                fields[estimated] = str(round(r[name] * sampling))
+    return fields
 
 
 def _times(packet: _Packet, r: dict[str, Any]) -> tuple[str | None, str | None]:
-    def iso(ms: float | None) -> str | None:
-        return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
-
     if "start_ms" in r or "end_ms" in r:
-        return iso(r.get("start_ms")), iso(r.get("end_ms"))
+        return _iso(r.get("start_ms")), _iso(r.get("end_ms"))
     if "start_s" in r or "end_s" in r:
-        return iso(r["start_s"] * 1000 if "start_s" in r else None), iso(r["end_s"] * 1000 if "end_s" in r else None)
+        return _iso(r["start_s"] * 1000 if "start_s" in r else None), _iso(r["end_s"] * 1000 if "end_s" in r else None)
     if packet.uptime_ms is not None and ("start_uptime_ms" in r or "end_uptime_ms" in r):
         base = packet.export_s * 1000 - packet.uptime_ms
-        return (iso(base + r["start_uptime_ms"] if "start_uptime_ms" in r else None),
-                iso(base + r["end_uptime_ms"] if "end_uptime_ms" in r else None))
+        return (_iso(base + r["start_uptime_ms"] if "start_uptime_ms" in r else None),
+                _iso(base + r["end_uptime_ms"] if "end_uptime_ms" in r else None))
     if "start_uptime_ms" in r and "system_init_ms" in r:
-        return iso(r["system_init_ms"] + r["start_uptime_ms"]), iso(r["system_init_ms"] + r.get("end_uptime_ms", 0))
+        return _iso(r["system_init_ms"] + r["start_uptime_ms"]), _iso(r["system_init_ms"] + r.get("end_uptime_ms", 0))
     return None, None
+
+
+def _iso(ms: int | None) -> str | None:
+    """Milliseconds since the epoch as ISO 8601 UTC, as datetime.isoformat(timespec="milliseconds") writes it.
+    The text of each second is kept (bounded): an exporter's flows start and end within a few seconds."""
+    if ms is None:
+        return None
+    seconds, milliseconds = divmod(ms, 1000)
+    text = _SECOND_TEXT.get(seconds)
+    if text is None:
+        if len(_SECOND_TEXT) >= _SECOND_TEXT_KEPT:
+            _SECOND_TEXT.clear()
+        text = _SECOND_TEXT[seconds] = datetime.fromtimestamp(seconds, UTC).isoformat(timespec="seconds")[:-6]
+    return f"{text}.{milliseconds:03d}+00:00"

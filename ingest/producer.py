@@ -19,7 +19,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka import Producer as KafkaProducer
@@ -60,17 +60,20 @@ class Counts:
 
 
 class _Delivery:
-    """The outcome of one produce(): librdkafka's delivery callback sets it (inside poll(), in the sender
-    thread)."""
+    """The outcomes of one batch's produce() calls: librdkafka calls it once per message (inside poll(), in the
+    sender thread). It counts what is still waiting and keeps only the failures (with the record's key), so a
+    batch that went through costs no Python object per message."""
 
-    __slots__ = ("exception", "is_done")
+    __slots__ = ("failures", "waiting")
 
-    def __init__(self, done: bool = False, exception: BaseException | None = None) -> None:
-        self.is_done, self.exception = done, exception
+    def __init__(self) -> None:
+        self.waiting = 0
+        self.failures: list[tuple[bytes, KafkaException]] = []
 
-    def __call__(self, error: KafkaError | None, _message: object) -> None:
-        self.exception = None if error is None else KafkaException(error)
-        self.is_done = True
+    def __call__(self, error: KafkaError | None, message: Any) -> None:
+        self.waiting -= 1
+        if error is not None:
+            self.failures.append((message.key() or b"", KafkaException(error)))
 
 
 def _record_error(error: BaseException | None) -> bool:
@@ -78,12 +81,35 @@ def _record_error(error: BaseException | None) -> bool:
     return isinstance(error, KafkaException) and error.args[0].code() in _RECORD_ERRORS
 
 
-class _InFlight(NamedTuple):
-    future: _Delivery
-    end: Position
+@dataclass(slots=True)
+class _InFlight:
+    """Messages of one spool entry handed to Kafka together (or settled before: `settled`, by index)."""
+
+    delivery: _Delivery
+    messages: list[Message]
+    start: Position  # the position of messages[0]
+    end: Position  # the cursor once all of them are settled
     flags: int
     since: float
-    key: bytes
+    settled: dict[int, BaseException | None]
+
+    def outcomes(self) -> list[BaseException | None]:
+        """Each message's error or None, in order (failures are matched to messages by key, in order)."""
+        failed: dict[bytes, list[BaseException]] = {}
+        for key, error in self.delivery.failures:
+            failed.setdefault(key, []).append(error)
+        found: list[BaseException | None] = []
+        for index, message in enumerate(self.messages, self.start[2]):
+            if index in self.settled:
+                found.append(self.settled[index])
+            else:
+                errors = failed.get(message.key or b"")
+                found.append(errors.pop(0) if errors else None)
+        return found
+
+    def after(self, k: int) -> Position:
+        """The position just after messages[k]."""
+        return self.end if k == len(self.messages) - 1 else (self.start[0], self.start[1], self.start[2] + k + 1)
 
 
 class Producer:
@@ -104,6 +130,7 @@ class Producer:
         self._last_drop_log = 0.0
         # The sender thread's own state.
         self._inflight: deque[_InFlight] = deque()
+        self._inflight_messages = 0
         self._read_at = spool.cursor
         self._failed = False  # a send failed: resend from the cursor once nothing is in flight
         self._settled_ahead: dict[Position, BaseException | None] = {}  # settled after a failure: not resent
@@ -189,6 +216,7 @@ class Producer:
                 kafka.purge()
                 kafka = None
                 self._inflight.clear()  # their outcome is unknown: sent again (consumers dedup by key)
+                self._inflight_messages = 0
                 self._settled_ahead.clear()
                 self._failed, self._read_at = False, self._spool.cursor
                 continue
@@ -206,28 +234,35 @@ class Producer:
         """Acknowledge finished sends in order; the cursor stops at a failure, and once nothing is in
         flight any more, sending resumes from there (skipping what was acknowledged meanwhile)."""
         acked_to, acked = None, 0
-        while self._inflight and self._inflight[0].future.is_done:
+        while self._inflight and self._inflight[0].delivery.waiting == 0:
             item = self._inflight.popleft()
-            error = item.future.exception
-            final = error is None or _record_error(error)
-            if self._failed:
-                if final:
-                    self._settled_ahead[item.end] = error
-                continue
-            if not final:
-                log.warning("Kafka did not take %s: %s; sending again from the spool",
-                            item.key.decode("utf-8", "replace"), error)
-                self._set_unreachable()
-                self._failed = True
-                continue
-            if error is None:
+            self._inflight_messages -= len(item.messages)
+            replay = bool(item.flags & SPOOLED) or item.end <= self._spool.end_at_open
+            if not (self._failed or item.delivery.failures or item.settled):  # all went through
                 self._reachable()
-                self.counts.sent += 1
-                if item.flags & SPOOLED or item.end <= self._spool.end_at_open:
-                    self.counts.replayed += 1
-            else:
-                self._drop_refused(item.key, error)
-            acked_to, acked = item.end, acked + 1
+                self.counts.sent += len(item.messages)
+                self.counts.replayed += len(item.messages) if replay else 0
+                acked_to, acked = item.end, acked + len(item.messages)
+                continue
+            for k, error in enumerate(item.outcomes()):
+                final = error is None or _record_error(error)
+                if self._failed:
+                    if final:
+                        self._settled_ahead[(*item.start[:2], item.start[2] + k)] = error
+                    continue
+                if not final:
+                    log.warning("Kafka did not take %s: %s; sending again from the spool",
+                                item.messages[k].key.decode("utf-8", "replace"), error)
+                    self._set_unreachable()
+                    self._failed = True
+                    continue
+                if error is None:
+                    self._reachable()
+                    self.counts.sent += 1
+                    self.counts.replayed += replay
+                else:
+                    self._drop_refused(item.messages[k].key, error)
+                acked_to, acked = item.after(k), acked + 1
         if acked_to is not None:
             self._spool.ack(acked_to, acked)
         if self._failed and not self._inflight:
@@ -236,26 +271,39 @@ class Producer:
     def _send_more(self, kafka: KafkaProducer) -> bool:
         """Hand the next spooled messages to Kafka, in order, within the window; False when the producer
         is broken and a new one is needed."""
-        room = 0 if self._failed else self._window - len(self._inflight)
-        for entry in self._spool.read(self._read_at, room) if room > 0 else []:
-            if entry.end in self._settled_ahead:
-                future = _Delivery(True, self._settled_ahead.pop(entry.end))
-            else:
-                message = entry.message
-                future = _Delivery()
+        room = 0 if self._failed else self._window - self._inflight_messages
+        for batch in self._spool.read(self._read_at, room) if room > 0 else []:
+            number, offset, first = batch.start
+            delivery, settled, stopped = _Delivery(), {}, None
+            produced, produce, prefix, ahead = 0, kafka.produce, self._topic_prefix, self._settled_ahead
+            for index, (name, key, value, headers) in enumerate(batch.messages, first):
+                if ahead and (number, offset, index) in ahead:
+                    settled[index] = ahead.pop((number, offset, index))
+                    continue
                 try:
-                    kafka.produce(self._topic_prefix + message.topic, value=message.value, key=message.key,
-                                  headers=list(message.headers), on_delivery=future)
+                    produce(prefix + name, value=value, key=key, headers=list(headers), on_delivery=delivery)
                 except BufferError:  # librdkafka's own queue is full: wait for acknowledgements
-                    return True
+                    stopped = index
+                    break
                 except KafkaException as error:
                     if not _record_error(error):  # a producer in a fatal state: start a new session
                         log.warning("Kafka producer failed (%s); starting a new one", error)
                         self._set_unreachable()
                         return False
-                    future = _Delivery(True, error)
-            self._inflight.append(_InFlight(future, entry.end, entry.flags, time.monotonic(), entry.message.key))
-            self._read_at = entry.end
+                    settled[index] = error
+                    continue
+                produced += 1
+            delivery.waiting += produced  # its calls come from poll(), in this thread: none yet
+            messages, end = batch.messages, batch.end
+            if stopped is not None:
+                messages, end = messages[: stopped - first], (number, offset, stopped)
+            if messages:
+                self._inflight.append(_InFlight(delivery, messages, batch.start, end, batch.flags,
+                                                time.monotonic(), settled))
+                self._inflight_messages += len(messages)
+                self._read_at = end
+            if stopped is not None:
+                return True
         return True
 
     def _connect(self) -> KafkaProducer | None:

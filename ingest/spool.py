@@ -5,9 +5,13 @@ Kafka has it. So an outage, or a restart with messages unacknowledged, loses not
 what waits is sent first, before anything newer. The bound (bytes waiting) keeps a long outage from
 filling the disk; a message that does not fit is refused and the caller counts it as dropped.
 
-Layout: numbered segment files of entries (length, CRC-32, flags, message) and a `cursor` file holding
-"segment offset" of the first unacknowledged entry. A torn entry at the end (a crash mid-write) is cut
-off when the spool opens. One process at a time: a lock file guards the folder.
+Layout: numbered segment files of entries (length, CRC-32, flags, payload) and a `cursor` file. An entry holds
+the messages of one append_all (flag BATCH: their count, the length of every part, then the parts), so a
+datagram of 30 flows costs one write, one CRC and one read, not 30. Entries without that flag, as releases
+before it wrote them, hold one message each and are still read. The cursor file holds "segment offset" of the
+first unacknowledged entry, and a third number, the messages of that entry already acknowledged, when it is
+not zero. A torn entry at the end (a crash mid-write) is cut off when the spool opens. One process at a
+time: a lock file guards the folder.
 """
 
 from __future__ import annotations
@@ -18,22 +22,26 @@ import os
 import struct
 import threading
 import zlib
+from collections import OrderedDict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from itertools import accumulate, pairwise
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 log = logging.getLogger(__name__)
 
-Position = tuple[int, int]  # (segment number, byte offset in it)
+# (segment number, byte offset of an entry in it, messages of that entry before the position)
+Position = tuple[int, int, int]
 
 _ENTRY = struct.Struct("<IIB")  # payload length, CRC-32 of the payload, flags
+_COUNTS = struct.Struct("<II")  # a batch's messages and parts
 SPOOLED = 1  # flag: appended while Kafka was unreachable, so sending it later is a replay
+BATCH = 2  # flag: the payload holds a batch of messages (without it: one message, the format before batches)
 _SUFFIX = ".seg"
+_RECENT_BYTES = 32 << 20  # the latest entries' messages kept in memory for the sender
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
+class Message(NamedTuple):
     """One Kafka message as the collector produces it."""
 
     topic: str
@@ -42,12 +50,13 @@ class Message:
     headers: tuple[tuple[str, bytes], ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """A message read back with its flags and the position just after it (the cursor once it is acked)."""
+class Batch(NamedTuple):
+    """The messages of one entry read back from `start` on, with the entry's flags; `end` is the position
+    just after the entry (the cursor once they are all acknowledged)."""
 
-    message: Message
+    messages: list[Message]
     flags: int
+    start: Position
     end: Position
 
 
@@ -80,9 +89,15 @@ class Spool:
         self._tail = max(self._sizes)
         self._writer = self._path(self._tail).open("ab")
         self._readers: dict[int, BinaryIO] = {}
-        self.pending_records = sum(1 for _ in self._scan(self.cursor))
+        # The latest entries as appended, by (segment, offset): the sender, close behind the writer, reads its
+        # messages from here instead of reading back and decoding the bytes just written (bounded); each
+        # holds the messages, the entry's flags, the offset after it and its size.
+        self._recent: OrderedDict[tuple[int, int], tuple[list[Message], int, int, int]] = OrderedDict()
+        self._recent_bytes = 0
+        self.pending_records = sum(_count(flags, payload) for *_, flags, payload in self._scan(self.cursor))
+        self.pending_records = max(0, self.pending_records - self.cursor[2])
         self.pending_bytes = sum(self._sizes.values()) - self.cursor[1]
-        self.end_at_open: Position = (self._tail, self._sizes[self._tail])
+        self.end_at_open: Position = (self._tail, self._sizes[self._tail], 0)
 
     # ---- writing -----------------------------------------------------------------------------------
 
@@ -91,44 +106,58 @@ class Spool:
         return self.append_all([message], flags) == 1
 
     def append_all(self, messages: list[Message], flags: int = 0) -> int:
-        """Add messages at the end, in order, with one write: how many fit (the rest would cross max_bytes)."""
-        entries = []
-        for message in messages:
-            payload = _pack(message)
-            entries.append(_ENTRY.pack(len(payload), zlib.crc32(payload), flags) + payload)
+        """Add messages at the end, in order, as one entry: how many fit (the rest would cross max_bytes)."""
+        if not messages:
+            return 0
+        payload = _pack(messages)
         with self._lock:
-            taken = 0
-            for entry in entries:
-                if self.pending_bytes + len(entry) > self.max_bytes:
-                    break
-                if self._sizes[self._tail] >= self._segment_bytes:
-                    self._writer.flush()
-                    self._writer.close()
-                    self._tail += 1
-                    self._sizes[self._tail] = 0
-                    self._writer = self._path(self._tail).open("ab")
-                self._writer.write(entry)
-                self._sizes[self._tail] += len(entry)
-                self.pending_bytes += len(entry)
-                self.pending_records += 1
-                taken += 1
-            self._writer.flush()  # readers (the sender thread) read the file, not this buffer
-        return taken
+            room = self.max_bytes - self.pending_bytes - _ENTRY.size
+            if len(payload) > room:
+                messages = messages[:_fitting(messages, room)]
+                if not messages:
+                    return 0
+                payload = _pack(messages)
+            if self._sizes[self._tail] >= self._segment_bytes:
+                self._writer.flush()
+                self._writer.close()
+                self._tail += 1
+                self._sizes[self._tail] = 0
+                self._writer = self._path(self._tail).open("ab")
+            self._writer.write(_ENTRY.pack(len(payload), zlib.crc32(payload), flags | BATCH) + payload)
+            self._writer.flush()  # what is not in _recent any more is read from the file, not this buffer
+            size = _ENTRY.size + len(payload)
+            start = self._sizes[self._tail]
+            self._recent[(self._tail, start)] = (messages, flags | BATCH, start + size, size)
+            self._recent_bytes += size
+            while self._recent_bytes > _RECENT_BYTES:
+                self._recent_bytes -= self._recent.popitem(last=False)[1][3]
+            self._sizes[self._tail] += size
+            self.pending_bytes += size
+            self.pending_records += len(messages)
+        return len(messages)
 
     # ---- reading and acknowledging -----------------------------------------------------------------
 
-    def read(self, position: Position, limit: int) -> list[Entry]:
-        """Up to `limit` entries from `position` on, as far as written."""
+    def read(self, position: Position, limit: int) -> list[Batch]:
+        """The entries from `position` on, as far as written, until they hold `limit` messages or more."""
         with self._lock:
-            entries: list[Entry] = []
-            for entry in self._scan(position):
-                entries.append(entry)
-                if len(entries) >= limit:
+            batches: list[Batch] = []
+            taken = 0
+            skip = position[2]  # messages of the first entry acknowledged already
+            for number, offset, end, flags, messages in self._entries(position):
+                first, skip = skip, 0
+                if first:
+                    messages = messages[first:]
+                    if not messages:
+                        continue
+                batches.append(Batch(messages, flags, (number, offset, first), (number, end, 0)))
+                taken += len(messages)
+                if taken >= limit:
                     break
-            return entries
+            return batches
 
     def ack(self, position: Position, records: int) -> None:
-        """Everything before `position` (`records` entries since the last ack) is in Kafka."""
+        """Everything before `position` (`records` messages since the last ack) is in Kafka."""
         with self._lock:
             before = self._sizes_from(self.cursor)
             self.cursor = position
@@ -136,12 +165,16 @@ class Spool:
             self.pending_records -= records
             for number in [n for n in self._sizes if n < position[0]]:
                 self._remove(number)
+            while self._recent and next(iter(self._recent)) < position[:2]:
+                self._recent_bytes -= self._recent.popitem(last=False)[1][3]
 
     def save_cursor(self) -> None:
         """Persist the acknowledged cursor (atomically), so a restart does not send acked entries again."""
         with self._lock:
+            number, offset, index = self.cursor
             temporary = self.directory / "cursor.tmp"
-            temporary.write_text(f"{self.cursor[0]} {self.cursor[1]}\n", encoding="ascii")
+            temporary.write_text(f"{number} {offset} {index}\n" if index else f"{number} {offset}\n",
+                                 encoding="ascii")
             temporary.replace(self.directory / "cursor")
 
     def close(self) -> None:
@@ -158,8 +191,9 @@ class Spool:
 
     # ---- internals (callers hold the lock, or run in __init__) -------------------------------------
 
-    def _scan(self, position: Position) -> Iterator[Entry]:
-        number, offset = position
+    def _scan(self, position: Position) -> Iterator[tuple[int, int, int, int, bytes]]:
+        """(segment, offset, offset after it, flags, payload) of each entry from `position` on."""
+        number, offset, _ = position
         while number in self._sizes:
             size = self._sizes[number]
             if offset >= size:
@@ -169,10 +203,23 @@ class Spool:
                 continue
             reader = self._reader(number)
             reader.seek(offset)
-            length, crc, flags = _ENTRY.unpack(reader.read(_ENTRY.size))
-            payload = reader.read(length)
-            offset += _ENTRY.size + length
-            yield Entry(_unpack(payload), flags, (number, offset))
+            length, _, flags = _ENTRY.unpack(reader.read(_ENTRY.size))
+            end = offset + _ENTRY.size + length
+            yield number, offset, end, flags, reader.read(length)
+            offset = end
+
+    def _entries(self, position: Position) -> Iterator[tuple[int, int, int, int, list[Message]]]:
+        """(segment, offset, offset after it, flags, messages) of each entry from `position` on: from the
+        recent entries kept in memory while they reach, else read from the segment files."""
+        number, offset, _ = position
+        while (number, offset) in self._recent:
+            messages, flags, end, _ = self._recent[(number, offset)]
+            yield number, offset, end, flags, messages
+            offset = end
+            if offset >= self._sizes[number] and number < self._tail:
+                number, offset = number + 1, 0
+        for segment, at, end, flags, payload in self._scan((number, offset, 0)):
+            yield segment, at, end, flags, _unpack(payload) if flags & BATCH else [_unpack_one(payload)]
 
     def _sizes_from(self, position: Position) -> int:
         return sum(size for number, size in self._sizes.items() if number >= position[0]) - position[1]
@@ -198,10 +245,11 @@ class Spool:
     def _read_cursor(self) -> Position:
         path = self.directory / "cursor"
         if path.exists():
-            number, offset = (int(part) for part in path.read_text(encoding="ascii").split())
+            number, offset, *index = (int(part) for part in path.read_text(encoding="ascii").split())
             if number in self._sizes or not self._sizes:
-                return number, min(offset, self._sizes.get(number, 0))
-        return (min(self._sizes), 0) if self._sizes else (0, 0)
+                size = self._sizes.get(number, 0)
+                return (number, offset, index[0] if index else 0) if offset < size else (number, size, 0)
+        return (min(self._sizes), 0, 0) if self._sizes else (0, 0, 0)
 
     def _valid_size(self, number: int) -> int:
         """The length of the segment's intact entries; a torn or corrupt end is cut off (and logged)."""
@@ -222,17 +270,50 @@ class Spool:
         return offset
 
 
-def _pack(message: Message) -> bytes:
-    topic = message.topic.encode()
-    parts = [struct.pack("<H", len(topic)), topic, struct.pack("<I", len(message.key)), message.key,
-             struct.pack("<I", len(message.value)), message.value, struct.pack("<H", len(message.headers))]
-    for name, value in message.headers:
-        encoded = name.encode()
-        parts += [struct.pack("<H", len(encoded)), encoded, struct.pack("<I", len(value)), value]
-    return b"".join(parts)
+def _pack(messages: list[Message]) -> bytes:
+    """A batch payload: message and part counts, each message's header count, each part's length, the parts."""
+    parts: list[bytes] = []
+    for topic, key, value, headers in messages:
+        parts += (topic.encode(), key, value)
+        for name, data in headers:
+            parts += (name.encode(), data)
+    count = len(messages)
+    return b"".join((_COUNTS.pack(count, len(parts)),
+                     struct.pack(f"<{count}H", *[len(m.headers) for m in messages]),
+                     struct.pack(f"<{len(parts)}I", *map(len, parts)), *parts))
 
 
-def _unpack(payload: bytes) -> Message:
+def _fitting(messages: list[Message], room: int) -> int:
+    """How many of the messages, from the first, fit in a batch payload of at most `room` bytes."""
+    size = _COUNTS.size
+    for taken, message in enumerate(messages):
+        size += len(_pack([message])) - _COUNTS.size
+        if size > room:
+            return taken
+    return len(messages)
+
+
+def _unpack(payload: bytes) -> list[Message]:
+    count, total = _COUNTS.unpack_from(payload)
+    headers = struct.unpack_from(f"<{count}H", payload, _COUNTS.size)
+    lengths_at = _COUNTS.size + 2 * count
+    lengths = struct.unpack_from(f"<{total}I", payload, lengths_at)
+    parts = [payload[start:end] for start, end in pairwise(accumulate(lengths, initial=lengths_at + 4 * total))]
+    messages, at = [], 0
+    for pairs in headers:
+        names, values = parts[at + 3 : at + 3 + 2 * pairs : 2], parts[at + 4 : at + 4 + 2 * pairs : 2]
+        messages.append(Message(parts[at].decode(), parts[at + 1], parts[at + 2],
+                                tuple(zip([name.decode() for name in names], values, strict=True))))
+        at += 3 + 2 * pairs
+    return messages
+
+
+def _count(flags: int, payload: bytes) -> int:
+    return _COUNTS.unpack_from(payload)[0] if flags & BATCH else 1
+
+
+def _unpack_one(payload: bytes) -> Message:
+    """A message as entries without the BATCH flag hold it (topic, key, value, headers; each with its length)."""
     view = memoryview(payload)
     offset = 0
 

@@ -11,11 +11,13 @@ import shutil
 import signal
 import socket
 import ssl
+import struct
 import subprocess
 import sys
 import threading
 import time
 import uuid
+import zlib
 from pathlib import Path
 from typing import NamedTuple
 
@@ -93,6 +95,10 @@ def message(n: int, size: int = 10) -> Message:
     return Message("raw.syslog", f"id-{n}".encode(), f"{n:0{size}d}".encode(), (("origin", b"x"),))
 
 
+def read_messages(spool: Spool, limit: int = 10_000) -> list[Message]:
+    return [m for batch in spool.read(spool.cursor, limit) for m in batch.messages]
+
+
 def test_spool_keeps_order_bound_and_survives_restart(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "spool", max_bytes=10_000, segment_bytes=1)  # tiny segments: many files
     accepted = [n for n in range(500) if spool.append(message(n), SPOOLED if n % 2 else 0)]
@@ -100,21 +106,68 @@ def test_spool_keeps_order_bound_and_survives_restart(tmp_path: Path) -> None:
     assert spool.pending_bytes <= 10_000 and spool.pending_records == len(accepted)
     with pytest.raises(SpoolLocked):
         Spool(tmp_path / "spool", max_bytes=10_000)  # one process per spool
-    entries = spool.read(spool.cursor, 30)
-    assert [e.message for e in entries] == [message(n) for n in range(30)]
-    assert [e.flags for e in entries[:2]] == [0, SPOOLED]
-    spool.ack(entries[19].end, 20)
+    batches = spool.read(spool.cursor, 30)
+    assert [m for b in batches for m in b.messages] == [message(n) for n in range(30)]
+    assert [b.flags & SPOOLED for b in batches[:2]] == [0, SPOOLED]
+    spool.ack(batches[19].end, 20)
     spool.close()
 
     again = Spool(tmp_path / "spool", max_bytes=10_000, segment_bytes=1)
     assert again.pending_records == len(accepted) - 20
     rest = again.read(again.cursor, 10_000)
-    assert [e.message for e in rest] == [message(n) for n in range(20, len(accepted))]
+    assert [m for b in rest for m in b.messages] == [message(n) for n in range(20, len(accepted))]
     assert again.append(message(999))  # room again after the ack
     again.ack(rest[-1].end, len(rest))
-    assert [e.message for e in again.read(again.cursor, 10)] == [message(999)]
+    assert read_messages(again) == [message(999)]
     again.close()
     assert len(list((tmp_path / "spool").glob("*.seg"))) <= 2  # acknowledged segments are deleted
+
+
+def test_spool_batches_partial_acks_and_bound(tmp_path: Path) -> None:
+    """One entry per append_all; a cursor inside an entry survives a restart; the bound takes a prefix."""
+    spool = Spool(tmp_path / "spool", max_bytes=4_000)
+    assert spool.append_all([message(n) for n in range(10)]) == 10
+    assert spool.append_all([message(n) for n in range(10, 100)]) < 90  # only the first ones fit
+    taken = spool.pending_records
+    first = spool.read(spool.cursor, 1)
+    assert len(first) == 1 and first[0].messages == [message(n) for n in range(10)]  # one entry, one read
+    spool.ack((*first[0].start[:2], 4), 4)  # four of the ten acknowledged
+    spool.close()
+
+    again = Spool(tmp_path / "spool", max_bytes=4_000)
+    assert again.pending_records == taken - 4
+    assert read_messages(again) == [message(n) for n in range(4, taken)]
+    rest = again.read(again.cursor, 10_000)
+    assert rest[0].start == (*first[0].start[:2], 4) and rest[0].end == first[0].end
+    again.ack(rest[-1].end, taken - 4)
+    assert again.pending_records == 0 and again.pending_bytes == 0 and read_messages(again) == []
+    again.close()
+
+
+def test_spool_reads_entries_of_the_release_before_batches(tmp_path: Path) -> None:
+    """Segments and cursor as the previous release left them: one message per entry, no BATCH flag."""
+    def legacy(m: Message) -> bytes:
+        topic = m.topic.encode()
+        payload = b"".join([struct.pack("<H", len(topic)), topic, struct.pack("<I", len(m.key)), m.key,
+                            struct.pack("<I", len(m.value)), m.value, struct.pack("<H", len(m.headers)),
+                            *(struct.pack("<H", len(n)) + n.encode() + struct.pack("<I", len(v)) + v
+                              for n, v in m.headers)])
+        return struct.pack("<IIB", len(payload), zlib.crc32(payload), SPOOLED if m.key.endswith(b"1") else 0) + payload
+
+    folder = tmp_path / "spool"
+    folder.mkdir()
+    entries = [legacy(message(n)) for n in range(4)]
+    (folder / "000000000003.seg").write_bytes(b"".join(entries))
+    (folder / "cursor").write_text(f"3 {len(entries[0])}\n")  # the first one was acknowledged
+    spool = Spool(folder, max_bytes=1 << 20)
+    assert spool.pending_records == 3
+    assert spool.append_all([message(4), message(5)]) == 2  # new entries after the old ones
+    batches = spool.read(spool.cursor, 100)
+    assert [m for b in batches for m in b.messages] == [message(n) for n in range(1, 6)]
+    assert [b.flags & SPOOLED for b in batches] == [SPOOLED, 0, 0, 0]
+    spool.ack(batches[1].end, 2)
+    spool.close()
+    assert (folder / "cursor").read_text().split() == ["3", str(sum(map(len, entries[:3])))]
 
 
 def test_spool_cuts_a_torn_last_entry(tmp_path: Path) -> None:
@@ -125,9 +178,9 @@ def test_spool_cuts_a_torn_last_entry(tmp_path: Path) -> None:
     segment = next((tmp_path / "spool").glob("*.seg"))
     segment.write_bytes(segment.read_bytes()[:-5])  # a crash in the middle of writing the last entry
     again = Spool(tmp_path / "spool", max_bytes=1 << 20)
-    assert [e.message for e in again.read(again.cursor, 10)] == [message(0), message(1)]
+    assert read_messages(again) == [message(0), message(1)]
     again.append(message(3))
-    assert [e.message for e in again.read(again.cursor, 10)] == [message(0), message(1), message(3)]
+    assert read_messages(again) == [message(0), message(1), message(3)]
     again.close()
 
 

@@ -110,10 +110,10 @@ def test_envelope_round_trips_through_kafka_headers(raw, source, collector, orig
 
 @BUDGET
 @given(topic=text, key=st.binary(max_size=50), value=st.binary(max_size=300),
-       headers=st.lists(st.tuples(text, st.binary(max_size=30)), max_size=5))
-def test_spool_records_round_trip(topic, key, value, headers):
-    message = Message(topic, key, value, tuple(headers))
-    assert _unpack(_pack(message)) == message
+       headers=st.lists(st.tuples(text, st.binary(max_size=30)), max_size=5), count=st.integers(1, 4))
+def test_spool_records_round_trip(topic, key, value, headers, count):
+    messages = [Message(topic, key + bytes([n]), value[n:], tuple(headers[n:])) for n in range(count)]
+    assert _unpack(_pack(messages)) == messages
 
 
 @BUDGET
