@@ -10,6 +10,7 @@ into a temporary folder; where the docker-compose CLI exists, it validates the f
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import shlex
@@ -522,3 +523,21 @@ def test_dockerfile():
 def test_readme_names_how_the_stack_is_checked():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "tests/test_compose.py" in readme and "docker compose up -d" in readme
+
+
+def test_deploy_secrets_command_prints_no_password(tmp_path, services, config, operator_env, monkeypatch, capsys):
+    from socpipe.cli import main
+
+    env = {k: compose_value(v, operator_env) for k, v in environment(services["init"]).items()}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("SOCPIPE__REGISTRY", str(config.path("registry")))
+    owner = f"{os.getuid()}:{os.getgid()}"
+    args = ["--config", str(SOCPIPE_CONFIG), "deploy", "secrets", str(tmp_path / "out"), "--owner", f"kafka={owner}"]
+    assert main(args) == 0
+    assert (tmp_path / "out" / "kafka" / "server.properties").stat().st_uid == os.getuid()
+    monkeypatch.delenv(deploy.variable("opensearch", "auditor"))
+    assert main(args) == 2
+    output = capsys.readouterr()
+    assert deploy.variable("opensearch", "auditor") in output.err
+    assert not [v for v in env.values() if v in output.out + output.err]
