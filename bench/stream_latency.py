@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -60,6 +61,7 @@ def main() -> None:
     correlation = next(c for c in ruleset.correlations if c.name == "ssh_brute_force")
     assert correlation.type == "event_count" and correlation.condition == (("gte", BURST),), correlation
     ids = _Ids(rule_id, correlation.id)
+    print(f"load average at the start: {_load()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="socpipe-latency-") as tmp:
         home = Path(tmp)
         endpoints = servers.up(home / "dev")
@@ -81,9 +83,12 @@ def main() -> None:
                     if not ok:
                         break
             batches = [line for line in (home / "run.log").read_text(errors="replace").splitlines()
-                       if "layers.stream: batch" in line]
+                       if re.search(r"layers\.stream: batch \d+: \d+ events", line)]
             print("micro-batches of the job (first and last):", *batches[:8], "...", *batches[-4:], sep="\n  ")
+            largest = sorted(batches, key=lambda line: int(re.search(r"batch \d+: (\d+) events", line)[1]))[-3:]
+            print("the largest micro-batches (what limits the rate):", *largest, sep="\n  ")
             print(f"highest rate sustained: {sustained} events/s" if sustained else "no rate sustained")
+            print(f"load average at the end: {_load()}")
         finally:
             for job in reversed(jobs):
                 job.send_signal(signal.SIGTERM)
@@ -209,6 +214,11 @@ def _source(failure: int, burst: int = BURST) -> str:
 
 def _event_id(line: bytes) -> str:
     return event_row(Event(parse_syslog(line), SYSLOG), None, (), None)["event_id"]
+
+
+def _load() -> str:
+    """The 1, 5 and 15-minute load averages: the machine is shared."""
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def _pct(values: list[float], pct: int) -> float:
