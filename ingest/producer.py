@@ -115,7 +115,7 @@ class _InFlight:
 class Producer:
     """Thread-safe: send() from any thread; close() once at the end."""
 
-    def __init__(self, config: Config, spool: Spool, window: int = 5000, stall_seconds: float = 2.0) -> None:
+    def __init__(self, config: Config, spool: Spool, window: int = 2000, stall_seconds: float = 2.0) -> None:
         self.counts = Counts()
         self._options = {**librdkafka_options(config), **_PRODUCER_OPTIONS}
         self._topic_prefix = topic(config, "")  # kafka.topic_prefix, applied when sending (not in the spool)
