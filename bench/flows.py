@@ -13,6 +13,7 @@ system, from /proc) and datagrams lost in the socket if any (UDP: the sender is 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import socket
 import subprocess
@@ -109,7 +110,7 @@ def main() -> int:
                 per_cpu, wall, sent, stored = _collector_rate(home, endpoints.kafka, version, datagrams,
                                                       per_datagram[version], args.flows)
                 print(f"v{version}: collector {per_cpu:,.0f} flows per CPU-second into Kafka, {wall:,.0f} flows/s wall "
-                      f"({sent:,} sent, {stored:,} in Kafka)")
+                      f"({sent:,} sent, {stored:,} in Kafka; load average {os.getloadavg()[0]:.2f})")
         finally:
             servers.down(home / "servers")
     return 0
