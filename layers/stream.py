@@ -228,6 +228,19 @@ def _task_results(token: str, rules: Broadcast, settings: Broadcast, intel: Broa
         schema=TASK_SCHEMA)
 
 
+def drop_stale_parts(table: Path, batch_id: int, written: list[Path]) -> None:
+    """Delete the events a crashed run of this batch left under other names than the redone run's: its
+    tasks, cut by minPartitions (spark.master's cores), may have started at other offsets."""
+    kept = set(written)
+    stale = [p for p in table.glob(f"date=*/kind=*/stream-{batch_id:010d}-*.parquet") if p not in kept]
+    if stale:
+        log.warning("batch %s: %s lake files of an earlier run of it were cut differently; deleted", batch_id,
+                    len(stale))
+        lakechain.record_deleted(table, stale, f"batch {batch_id} redone")
+        for path in stale:
+            path.unlink()
+
+
 def refused_letter(rejected: search.Rejected) -> str:
     """The dead letter of a document the search store refused: why, and the document itself."""
     return json.dumps({"reason": f"search store refused the document for {rejected.index}: {rejected.reason}",
@@ -293,6 +306,7 @@ class Sinks:
         self.ledger.mkdir(parents=True, exist_ok=True)
         self.prefixes = {"events": config.get("run", "events_index"), "alerts": config.get("run", "alerts_index")}
         self.search = search.client(config)
+        self.last_batch = -1  # the newest batch this process ran: one not newer may be a redone one
         self.sink = EventSink.of(config, self.token)
         search.ensure_templates(self.search, self.prefixes, config.get("opensearch", "replicas"))
         self.topics = kafka_client.topic(config, ALERTS_TOPIC), kafka_client.topic(config, DEADLETTER_TOPIC)
@@ -318,7 +332,11 @@ class Sinks:
         alerts, dead, summaries = (table.filter(pc.equal(kinds, name)) for name in (ALERT, DEAD, SUMMARY))
         tasks = [json.loads(d) for d in summaries.column("document").to_pylist()]
         # The tasks' lake files go into the hash chain here: a chain takes one writer at a time.
-        lakechain.record_written(self.lake / "events", [Path(f) for task in tasks for f in task["files"]])
+        written = [Path(f) for task in tasks for f in task["files"]]
+        if batch_id <= self.last_batch or self.last_batch < 0:
+            drop_stale_parts(self.lake / "events", batch_id, written)
+        self.last_batch = batch_id
+        lakechain.record_written(self.lake / "events", written)
         tasks_done = time.monotonic()
         latest = pc.max(summaries.column("timestamp")).as_py() if summaries.num_rows else None
         alerts, revised = (self.correlation.apply(alerts, latest, batch_id) if self.correlation

@@ -222,7 +222,8 @@ def _listening(port: int) -> bool:
 @pytest.mark.slow
 def test_a_task_redone_rewrites_its_lake_part_and_search_documents(dev_servers, tmp_path):
     """A task of a micro-batch run twice (a retried task, a batch redone after a crash): the same lake
-    files and search documents, none added; only alerts, dead letters and the summary reach the driver."""
+    files and search documents, none added; only alerts, dead letters and the summary reach the driver.
+    A crashed run cut into other tasks (other cores) leaves files the redone batch's driver deletes."""
     pipe = pipeline(dev_servers, tmp_path)
     ruleset = load_rules([STARTER_PACK])
     items = envelopes([*ssh_lines(0, 30), b"\xff\xfe<13>not a syslog line"], "/var/log/auth.log")
@@ -239,6 +240,7 @@ def test_a_task_redone_rewrites_its_lake_part_and_search_documents(dev_servers, 
     settings = ParseSettings(None, (), None, f"{pipe.name}.")
     shipped = SimpleNamespace(value=ruleset.rules), SimpleNamespace(value=settings)  # as broadcasts are read
     search.ensure_templates(search.client(config), {"events": sink.prefix}, 0)
+    list(stream._task_results("redo-test", *shipped, None, sink, 7, iter([records.slice(15)])))  # cut at 115
     runs = [pa.Table.from_batches(list(stream._task_results("redo-test", *shipped, None, sink, 7, iter([records]))))
             for _ in range(2)]
     rows = runs[1].to_pylist()
@@ -248,6 +250,8 @@ def test_a_task_redone_rewrites_its_lake_part_and_search_documents(dev_servers, 
     assert summary["events"] == 30 and summary["files"]
     part = f"stream-0000000007-{pipe.topic('raw.syslog')}-0-100-"  # batch, topic, partition, first offset
     assert all(Path(f).name.startswith(part) for f in summary["files"])
+    assert len(pipe.lake_column("events", "origin")) == 30 + 15
+    stream.drop_stale_parts(pipe.lake / "events", 7, [Path(f) for f in summary["files"]])
     assert sorted(p.name for p in pipe.lake.rglob("*.parquet")) == sorted(Path(f).name for f in summary["files"])
     assert not list((pipe.lake / "events").glob("_staging-*"))
     assert len(pipe.lake_column("events", "origin")) == 30
