@@ -37,10 +37,12 @@ _PRODUCER_OPTIONS: dict[str, Any] = {
     "acks": "all",
     "enable.idempotence": True,
     "linger.ms": 5,
+    "delivery.report.only.error": True,  # see _Delivery: success is read from the empty queue
     "message.timeout.ms": 600000,  # keep retrying in-session through an outage of up to 10 minutes
     "reconnect.backoff.max.ms": 1000,  # and reconnect within a second once Kafka is back
 }
 _DROP_LOG_SECONDS = 10.0
+_DRAIN_SECONDS = 0.05  # after this long with messages in flight, send no more until they are all settled
 # librdkafka's own messages (connection refused while Kafka is away, ...) through Python logging.
 _LIBRDKAFKA_LOG = logging.getLogger("kafka.librdkafka")
 
@@ -60,18 +62,18 @@ class Counts:
 
 
 class _Delivery:
-    """The outcomes of one batch's produce() calls: librdkafka calls it once per message (inside poll(), in the
-    sender thread). It counts what is still waiting and keeps only the failures (with the record's key), so a
-    batch that went through costs no Python object per message."""
+    """The failures of one batch's produce() calls, with the record's key. librdkafka reports only failures
+    (delivery.report.only.error, inside poll(), in the sender thread): a Python call per delivered message
+    would take the GIL once per message, and with the collector's own thread busy on the other core that
+    hand-over cost more than the message itself. Success is known when nothing is left in librdkafka."""
 
-    __slots__ = ("failures", "waiting")
+    __slots__ = ("failures", "sent")
 
     def __init__(self) -> None:
-        self.waiting = 0
+        self.sent = 0  # messages of the batch handed to librdkafka (the others were settled before)
         self.failures: list[tuple[bytes, KafkaException]] = []
 
     def __call__(self, error: KafkaError | None, message: Any) -> None:
-        self.waiting -= 1
         if error is not None:
             self.failures.append((message.key() or b"", KafkaException(error)))
 
@@ -205,8 +207,8 @@ class Producer:
             if kafka is None:
                 kafka = self._connect()
                 continue
-            kafka.poll(0)  # delivery callbacks
-            self._settle()
+            kafka.poll(0)  # failure reports
+            self._settle(len(kafka) == 0)
             if self._inflight and time.monotonic() - self._inflight[0].since > self._stall_seconds:
                 self._set_unreachable()
             if time.monotonic() - last_save > 0.5:
@@ -221,20 +223,22 @@ class Producer:
                 self._failed, self._read_at = False, self._spool.cursor
                 continue
             if self._inflight:
-                kafka.poll(0.01)  # returns at the first acknowledgement
+                kafka.poll(0.005)  # returns at a failure report, else after linger.ms
             else:
                 self._wake.wait(0.2)
             self._wake.clear()
         if kafka is not None:
             kafka.flush(max(0.0, min(5.0, self._deadline - time.monotonic())))
-            self._settle()  # what Kafka took while closing is not sent again
+            self._settle(len(kafka) == 0)  # what Kafka took while closing is not sent again
         # Anything still in flight has an unknown outcome: it stays behind the cursor, sent again next start.
 
-    def _settle(self) -> None:
-        """Acknowledge finished sends in order; the cursor stops at a failure, and once nothing is in
-        flight any more, sending resumes from there (skipping what was acknowledged meanwhile)."""
+    def _settle(self, drained: bool) -> None:
+        """Acknowledge finished sends in order: all of them once librdkafka holds nothing (`drained`: every
+        message delivered or its failure reported), before that only batches it never had. The cursor stops
+        at a failure, and once nothing is in flight any more, sending resumes from there (skipping what was
+        acknowledged meanwhile). The window bounds what is in flight, so the queue does drain."""
         acked_to, acked = None, 0
-        while self._inflight and self._inflight[0].delivery.waiting == 0:
+        while self._inflight and (drained or not self._inflight[0].delivery.sent):
             item = self._inflight.popleft()
             self._inflight_messages -= len(item.messages)
             replay = bool(item.flags & SPOOLED) or item.end <= self._spool.end_at_open
@@ -272,6 +276,8 @@ class Producer:
         """Hand the next spooled messages to Kafka, in order, within the window; False when the producer
         is broken and a new one is needed."""
         room = 0 if self._failed else self._window - self._inflight_messages
+        if self._inflight and time.monotonic() - self._inflight[0].since > _DRAIN_SECONDS:
+            room = 0  # a steady trickle would keep librdkafka's queue from ever draining: let it drain first
         for batch in self._spool.read(self._read_at, room) if room > 0 else []:
             number, offset, first = batch.start
             delivery, settled, stopped = _Delivery(), {}, None
@@ -293,7 +299,7 @@ class Producer:
                     settled[index] = error
                     continue
                 produced += 1
-            delivery.waiting += produced  # its calls come from poll(), in this thread: none yet
+            delivery.sent = produced
             messages, end = batch.messages, batch.end
             if stopped is not None:
                 messages, end = messages[: stopped - first], (number, offset, stopped)
