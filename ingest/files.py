@@ -22,7 +22,7 @@ import orjson
 
 from ingest.evtxfile import EVTX_MAGIC, frame_evtx
 from ingest.frame import Frame, parse_frame
-from ingest.parsers import PARSERS, ParseError, json_parser
+from ingest.parsers import PARSERS, ParseError, check_text, json_parser
 from ingest.pcap import SUFFIXES as CAPTURE_SUFFIXES
 from ingest.pcap import frame_pcap, is_capture
 from socpipe.events import DeadLetter, Event
@@ -212,7 +212,12 @@ def _json_documents(origin: str, lines: Iterable[bytes], first_line: int,
                 raw = text[index:].encode()
                 yield DeadLetter(origin, f"line {at_line}", reason, raw)
                 break
-            yield at_line, text[index:end].encode(), document
+            try:
+                check_text(document)
+            except ParseError as err:
+                yield DeadLetter(origin, f"line {at_line}", err.reason, text[index:end].encode())
+            else:
+                yield at_line, text[index:end].encode(), document
             index = _JSON_SPACE.match(text, end).end()
 
 

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from ingest import files
+from ingest import files, parsers
 from socpipe import events
 
 AWKWARD = ["", "é", "\u2028", "\x00", "\x1f", "\x7f", '"', "\\", "\n", "😀", "a\tb", "Ｃ:\\ñ"]
@@ -60,3 +60,18 @@ def test_event_identity_bytes_are_the_standard_librarys(value):
             events.event_identity("windows", fields)
         return
     assert events.event_identity("windows", fields) == expected
+
+
+def test_an_unpaired_surrogate_is_a_dead_letter_with_its_bytes_and_a_pair_is_text():
+    """JSON's \\u escapes can spell half a surrogate pair, which no UTF-8 store can hold: the record is a
+    dead letter (before, `socpipe detect` crashed on it and the stream failed its micro-batch again and again)."""
+    lone = b'{"EventID": 1, "Image": "a\\udc80b"}'
+    pair = b'{"EventID": 2, "Image": "\\ud83d\\ude00"}'
+    dead, frame = files.frame_json("f", [lone + b"\n", pair + b"\n"])
+    assert isinstance(dead, events.DeadLetter)
+    assert (dead.raw, dead.position) == (lone, "line 1")
+    assert dead.reason == "invalid JSON: unpaired surrogate U+DC80 in a string"
+    assert frame.fields()["Image"] == "😀"
+    with pytest.raises(parsers.ParseError, match=r"U\+DC80"):
+        parsers.parse_flat_json(lone)  # the stream's path: a Kafka record parsed on its own
+    assert parsers.parse_flat_json(pair)["Image"] == "😀"
