@@ -29,6 +29,7 @@ from rules.model import RuleSet
 from socpipe import search
 from socpipe.batchstate import BatchState
 from socpipe.config import Config
+from socpipe.events import load_document
 from socpipe.lake import write_lake_part
 
 log = logging.getLogger(__name__)
@@ -105,7 +106,7 @@ class StreamTriage:
         """The alerts of the micro-batch that stand (filters and suppression applied) and what to write."""
         if not alerts.num_rows:
             return alerts, None
-        docs = [json.loads(d) for d in alerts.column("document").to_pylist()]
+        docs = [load_document(d) for d in alerts.column("document").to_pylist()]
         before = self.states.before(batch_id) or {"suppression": SuppressionState().to_json(), "spans": []}
         suppression = SuppressionState.from_json(before["suppression"])
         outcome = self.triage.tuning.apply(docs, suppression, self.triage.lateness_seconds)

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
@@ -44,7 +43,7 @@ from layers.matcher.engine import Detector, fallback_count
 from layers.matcher.fieldbatch import FieldBatch
 from layers.matcher.intel import INTEL_RULE, INTEL_RULE_ID, IntelMatch, intel_matches
 from rules.model import CompiledRule, RuleSet
-from socpipe.events import SYSTEM_PREFIX, DeadLetter, Event
+from socpipe.events import SYSTEM_PREFIX, DeadLetter, Event, load_document
 from socpipe.lake import LAKE_BATCH_ROWS, write_lake_part
 from socpipe.registry import Registry
 
@@ -338,7 +337,7 @@ def run(
                           for i in range(count)]
         merged: Iterable[str] = (line.split(_SEP, 2)[2] for line in heapq.merge(*parts_of_tasks))
         if ruleset.correlations or triage:  # they need every alert at once (alerts are far fewer than events)
-            pairs = [(line, orjson.loads(line)) for line in merged]
+            pairs = [(line, load_document(line)) for line in merged]
             if ruleset.correlations:  # layer 2 reads the alerts of the rules it names
                 begun = time.monotonic()
                 pairs = _correlated(pairs, ruleset, registry, summary)

@@ -66,7 +66,7 @@ from socpipe.envelope import (
     TRANSACTION_PREFIX,
     Envelope,
 )
-from socpipe.events import DeadLetter, Event
+from socpipe.events import DeadLetter, Event, load_document
 from socpipe.lake import write_lake_files, write_lake_part
 from socpipe.registry import Registry
 
@@ -266,7 +266,7 @@ class StreamCorrelation:
         ones, and early ones withdrawn. `latest`: the newest event time of the micro-batch."""
         state = self.states.before(batch_id) or {}
         correlator = Correlator(self.ruleset.correlations, self.ruleset.rules, self.owner, state)
-        docs = [orjson.loads(d) for d in alerts.column("document").to_pylist()]
+        docs = [load_document(d) for d in alerts.column("document").to_pylist()]
         correlator.add(docs)
         newest = max(latest.timestamp() if latest else -math.inf, state.get("newest") or -math.inf)
         found = correlator.advance(newest - self.lateness)

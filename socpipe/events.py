@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
@@ -88,3 +89,13 @@ def event_identity(kind: str, fields: dict[str, str]) -> str:
     except orjson.JSONEncodeError:
         canonical = json.dumps([kind, items], ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     return hashlib.sha256(canonical).hexdigest()[:32]
+
+
+def load_document(text: str | bytes) -> Any:
+    """A JSON document socpipe wrote (an alert's), decoded by orjson, several times faster than the standard
+    library; what orjson refuses (a lone surrogate that a reader kept from escaped JSON input) goes the
+    standard library's way."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
