@@ -30,7 +30,7 @@ import math
 import operator
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -64,6 +64,7 @@ class Hit:
 
 
 ORDER = operator.attrgetter("at", "key", "rule")  # how a group's hits are sorted
+_HIT_FIELDS = tuple(f.name for f in fields(Hit))
 
 
 def field_value(alert: Mapping[str, Any], name: str) -> str | None:
@@ -241,6 +242,9 @@ class Episode:
     level: str = "informational"
     context: list[str | None] = field(default_factory=lambda: [None] * len(CONTEXT))  # None: not seen yet
 
+    def copy(self) -> Episode:
+        return replace(self, events=list(self.events), agencies=list(self.agencies), context=list(self.context))
+
     def take(self, hits: list[Hit], start: int, end: int) -> None:
         """Count the hits of the window hits[start:end] that no earlier window of the episode held: those
         after the last one counted."""
@@ -348,12 +352,18 @@ class Windows:
 
     def dump(self) -> dict[str, Any]:
         self._merge()
-        return {"group": self.group, "hits": [asdict(h) for h in self.hits], "scanned": self.scanned,
-                "sliding": self.sliding.dump(), "episode": asdict(self.episode) if self.episode else None}
+        return {"group": self.group, "hits": [{name: getattr(h, name) for name in _HIT_FIELDS} for h in self.hits],
+                "scanned": self.scanned, "sliding": self.sliding.dump(),
+                "episode": asdict(self.episode) if self.episode else None}
 
     def copy(self) -> Windows:
-        """A twin to judge ahead of time without changing this one."""
-        return Windows.load(self.c, self.dump())
+        """A twin to judge ahead of time without changing this one: hits are immutable and shared, the
+        measure and the episode are copied (a dump and load of the group cost ten times as much)."""
+        self._merge()
+        twin = Windows(self.c, list(self.group), list(self.hits), self.scanned, None,
+                       self.episode.copy() if self.episode else None)
+        twin.sliding = self.sliding.copy()
+        return twin
 
     @classmethod
     def load(cls, c: Correlation, data: Mapping[str, Any]) -> Windows:
@@ -378,6 +388,11 @@ class _Sliding:
 
     def dump(self) -> dict[str, Any]:
         return {"counts": [[key, n] for key, n in self.counts.items()], "total": self.total, "numbers": self.numbers}
+
+    def copy(self) -> _Sliding:
+        twin = _Sliding(self.c, total=self.total, numbers=self.numbers)
+        twin.counts = Counter(self.counts)
+        return twin
 
     def change(self, hit: Hit, sign: int) -> None:
         if self.c.type in ("value_count", "temporal"):
