@@ -85,15 +85,17 @@ class FlowListener:
         number = next(self._sequence)
         received = received_now()
         record_id = f"{self._collector}|{self._started}|{number}"
+        key, position = f"{record_id}|".encode(), f"datagram {number} flow ".encode()  # then the flow's number
         messages: list[Message] = []
         stamps: dict[str, tuple[tuple[tuple[str, bytes], ...], tuple[tuple[str, bytes], ...]]] = {}
+        add, dumps = messages.append, orjson.dumps
         for i, flow in enumerate(flows, 1):
             exporter = flow["exporter"]
             if exporter not in stamps:
                 stamps[exporter] = self._stamp(exporter, received)
             before, after = stamps[exporter]
-            messages.append(Message(_TOPIC, f"{record_id}|{i}".encode(), orjson.dumps(flow),
-                                    (*before, ("position", f"datagram {number} flow {i}".encode()), *after)))
+            index = b"%d" % i
+            add(Message(_TOPIC, key + index, dumps(flow), (*before, ("position", position + index), *after)))
         for i, letter in enumerate(letters):
             log.error("%s %s: %s (sent to the dead-letter topic)", letter.origin, letter.position, letter.reason)
             messages.append(deadletter_message(letter, self._collector, received, f"{record_id}|dead {i + 1}"))

@@ -24,7 +24,7 @@ import functools
 import socket
 import struct
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -105,16 +105,21 @@ class Template:
         """Whether a record of this template can state its own sampling rate or name its sampler."""
         return not _PER_RECORD_SAMPLING.isdisjoint(self.names)
 
-    def decode(self, data: bytes) -> list[dict[str, Any]]:
+    def columns(self, data: bytes) -> dict[str, list[Any]]:
+        """The values of a data set by name, one list per name (a name given twice: the last value counts);
+        no names when the set holds no whole record."""
         size = self.record.size
         usable = len(data) - len(data) % size  # the rest is padding
         if not usable:
-            return []
+            return {}
         columns: list[Iterable[Any]] = list(zip(*self.record.iter_unpack(data[:usable]), strict=True))
         for index, convert in self.converters:
             columns[index] = map(convert, columns[index])
-        names = self.names
-        return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+        return {name: list(column) for name, column in zip(self.names, columns, strict=True)}
+
+    def decode(self, data: bytes) -> list[dict[str, Any]]:
+        """The records of a data set, one dict each."""
+        return _rows(self.columns(data))
 
 
 @dataclass
@@ -203,16 +208,17 @@ class FlowDecoder:
             raise DecodeError(f"v5 datagram says {count} records but holds {len(datagram)} bytes")
         packet = _Packet(5, exporter, engine_id, secs, uptime)
         base_ms = secs * 1000 + nsecs // 1_000_000 - uptime
-        flows = []
-        for values in V5_RECORD.iter_unpack(datagram[V5_HEADER.size:V5_HEADER.size + count * V5_RECORD.size]):
-            (src, dst, _, inp, outp, pkts, octets, first, last, sport, dport, flags, proto, tos, sas, das,
-             _, _) = values
-            flows.append(_record(packet, {
-                "src_ip": socket.inet_ntoa(src), "dst_ip": socket.inet_ntoa(dst), "input_interface": inp,
-                "output_interface": outp, "packets": pkts, "bytes": octets, "start_ms": base_ms + first,
-                "end_ms": base_ms + last, "src_port": sport, "dst_port": dport, "tcp_flags": flags,
-                "protocol": proto, "tos": tos, "src_as": sas, "dst_as": das}, sampling & 0x3FFF or None))
-        return flows
+        if not count:
+            return []
+        (src, dst, _, inp, outp, pkts, octets, first, last, sport, dport, flags, proto, tos, sas, das, _,
+         _) = zip(*V5_RECORD.iter_unpack(datagram[V5_HEADER.size:V5_HEADER.size + count * V5_RECORD.size]),
+                  strict=True)
+        return _records(packet, {
+            "src_ip": list(map(socket.inet_ntoa, src)), "dst_ip": list(map(socket.inet_ntoa, dst)),
+            "input_interface": inp, "output_interface": outp, "packets": pkts, "bytes": octets,
+            "start_ms": [base_ms + ms for ms in first], "end_ms": [base_ms + ms for ms in last], "src_port": sport,
+            "dst_port": dport, "tcp_flags": flags, "protocol": proto, "tos": tos, "src_as": sas, "dst_as": das},
+            sampling & 0x3FFF or None)
 
     # ---- v9 and IPFIX ------------------------------------------------------------------------------
 
@@ -297,24 +303,25 @@ class FlowDecoder:
                 self._parked[(packet.exporter, packet.domain, tid, id(body))] = (now, body, packet)
                 self._parked_count += 1
             return []
-        records = template.decode(body)
-        if template.options:  # sampling rates (per sampler) and the exporter's start time, per exporter and domain
-            for r in records:
-                rate = _rate(r)
-                if rate:
-                    self.sampling[(packet.exporter, packet.domain, r.get("sampler_id", 0))] = rate
-                    self.changes += 1
-                if r.get("system_init_ms"):
-                    self.init_ms[(packet.exporter, packet.domain)] = r["system_init_ms"]
-                    self.changes += 1
-            return []
+        if not template.options:
+            return self._flows(packet, template, template.columns(body))
+        for r in template.decode(body):  # sampling rates (per sampler) and the exporter's start time
+            rate = _rate(r)
+            if rate:
+                self.sampling[(packet.exporter, packet.domain, r.get("sampler_id", 0))] = rate
+                self.changes += 1
+            if r.get("system_init_ms"):
+                self.init_ms[(packet.exporter, packet.domain)] = r["system_init_ms"]
+                self.changes += 1
+        return []
+
+    def _flows(self, packet: _Packet, template: Template, columns: dict[str, list[Any]]) -> list[dict[str, str]]:
+        """The flow records of a data set's columns, with the sampling rate that applies to each."""
         init = self.init_ms.get((packet.exporter, packet.domain))
-        if init is not None:
-            records = [{"system_init_ms": init, **r} for r in records]
         if not template.sampled_per_record:  # one rate for the whole set
-            sampling = self._sampling(packet, 0)
-            return [_record(packet, r, sampling) for r in records]
-        return [_record(packet, r, _rate(r) or self._sampling(packet, r.get("sampler_id", 0))) for r in records]
+            return _records(packet, columns, self._sampling(packet, 0), init)
+        return _records(packet, columns, [_rate(r) or self._sampling(packet, r.get("sampler_id", 0))
+                                          for r in _rows(columns)], init)
 
     def _sampling(self, packet: _Packet, sampler: int) -> float | None:
         """The rate an options record gave for this sampler, else for the whole exporter and domain."""
@@ -343,58 +350,96 @@ def _rate(r: dict[str, Any]) -> float | None:
     return None
 
 
-def _record(packet: _Packet, r: dict[str, Any], sampling: float | None) -> dict[str, str]:
-    """One flow as flat string fields: the native names and the ECS ones; estimated totals when sampled.
-    Fields without a value are left out; each value is turned into text once, for both of its names."""
-    start, end = _times(packet, r)
-    fields = dict(packet.head)
-    if start is not None:
-        fields["start"] = start
-    if end is not None:
-        fields["end"] = end
-    native = {name: str(value) for name in _NATIVE if (value := r.get(name)) is not None}
-    fields.update(native)
-    if sampling is not None:
-        fields["sampling_rate"] = f"{sampling:g}"
+def _rows(columns: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    return [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
+
+
+def _records(packet: _Packet, values: dict[str, Sequence[Any]], sampling: float | None | list[float | None],
+             init_ms: int | None = None) -> list[dict[str, str]]:
+    """The flows of one data set or v5 datagram, given its values by name, as flat string fields: the native
+    names and the ECS ones; estimated totals when sampled (`sampling`: one rate for all, or one per record);
+    `init_ms` the exporter's start time for uptime-relative times, unless the records carry their own.
+    Fields without a value are left out. Built column by column: each value is turned into text once, for
+    both of its names, and each record is one copy of a dict with every key, updated with its values."""
+    count = len(next(iter(values.values()), ()))
+    if not count:
+        return []
+    names, columns = list(packet.head), [[value] * count for value in packet.head.values()]
+    start, end = _time_columns(packet, values, count, init_ms)
+    for name, column in (("start", start), ("end", end)):
+        if column is not None:
+            names.append(name)
+            columns.append(column)
+    text = {name: list(map(str, values[name])) for name in _NATIVE if name in values}
+    names += text
+    columns += text.values()
+    rates = sampling if isinstance(sampling, list) else [sampling] * count
+    sampled = [rate is not None for rate in rates]
+    if any(sampled):
+        names.append("sampling_rate")
+        columns.append([None if rate is None else f"{rate:g}" for rate in rates])
     for ecs, name in _ECS_NAMES:
-        if name in native:
-            fields[ecs] = native[name]
-    if "protocol" in native:
-        fields["network.transport"] = TRANSPORTS.get(r["protocol"]) or native["protocol"]
-        fields["network.iana_number"] = native["protocol"]
+        if name in text:
+            names.append(ecs)
+            columns.append(text[name])
+    if "protocol" in text:
+        names += ("network.transport", "network.iana_number")
+        columns += ([TRANSPORTS.get(number) or number_text
+                     for number, number_text in zip(values["protocol"], text["protocol"], strict=True)],
+                    text["protocol"])
     for ecs, name in (("network.bytes", "bytes"), ("network.packets", "packets")):
-        if name in native:
-            fields[ecs] = native[name]
-    if start is not None:
-        fields["event.start"] = start
-    if end is not None:
-        fields["event.end"] = end
-    if sampling is not None:
+        if name in text:
+            names.append(ecs)
+            columns.append(text[name])
+    for name, column in (("event.start", start), ("event.end", end)):
+        if column is not None:
+            names.append(name)
+            columns.append(column)
+    if any(sampled):
         for estimated, name in (("estimated_bytes", "bytes"), ("estimated_packets", "packets")):
-            if name in native:
-                fields[estimated] = str(round(r[name] * sampling))
-    return fields
+            if name in text:
+                names.append(estimated)
+                columns.append([None if rate is None else str(round(value * rate))
+                                for value, rate in zip(values[name], rates, strict=True)])
+    if not all(sampled) and any(sampled):  # some records state no rate: their sampling fields are left out
+        return [{name: value for name, value in zip(names, row, strict=True) if value is not None}
+                for row in zip(*columns, strict=True)]
+    empty = dict.fromkeys(names)  # copying a dict of the right size and updating it beats growing a new one
+    flows = []
+    for row in zip(*columns, strict=True):
+        flow = empty.copy()
+        flow.update(zip(names, row, strict=True))
+        flows.append(flow)
+    return flows
 
 
-def _times(packet: _Packet, r: dict[str, Any]) -> tuple[str | None, str | None]:
-    if "start_ms" in r or "end_ms" in r:
-        return _iso(r.get("start_ms")), _iso(r.get("end_ms"))
-    if "start_s" in r or "end_s" in r:
-        return _iso(r["start_s"] * 1000 if "start_s" in r else None), _iso(r["end_s"] * 1000 if "end_s" in r else None)
-    if packet.uptime_ms is not None and ("start_uptime_ms" in r or "end_uptime_ms" in r):
+def _time_columns(packet: _Packet, values: dict[str, Sequence[Any]], count: int,
+                  init_ms: int | None) -> tuple[list[str] | None, list[str] | None]:
+    """Start and end of each record as ISO text, from whichever times the records carry (None: not carried)."""
+    if "start_ms" in values or "end_ms" in values:
+        return _iso_column(values, "start_ms", 0, 1), _iso_column(values, "end_ms", 0, 1)
+    if "start_s" in values or "end_s" in values:
+        return _iso_column(values, "start_s", 0, 1000), _iso_column(values, "end_s", 0, 1000)
+    if packet.uptime_ms is not None and ("start_uptime_ms" in values or "end_uptime_ms" in values):
         base = packet.export_s * 1000 - packet.uptime_ms
-        return (_iso(base + r["start_uptime_ms"] if "start_uptime_ms" in r else None),
-                _iso(base + r["end_uptime_ms"] if "end_uptime_ms" in r else None))
-    if "start_uptime_ms" in r and "system_init_ms" in r:
-        return _iso(r["system_init_ms"] + r["start_uptime_ms"]), _iso(r["system_init_ms"] + r.get("end_uptime_ms", 0))
+        return _iso_column(values, "start_uptime_ms", base, 1), _iso_column(values, "end_uptime_ms", base, 1)
+    if "start_uptime_ms" in values and ("system_init_ms" in values or init_ms is not None):
+        inits = values.get("system_init_ms") or [init_ms] * count
+        ends = values.get("end_uptime_ms") or [0] * count
+        return ([_iso(init + uptime) for init, uptime in zip(inits, values["start_uptime_ms"], strict=True)],
+                [_iso(init + uptime) for init, uptime in zip(inits, ends, strict=True)])
     return None, None
 
 
-def _iso(ms: int | None) -> str | None:
+def _iso_column(values: dict[str, Sequence[Any]], name: str, base: int, scale: int) -> list[str] | None:
+    if name not in values:
+        return None
+    return [_iso(base + value * scale) for value in values[name]]
+
+
+def _iso(ms: int) -> str:
     """Milliseconds since the epoch as ISO 8601 UTC, as datetime.isoformat(timespec="milliseconds") writes it.
     The text of each second is kept (bounded): an exporter's flows start and end within a few seconds."""
-    if ms is None:
-        return None
     seconds, milliseconds = divmod(ms, 1000)
     text = _SECOND_TEXT.get(seconds)
     if text is None:
