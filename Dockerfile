@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
-# One image for the collectors and the streaming job: ENTRYPOINT is `socpipe`, the command picks the role
-# (docker-compose.yml runs `collect syslog ...` and `run` from it).
+# One image for the collectors, the streaming job, the console and the notifier: ENTRYPOINT is `socpipe`, the
+# command picks the role (docker-compose.yml runs `collect syslog ...`, `run`, `serve` and `notify` from it).
 FROM python:3.11-slim-bookworm
 
 # Java 17 for Spark (pyspark 4 needs 17+), Maven to resolve Spark's Kafka connector jars.
@@ -37,6 +37,7 @@ RUN --mount=type=cache,target=/root/.m2 \
 # on them start out writable by it.
 RUN useradd --create-home --home-dir /home/socpipe --uid 10001 --user-group socpipe \
     && mkdir -p /etc/socpipe /var/lib/socpipe/lake /var/lib/socpipe/checkpoints /var/lib/socpipe/collect \
+        /var/lib/socpipe/console /var/lib/socpipe/notify \
     && chown -R socpipe:socpipe /var/lib/socpipe
 USER socpipe
 WORKDIR /home/socpipe

@@ -3,9 +3,9 @@ server security settings and Kafka ACLs, made by the code of `socpipe dev up --s
 
 Passwords come from the environment only (docker-compose.yml passes them from the operator's .env, see
 deploy/compose.env.example): SOCPIPE_KAFKA_<ROLE>_PASSWORD for the Kafka principals (admin, collector,
-pipeline) and SOCPIPE_OPENSEARCH_<USER>_PASSWORD for the search store's users (admin, pipeline, soc,
-auditor, ... and agency-<id> for each agency of the registry; <USER> upper-cased, "-" as "_"). DIR gets
-one folder per container that mounts it:
+pipeline, notifier) and SOCPIPE_OPENSEARCH_<USER>_PASSWORD for the search store's users (admin, pipeline,
+soc, auditor, console, notifier and agency-<id> for each agency of the registry; <USER> upper-cased, "-" as
+"_"). DIR gets one folder per container that mounts it:
 - kafka/ (the broker, at KAFKA_MOUNT): tls/ (CA, certificate and key), server.properties, scram.args
   (kafka-storage format's arguments that create the SCRAM users) and admin.properties (its health check);
 - opensearch/ (the search store's config/opensearch-security): the security plugin's YAML (users as bcrypt
@@ -73,18 +73,24 @@ def passwords(service: str, users: list[str], environ: Mapping[str, str]) -> dic
 
 
 def opensearch_settings() -> dict[str, str]:
-    """The search store's node settings (docker-compose.yml's environment of the opensearch service): paths
-    relative to its config folder, where OPENSEARCH_MOUNT is."""
+    """The search store's node settings (docker-compose.yml's environment of the opensearch service): the
+    secured dev node's (opensearch_secure.node_settings, REST impersonation included), paths relative to its
+    config folder, where OPENSEARCH_MOUNT is, and each value as the image's entrypoint passes it to `-E`
+    (a list comma-separated, which the node splits again)."""
     folder = Path(OPENSEARCH_MOUNT).name
-    pem = {"pemcert_filepath": f"{folder}/opensearch.pem", "pemkey_filepath": f"{folder}/opensearch-key.pem",
-           "pemtrustedcas_filepath": f"{folder}/ca.pem"}
-    return {**{f"plugins.security.ssl.transport.{k}": v for k, v in pem.items()},
-            "plugins.security.ssl.transport.enforce_hostname_verification": "false",
-            "plugins.security.ssl.http.enabled": "true",
-            **{f"plugins.security.ssl.http.{k}": v for k, v in pem.items()},
-            "plugins.security.nodes_dn": "CN=opensearch",
-            "plugins.security.allow_default_init_securityindex": "true",
-            "plugins.security.audit.type": "noop"}
+    settings = opensearch_secure.node_settings(f"{folder}/opensearch.pem", f"{folder}/opensearch-key.pem",
+                                               f"{folder}/ca.pem")
+    return {key: _setting(value) for key, value in settings.items()}
+
+
+def _setting(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        if any("," in item for item in value):
+            raise ValueError(f"{value}: the node would split an item at its comma")
+        return ",".join(value)
+    return str(value)
 
 
 def kafka_properties(admin: str) -> dict[str, str]:

@@ -9,14 +9,17 @@ into a temporary folder; where the docker-compose CLI exists, it validates the f
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
 import secrets
 import shlex
 import shutil
+import socket
 import subprocess
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -25,13 +28,18 @@ import pytest
 import yaml
 from conftest import ROOT
 
+from alerting.notify_kafka import TOPIC as NOTIFICATIONS
+from alerting.notify_kafka import TRANSACTIONAL_ID as NOTIFY_TXN
+from alerting.notify_kafka import NotificationLog
+from alerting.notify_store import STATE_INDEX
+from dashboards.console.read_as import reader as read_as_reader
 from dashboards.grafana.dashboards import Settings
 from dashboards.grafana.provisioning import export
 from socpipe import deploy, kafka_client
 from socpipe.cli import build_parser
 from socpipe.config import load_config
 from socpipe.dev import kafka as dev_kafka
-from socpipe.dev import kafka_secure
+from socpipe.dev import kafka_secure, opensearch_secure, process
 from socpipe.dev import opensearch as dev_opensearch
 from socpipe.envelope import ALERTS_TOPIC, DEADLETTER_TOPIC, RAW_TOPICS
 from socpipe.registry import Registry
@@ -43,9 +51,11 @@ ENV_EXAMPLE = ROOT / "deploy" / "compose.env.example"
 PROVISIONING = ROOT / "dashboards" / "provisioning"
 CONFIG_IN_CONTAINER = "/etc/socpipe/socpipe.yaml"
 REGISTRY_IN_CONTAINER = "/etc/socpipe/registry.yaml"
-SOCPIPE_SERVICES = ("init", "kafka-setup", "collector", "pipeline")
+SOCPIPE_SERVICES = ("init", "kafka-setup", "collector", "pipeline", "console", "notifier")
 ONE_SHOT = ("init", "kafka-setup")
 SECRETS_DIR = "/secrets"  # the init command's DIR
+# An environment key holding a secret (a password, the console's session key, the ack links' key).
+SECRET_KEY = re.compile(r"PASSWORD|SECRET")
 # A required variable: ${NAME:?message}, nothing around it.
 REQUIRED = re.compile(r"\$\{([A-Z][A-Z0-9_]*):\?[^}]+\}")
 # ${NAME}, ${NAME:-default}, ${NAME-default}, ${NAME:?err}, ${NAME?err}, ${NAME:+alt}, ${NAME+alt}; $$ escapes.
@@ -194,7 +204,8 @@ def listeners(env: dict[str, str], key: str) -> dict[str, tuple[str, int]]:
 
 
 def test_services(services):
-    assert set(services) == {"init", "kafka", "kafka-setup", "opensearch", "grafana", "collector", "pipeline"}
+    assert set(services) == {"init", "kafka", "kafka-setup", "opensearch", "grafana", "collector", "pipeline",
+                             "console", "notifier"}
 
 
 def test_server_images_are_the_dev_server_versions(services):
@@ -257,12 +268,12 @@ def test_structure_as_compose_config_checks_it(compose, services):
 
 
 def test_every_secret_comes_from_the_environment(compose, services, config):
-    """Every password of every container is one required variable of .env: no value, no default, and the
-    example .env names exactly the variables the file requires."""
+    """Every password and key of every container is one required variable of .env: no value, no default, and
+    the example .env names exactly the variables the file requires."""
     required = set()
     for name, service in services.items():
         for key, value in environment(service).items():
-            if "PASSWORD" in key:
+            if SECRET_KEY.search(key):
                 found = REQUIRED.fullmatch(value)
                 assert found, f"{name}: {key} must be ${{VAR:?message}} (from .env, never a value or default)"
                 required.add(found.group(1))
@@ -274,7 +285,9 @@ def test_every_secret_comes_from_the_environment(compose, services, config):
     for path in (SOCPIPE_CONFIG, ENV_EXAMPLE, COMPOSE):
         text = path.read_text(encoding="utf-8")
         assert not re.search(r"^\s*(sasl_)?password\s*[:=]\s*\S", text, re.MULTILINE), f"a password in {path}"
-    assert config.get("kafka", "sasl_password") is None and config.get("opensearch", "password") is None
+    for key in (("kafka", "sasl_password"), ("opensearch", "password"), ("console", "secret_key"),
+                ("notify", "ack_secret")):
+        assert config.get(*key) is None, f"{key} in the compose configuration"
     for ignore in (".gitignore", ".dockerignore"):
         assert ".env" in (ROOT / ignore).read_text(encoding="utf-8").split(), f".env missing from {ignore}"
 
@@ -391,22 +404,33 @@ def test_opensearch_reads_what_init_wrote(services, generated, config, registry,
                 assert path.stat().st_mode & 0o077 == 0, f"{path} readable by others"
 
 
+def service_config(services, name: str, config, operator_env):
+    """The configuration a socpipe container loads: the mounted file and its environment as compose fills it."""
+    env = {k: compose_value(v, operator_env) for k, v in environment(services[name]).items()}
+    return load_config(SOCPIPE_CONFIG, environ={**env, "SOCPIPE__REGISTRY": str(config.path("registry"))})
+
+
 def test_socpipe_containers_have_their_own_principals(services, generated, config, operator_env):
-    principals = {"kafka-setup": "admin", "collector": "collector", "pipeline": "pipeline"}
-    for name, principal in principals.items():
+    """Each container's Kafka principal and search store user (None: it uses none), with its own password."""
+    principals = {"kafka-setup": ("admin", None), "collector": ("collector", None),
+                  "pipeline": ("pipeline", "pipeline"), "notifier": ("notifier", "notifier"),
+                  "console": (None, "console")}
+    assert set(principals) == set(SOCPIPE_SERVICES) - {"init"}
+    users = yaml.safe_load((generated / "opensearch" / "internal_users.yml").read_text(encoding="utf-8"))
+    for name, (principal, user) in principals.items():
         service = services[name]
         assert service["build"] == "." and service["image"] == "socpipe:local"
         assert mounts(service)[CONFIG_IN_CONTAINER] == ("./deploy/socpipe.compose.yaml", True)
-        env = {k: compose_value(v, operator_env) for k, v in environment(service).items()}
-        loaded = load_config(SOCPIPE_CONFIG, environ={**env, "SOCPIPE__REGISTRY": str(config.path("registry"))})
+        loaded = service_config(services, name, config, operator_env)
         assert loaded.get("kafka", "sasl_username") == principal
-        assert loaded.get("kafka", "sasl_password") == operator_env[deploy.variable("kafka", principal)]
+        assert loaded.get("kafka", "sasl_password") == (principal and operator_env[deploy.variable("kafka", principal)])
         for key in ("kafka", "ssl_cafile"), ("opensearch", "ca_certs"):
             generated_file(services, generated, name, config.get(*key))
         store_password = loaded.get("opensearch", "password")
-        if name == "pipeline":
-            assert loaded.get("opensearch", "username") == "pipeline"
-            assert store_password == operator_env[deploy.variable("opensearch", "pipeline")]
+        if user:
+            assert loaded.get("opensearch", "username") == user
+            assert store_password == operator_env[deploy.variable("opensearch", user)]
+            assert bcrypt.checkpw(store_password.encode(), users[user]["hash"].encode()), f"{name}: not {user}'s"
         else:
             assert store_password is None, f"{name} does not use the search store"
 
@@ -442,6 +466,212 @@ def test_pipeline_and_kafka_setup_commands(services, config):
     setup = parsed_command(services["kafka-setup"])
     assert (setup.command, setup.deploy_command) == ("deploy", "grant")
     assert services["kafka-setup"]["depends_on"] == {"kafka": {"condition": "service_healthy"}}
+
+
+def test_console_command_port_and_reads_as_the_signed_in_user(services, generated, config, registry,
+                                                              operator_env):
+    service = services["console"]
+    args = parsed_command(service)
+    assert args.command == "serve" and str(args.config) == CONFIG_IN_CONTAINER
+    loaded = service_config(services, "console", config, operator_env)
+    port = loaded.get("console", "port")
+    assert loaded.get("console", "host") == "0.0.0.0", "published ports reach the container's interface"
+    assert published_ports(service) == [{"host_ip": "127.0.0.1", "published": str(port), "target": str(port),
+                                         "protocol": "tcp"}]
+    assert f"http://127.0.0.1:{port}/login" in " ".join(service["healthcheck"]["test"])
+    assert {k: v["condition"] for k, v in service["depends_on"].items()} == {
+        "init": "service_completed_successfully", "opensearch": "service_healthy"}
+    # its session key and the acknowledgement links' key, the notifier's too
+    assert loaded.get("console", "secret_key") == operator_env["SOCPIPE_CONSOLE_SECRET_KEY"]
+    ack = service_config(services, "notifier", config, operator_env).get("notify", "ack_secret")
+    assert loaded.get("notify", "ack_secret") == ack == operator_env["SOCPIPE_NOTIFY_ACK_SECRET"]
+    volumes = mounts(service)
+    assert in_volume(service, loaded.get("console", "users_file")) == ("socpipe-console", "users.yaml")
+    assert not volumes["/var/lib/socpipe/console"][1]
+    assert volumes[str(loaded.get("lake", "path"))] == ("socpipe-lake", False), "the action log's table"
+    assert host_source(service, REGISTRY_IN_CONTAINER) == config.path("registry")
+    # it reads as each signed-in user's own store user, which exists and `console` may impersonate
+    read_as = loaded.get("console", "read_as")
+    assert read_as == opensearch_secure.READ_AS
+    assert read_as_reader(loaded) is not None
+    allowed = environment(services["opensearch"])[f"{opensearch_secure.IMPERSONATION_SETTING}.console"].split(",")
+    users = yaml.safe_load((generated / "opensearch" / "internal_users.yml").read_text(encoding="utf-8"))
+    targets = {read_as[role] for role in read_as if role != "agency"} | {
+        read_as["agency"].format(agency=a) for a in registry.agencies}
+    for target in targets:
+        assert target in users and any(fnmatch.fnmatchcase(target, pattern) for pattern in allowed), target
+    assert not [u for u in users if u in ("admin", "pipeline", "notifier", "console")
+                and any(fnmatch.fnmatchcase(u, pattern) for pattern in allowed)], "only the users it reads as"
+
+
+def test_store_lets_only_the_console_impersonate(services):
+    """The secured dev node's REST impersonation setting, as the compose node receives it (-E splits lists at
+    commas)."""
+    env = environment(services["opensearch"])
+    found = {k.removeprefix(opensearch_secure.IMPERSONATION_SETTING + "."): v.split(",")
+             for k, v in env.items() if k.startswith(opensearch_secure.IMPERSONATION_SETTING)}
+    assert found == {user: list(targets) for user, targets in opensearch_secure.IMPERSONATORS.items()}
+    assert found == {"console": ["soc", "auditor", "agency-*"]}
+    assert deploy.opensearch_settings()[f"{opensearch_secure.IMPERSONATION_SETTING}.console"] == env[
+        f"{opensearch_secure.IMPERSONATION_SETTING}.console"]
+
+
+def test_notifier_command_and_stores(services, generated, config, operator_env):
+    service = services["notifier"]
+    args = parsed_command(service)
+    assert args.command == "notify" and not args.once and args.incidents is None
+    assert str(args.config) == CONFIG_IN_CONTAINER
+    assert not service.get("ports"), "the notifier listens on nothing"
+    assert {k: v["condition"] for k, v in service["depends_on"].items()} == {
+        "kafka-setup": "service_completed_successfully", "opensearch": "service_healthy"}
+    loaded = service_config(services, "notifier", config, operator_env)
+    volumes = mounts(service)
+    assert volumes[str(loaded.get("lake", "path"))] == ("socpipe-lake", False), "the action log's table"
+    outbox = str(loaded.get("notify", "outbox_dir"))
+    assert in_volume(service, outbox)[0] == "socpipe-notify" and not volumes["/var/lib/socpipe/notify"][1]
+    assert host_source(service, REGISTRY_IN_CONTAINER) == config.path("registry")
+    assert loaded.get("notify", "base_url").endswith(f":{loaded.get('console', 'port')}"), "the console's links"
+    # its health check looks for the state index the notifier makes at its start
+    check = service["healthcheck"]["test"]
+    assert f"index='{STATE_INDEX}'" in check[-1] and f"'{CONFIG_IN_CONTAINER}'" in check[-1]
+    # the topic, transactional id and ledger group the broker's ACLs name are the notifier's own
+    assert (kafka_secure.NOTIFICATIONS_TOPIC, kafka_secure.NOTIFIER_TRANSACTION) == (NOTIFICATIONS, NOTIFY_TXN)
+    assert "notifier" in kafka_secure.ROLES and "notifier" in opensearch_secure.SERVICE_USERS
+
+
+def test_health_checks_in_python_compile(services):
+    for name, service in services.items():
+        test = (service.get("healthcheck") or {}).get("test") or []
+        if test[1:3] == ["python", "-c"]:
+            compile(test[3], f"{name} healthcheck", "exec")
+
+
+def test_socpipe_volumes_are_folders_the_image_gives_its_user(services):
+    """A named volume starts as a copy of the image's folder at its mount point: the non-root socpipe user
+    can write it only if the Dockerfile made that folder its own."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text(encoding="utf-8"))
+    made = {word for line in text.splitlines() if "mkdir -p" in line for word in line.split() if
+            word.startswith("/var/lib/socpipe/")}
+    assert "chown -R socpipe:socpipe /var/lib/socpipe" in text
+    for name in SOCPIPE_SERVICES:
+        if name == "init":
+            continue  # root
+        for target, (source, read_only) in mounts(services[name]).items():
+            if not read_only and not source.startswith((".", "/")):
+                assert target in made, f"{name}: {source} at {target}, which the image does not make"
+
+
+@pytest.fixture(scope="module")
+def secured_kafka(tmp_path_factory):
+    """The secured dev broker alone, as `socpipe dev up --secure` starts it, with the topics and ACLs of
+    kafka_secure.grant (the code `socpipe deploy grant` runs in kafka-setup)."""
+    directory = tmp_path_factory.mktemp("kafka")
+    with socket.socket() as one, socket.socket() as two:
+        one.bind(("127.0.0.1", 0))
+        two.bind(("127.0.0.1", 0))
+        port, controller = one.getsockname()[1], two.getsockname()[1]
+    pid_file = directory / "kafka.pid"
+    process.start(dev_kafka.prepare(directory, port, controller, secure=True), pid_file, directory / "kafka.log",
+                  cwd=directory)
+    bootstrap = f"127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.running_pid(pid_file), process.log_tail(directory / "kafka.log")
+            try:
+                dev_kafka.check(bootstrap, kafka_secure.python_options(directory, "admin"))
+                break
+            except Exception:
+                assert time.monotonic() < deadline, "the secured broker did not answer in 120 s"
+                time.sleep(0.5)
+        kafka_secure.grant(bootstrap, directory)
+        yield bootstrap, directory
+    finally:
+        process.stop(pid_file)
+
+
+@pytest.mark.slow
+def test_notifier_principal_logs_notifications_and_nothing_else(secured_kafka, tmp_path):
+    """The notifier's own code with the `notifier` principal against the secured broker: its messages reach
+    `notifications` once, in its transactions; it may not write raw.* or alerts, read anything else, create a
+    topic or use another transactional id."""
+    from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+    from kafka.admin import NewTopic
+    from kafka.errors import KafkaError
+    from test_notify_kafka import AGENCIES, add, notifier, topic_records
+    from test_notify_servers import T0
+
+    bootstrap, directory = secured_kafka
+    path = tmp_path / "notifier.yaml"
+    path.write_text(yaml.safe_dump({
+        "registry": str(ROOT / "socpipe" / "demo" / "registry.yaml"), "lake": {"path": "lake"},
+        "kafka": {"bootstrap_servers": bootstrap, **kafka_secure.client_settings(directory, "notifier")},
+        "notify": {"state_path": "state.sqlite", "outbox_dir": "outbox", "route": {"group_wait": 0}}}))
+    config = load_config(path, environ=kafka_secure.environment(directory, "notifier"))
+    run = notifier(config, NotificationLog(config))
+    try:
+        add(run, "a")
+        assert run.tick(T0).sent == len(AGENCIES)
+        assert run.tick(T0 + timedelta(seconds=1)).sent == 0
+    finally:
+        run.publisher.close()
+    admin = load_config(path, environ={"SOCPIPE__KAFKA__SASL_USERNAME": "admin",
+                                       "SOCPIPE__KAFKA__SASL_PASSWORD": kafka_secure.python_options(
+                                           directory, "admin")["sasl_plain_password"]})
+    committed = topic_records(admin, "read_committed")
+    assert sorted(k for k, _ in committed) == sorted(n for n, _ in run.store.all("sent"))
+    assert len(committed) == len(AGENCIES)
+
+    options = kafka_secure.python_options(directory, "notifier")
+    for topic in ("raw.syslog", "alerts", "deadletter"):
+        producer = KafkaProducer(bootstrap_servers=bootstrap, max_block_ms=10000, **options)
+        try:
+            with pytest.raises(KafkaError) as refused:
+                producer.send(topic, b"forged").get(timeout=20)
+            assert "Authorization" in type(refused.value).__name__, refused.value
+        finally:
+            producer.close()
+    # records there to be read, so a read that finds nothing was refused
+    producer = KafkaProducer(bootstrap_servers=bootstrap, **kafka_secure.python_options(directory, "admin"))
+    for topic in ("raw.syslog", "alerts"):
+        producer.send(topic, b"a record").get(timeout=20)
+    producer.close()
+    for topic in ("raw.syslog", "alerts"):
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap, consumer_timeout_ms=5000, **options)
+        try:
+            consumer.assign([TopicPartition(topic, 0)])
+            try:
+                consumer.seek_to_beginning()
+                assert [m.value for m in consumer] == [], f"the notifier read {topic}"
+            except KafkaError:
+                pass  # refused outright
+        finally:
+            consumer.close()
+    client = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000, **options)
+    try:
+        assert set(client.list_topics()) == {"notifications"}, "it sees only its own topic"
+        with pytest.raises(KafkaError) as refused:
+            client.create_topics([NewTopic("notifications-2", 1, 1)])
+        assert "Authorization" in type(refused.value).__name__, refused.value
+    finally:
+        client.close()
+    other = KafkaProducer(bootstrap_servers=bootstrap, max_block_ms=10000, transactional_id="socpipe-run-forged",
+                          **options)
+    try:
+        with pytest.raises(KafkaError) as refused:
+            other.init_transactions()
+        assert "Authorization" in type(refused.value).__name__, refused.value
+    finally:
+        other.close()
+    # and the collector may not write the notifier's log
+    producer = KafkaProducer(bootstrap_servers=bootstrap, max_block_ms=10000,
+                             **kafka_secure.python_options(directory, "collector"))
+    try:
+        with pytest.raises(KafkaError) as refused:
+            producer.send("notifications", b"forged").get(timeout=20)
+        assert "Authorization" in type(refused.value).__name__, refused.value
+    finally:
+        producer.close()
 
 
 def test_topics_are_the_codes(config):

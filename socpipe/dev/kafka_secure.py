@@ -1,12 +1,15 @@
 """The secured dev Kafka (`socpipe dev up --secure`): TLS, SASL/SCRAM-SHA-512, principals and ACLs.
 
 Principals: `admin` (the broker itself and set-up only), `collector` (may write raw.* and deadletter,
-nothing else) and `pipeline` (the streaming job: reads raw.*, writes alerts and deadletter, creates its
-topics). Their passwords are random at each `up`, kept in files only the owner can read
-(kafka/credentials.json, and kafka/<role>.env with the SOCPIPE__KAFKA__SASL_PASSWORD line a role's
-processes need); nothing prints them. The client listener speaks SASL_SSL with a throwaway CA
-(socpipe/dev/tls.py); the controller listener, on 127.0.0.1 inside the same JVM, takes SASL PLAIN from
-`admin` only. The authorizer denies whatever no ACL allows.
+nothing else), `pipeline` (the streaming job: reads raw.*, writes alerts and deadletter, creates its
+topics) and `notifier` (`socpipe notify`: writes its log of sent messages to `notifications` in its
+transactions, with its ledger group; it reads no other topic, since it takes incidents from the search
+store). grant_as sets these ACLs for `dev up --secure` and docker-compose's `socpipe deploy grant` alike.
+Their passwords are random at each `up`, kept in files only the owner can read (kafka/credentials.json,
+and kafka/<role>.env with the SOCPIPE__KAFKA__SASL_PASSWORD line a role's processes need); nothing prints
+them. The client listener speaks SASL_SSL with a throwaway CA (socpipe/dev/tls.py); the controller
+listener, on 127.0.0.1 inside the same JVM, takes SASL PLAIN from `admin` only. The authorizer denies
+whatever no ACL allows.
 """
 
 from __future__ import annotations
@@ -20,7 +23,11 @@ from typing import Any
 from socpipe.dev import tls
 from socpipe.envelope import ALERTS_TOPIC, DEADLETTER_TOPIC, RAW_PREFIX, RAW_TOPICS, TRANSACTION_PREFIX
 
-ROLES = ("admin", "collector", "pipeline")
+ROLES = ("admin", "collector", "pipeline", "notifier")
+# The notifier's topic, and the name of its transactional id and ledger group (alerting/notify_kafka.py TOPIC and
+# TRANSACTIONAL_ID; the spine does not import alerting, tests/test_compose.py checks they agree).
+NOTIFICATIONS_TOPIC = "notifications"
+NOTIFIER_TRANSACTION = "socpipe-notify"
 MECHANISM = "SCRAM-SHA-512"
 SCRAM_LOGIN = "org.apache.kafka.common.security.scram.ScramLoginModule"
 _PLAIN = "org.apache.kafka.common.security.plain.PlainLoginModule"
@@ -117,7 +124,8 @@ def grant_as(bootstrap: str, admin_options: dict[str, Any], prefix: str = "") ->
 
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10000, **admin_options)
     try:
-        names = [f"{prefix}{t}" for t in (*RAW_TOPICS, ALERTS_TOPIC, DEADLETTER_TOPIC)]
+        # `notifications` too, so the notifier needs no right to create topics.
+        names = [f"{prefix}{t}" for t in (*RAW_TOPICS, ALERTS_TOPIC, DEADLETTER_TOPIC, NOTIFICATIONS_TOPIC)]
         existing = set(admin.list_topics())
         missing = [NewTopic(n, 1, 1) for n in names if n not in existing]
         if missing:
@@ -142,7 +150,13 @@ def grant_as(bootstrap: str, admin_options: dict[str, Any], prefix: str = "") ->
                 # The job's transactions and their ledger group (layers/stream.py KafkaBatches).
                 *allow("pipeline", ResourceType.TRANSACTIONAL_ID, f"{prefix}{TRANSACTION_PREFIX}", True, write,
                        describe),
-                *allow("pipeline", group, f"{prefix}{TRANSACTION_PREFIX}", True, read, describe)]
+                *allow("pipeline", group, f"{prefix}{TRANSACTION_PREFIX}", True, read, describe),
+                # The notifier's transactions on `notifications`; its ledger is its group's offset on that topic
+                # (committed in the transaction: Read on the topic and the group).
+                *allow("notifier", topic, f"{prefix}{NOTIFICATIONS_TOPIC}", False, write, describe, read),
+                *allow("notifier", ResourceType.TRANSACTIONAL_ID, f"{prefix}{NOTIFIER_TRANSACTION}", False, write,
+                       describe),
+                *allow("notifier", group, f"{prefix}{NOTIFIER_TRANSACTION}", False, read, describe)]
         result = admin.create_acls(acls)
         if result.get("failed"):
             raise RuntimeError(f"kafka ACLs refused: {result['failed']}")

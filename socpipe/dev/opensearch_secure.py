@@ -49,7 +49,7 @@ from socpipe.registry import Registry
 VERSION = f"{opensearch.VERSION}.0"  # the plugin's version is the server's plus its own patch level
 PLUGIN_CLASS = "org.opensearch.security.OpenSearchSecurityPlugin"
 JARS = jars.JarSet("opensearch-security", VERSION, (f"org.opensearch.plugin:opensearch-security:{VERSION}:zip",))
-SERVICE_USERS = ("admin", "pipeline", "soc", "auditor", "console")
+SERVICE_USERS = ("admin", "pipeline", "soc", "auditor", "console", "notifier")
 AGENCY_PREFIX = "agency-"
 ACTIONS_INDEX = "actions"  # alerting.actions.ACTIONS_INDEX, the action log (the spine does not import alerting)
 # The console's console.read_as for this store: the store's user each console role reads as.
@@ -66,19 +66,8 @@ _JAR_NAME = re.compile(r"^(.+?)-\d[^/]*\.jar$")
 def prepare(directory: Path, port: int, transport_port: int, config: Config) -> list[str]:
     """Certificates, passwords and the plugin's configuration for a fresh node; returns its command line."""
     files = tls.make(directory / "tls", "opensearch")
-    pem = {"pemcert_filepath": str(files.cert.resolve()), "pemkey_filepath": str(files.key.resolve()),
-           "pemtrustedcas_filepath": str(files.ca.resolve())}
-    settings: dict[str, Any] = {
-        **{f"plugins.security.ssl.transport.{k}": v for k, v in pem.items()},
-        "plugins.security.ssl.transport.enforce_hostname_verification": False,
-        "plugins.security.ssl.http.enabled": True,
-        **{f"plugins.security.ssl.http.{k}": v for k, v in pem.items()},
-        "plugins.security.nodes_dn": [_NODE_DN],
-        "plugins.security.allow_default_init_securityindex": True,
-        "plugins.security.audit.type": "noop",
-        "plugins.security.compliance.salt": secrets.token_hex(8),
-        **{f"{IMPERSONATION_SETTING}.{user}": list(targets) for user, targets in IMPERSONATORS.items()},
-    }
+    settings = {**node_settings(str(files.cert.resolve()), str(files.key.resolve()), str(files.ca.resolve())),
+                "plugins.security.compliance.salt": secrets.token_hex(8)}
     command = opensearch.prepare(directory, port, transport_port, settings, (str(_plugin_jars()),), (PLUGIN_CLASS,))
     registry = Registry.load(config.path("registry")) if config.get("registry") else None
     agencies = sorted(registry.agencies) if registry else []
@@ -92,6 +81,23 @@ def prepare(directory: Path, port: int, transport_port: int, config: Config) -> 
     for name, body in _security_config(config, registry, passwords).items():
         tls.private(security / f"{name}.yml", json.dumps(body, ensure_ascii=False, indent=1).encode())  # JSON is YAML
     return command
+
+
+def node_settings(cert: str, key: str, ca: str) -> dict[str, Any]:
+    """The security plugin's node settings, of the dev node and docker-compose's (socpipe/deploy.py): TLS on
+    transport and HTTP with these PEM files, the configuration loaded on the first start, and who may
+    impersonate whom."""
+    pem = {"pemcert_filepath": cert, "pemkey_filepath": key, "pemtrustedcas_filepath": ca}
+    return {
+        **{f"plugins.security.ssl.transport.{k}": v for k, v in pem.items()},
+        "plugins.security.ssl.transport.enforce_hostname_verification": False,
+        "plugins.security.ssl.http.enabled": True,
+        **{f"plugins.security.ssl.http.{k}": v for k, v in pem.items()},
+        "plugins.security.nodes_dn": [_NODE_DN],
+        "plugins.security.allow_default_init_securityindex": True,
+        "plugins.security.audit.type": "noop",
+        **{f"{IMPERSONATION_SETTING}.{user}": list(targets) for user, targets in IMPERSONATORS.items()},
+    }
 
 
 def agency_user(agency_id: str) -> str:
@@ -142,20 +148,23 @@ def _security_config(config: Config, registry: Registry | None, passwords: dict[
     write = ["crud", "create_index", "manage_aliases", "indices:admin/mapping/put", "indices:admin/refresh*",
              "indices:admin/get", "indices:admin/resolve/index", "indices:monitor/*"]
     templates = ["indices:admin/template/*", "indices:admin/index_template/*", "cluster:admin/component_template/*"]
+    read_write = {"cluster_permissions": ["cluster_monitor", "cluster_composite_ops"],
+                  "index_permissions": [{"index_patterns": ["*"], "allowed_actions": write}]}
     roles: dict[str, Any] = {
         "socpipe_pipeline": {"cluster_permissions": ["cluster_monitor", "cluster_composite_ops", *templates],
                              "index_permissions": [{"index_patterns": ["*"], "allowed_actions": write}]},
-        "socpipe_soc": {"cluster_permissions": ["cluster_monitor", "cluster_composite_ops"],
-                        "index_permissions": [{"index_patterns": ["*"], "allowed_actions": write}]},
+        "socpipe_soc": read_write,
         # The console's own user writes people's changes and makes the agency aliases at every start.
         "socpipe_console": {"cluster_permissions": ["cluster_monitor", "cluster_composite_ops", *templates],
                             "index_permissions": [{"index_patterns": ["*"], "allowed_actions": write}]},
+        # The notifier's own user: incidents, its state and the action log, and alerts with notify.unit alerts.
+        "socpipe_notifier": read_write,
         "socpipe_auditor": {"cluster_permissions": ["cluster_monitor", "cluster_composite_ops_ro"],
                             "index_permissions": [{"index_patterns": ["*"], "allowed_actions": [
                                 "read", "indices:admin/get", "indices:admin/resolve/index", "indices:monitor/*"]}]},
     }
     mapping: dict[str, Any] = {"all_access": {"users": ["admin"]},
-                               **{f"socpipe_{u}": {"users": [u]} for u in ("pipeline", "soc", "auditor", "console")}}
+                               **{f"socpipe_{u}": {"users": [u]} for u in SERVICE_USERS if u != "admin"}}
     for agency in sorted(registry.agencies) if registry else []:
         role = f"socpipe_{agency_user(agency)}"
         subtree = sorted(registry.subtree(agency))
