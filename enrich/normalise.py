@@ -12,7 +12,7 @@ import fnmatch
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from socpipe.registry import Registry
@@ -30,8 +30,7 @@ INTEGRITY_LABELS = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Context:
+class Context(NamedTuple):  # a tuple: made once per event, several times cheaper than a frozen dataclass
     timestamp: datetime | None
     host: str | None
     source_ip: str | None
@@ -93,10 +92,7 @@ def context(event: Event, registry: Registry | None, hints: tuple[HostHint, ...]
 def _host_ip_user(event: Event) -> tuple[str | None, str | None, str | None]:
     f = event.fields
     if event.kind == WINDOWS:
-        ip = next((f[k] for k in ("IpAddress", "SourceIp", "SourceAddress") if f.get(k) not in (None, "-")), None)
-        user = next((f[k] for k in ("TargetUserName", "User", "SubjectUserName") if f.get(k) not in (None, "-")),
-                    None)
-        return system_value(f, "Computer"), ip, user
+        return system_value(f, "Computer"), _first_value(f, _WINDOWS_IPS), _first_value(f, _WINDOWS_USERS)
     if event.kind == SYSLOG:
         match = _SYSLOG_FROM.search(f.get("message", ""))
         user = _SYSLOG_USER.search(f.get("message", ""))
@@ -104,6 +100,19 @@ def _host_ip_user(event: Event) -> tuple[str | None, str | None, str | None]:
     if event.kind == WEBSERVER:
         return f.get("cs-host"), f.get("c-ip"), f.get("cs-username")
     return f.get("host.name") or f.get("Computer"), f.get("source.ip"), f.get("user.name")
+
+
+_WINDOWS_IPS = ("IpAddress", "SourceIp", "SourceAddress")
+_WINDOWS_USERS = ("TargetUserName", "User", "SubjectUserName")
+
+
+def _first_value(f: dict[str, str], names: tuple[str, ...]) -> str | None:
+    """The value of the first of `names` that the event has, other than "-" (Windows' "none")."""
+    for name in names:
+        value = f.get(name)
+        if value is not None and value != "-":
+            return value
+    return None
 
 
 _SYSLOG_FROM = re.compile(r"\bfrom ([0-9a-fA-F:.]+)")

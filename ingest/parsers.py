@@ -58,10 +58,15 @@ def _list_text(items: list[object]) -> str:
 
 # ---- flat JSON ---------------------------------------------------------------------------------------
 
+_ONLY_TEXT = {str}
+
+
 def flat_fields(document: object) -> dict[str, str]:
     """Fields of an already decoded flat JSON object: nested objects joined with ".", nulls left out."""
     if not isinstance(document, dict):
         raise ParseError(f"expected a JSON object, got {type(document).__name__}")
+    if set(map(type, document.values())) <= _ONLY_TEXT:
+        return document.copy()  # already flat text (most log lines): the same fields, without the walk
     fields: dict[str, str] = {}
     _flatten(fields, "", document)
     return fields
