@@ -15,6 +15,7 @@ import itertools
 import json
 import logging
 import os
+import select
 import socket
 import threading
 import time
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 
 _POLL = 0.5  # the socket wakes this often to notice a stop and expire parked sets
 _SAVE_SECONDS = 1.0  # templates are saved at most this often (and at stop)
+_GATHER_SECONDS = 0.001  # after queuing, datagrams gather in the socket this long (a flow is older anyway)
+_GATHER_DATAGRAMS = 64  # datagrams whose messages are queued together, at most
 _TOPIC = f"{RAW_PREFIX}{FLOW}"
 
 
@@ -55,7 +58,7 @@ class FlowListener:
         self.socket = socket.socket(family, socket.SOCK_DGRAM)
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
         self.socket.bind((bind, port))
-        self.socket.settimeout(_POLL)
+        self.socket.setblocking(False)
         self._thread = threading.Thread(target=self._serve, name="netflow-udp", daemon=True)
         self._thread.start()
         log.info("netflow listening on udp://%s:%d", *self.socket.getsockname()[:2])
@@ -67,21 +70,40 @@ class FlowListener:
         self._save()
 
     def _serve(self) -> None:
+        """Decode what the socket holds, then queue the messages of those datagrams together (one spool write,
+        one wake of the sender) and let datagrams gather for _GATHER_SECONDS: when the collector keeps up,
+        each datagram otherwise came alone, with its own write and wake-ups."""
         last_save = time.monotonic()
+        ready = select.poll()
+        ready.register(self.socket, select.POLLIN)
+        messages: list[Message] = []
+        datagrams = 0
         while not self._stop.is_set():
             try:
                 datagram, sender = self.socket.recvfrom(65535)
-            except TimeoutError:  # quiet: sets whose template never came are dead letters now
-                self._produce([], self.decoder.expire(time.monotonic()))
+            except BlockingIOError:
+                if messages:
+                    self._producer.send_all(messages)
+                    messages, datagrams = [], 0
+                    time.sleep(_GATHER_SECONDS)
+                elif not ready.poll(_POLL * 1000):  # quiet: sets whose template never came are dead letters now
+                    messages = self._messages([], self.decoder.expire(time.monotonic()))
             else:
-                self._produce(*self.decoder.decode(datagram, _exporter(sender), time.monotonic()))
+                messages += self._messages(*self.decoder.decode(datagram, _exporter(sender), time.monotonic()))
+                datagrams += 1
+                if datagrams >= _GATHER_DATAGRAMS:
+                    self._producer.send_all(messages)
+                    messages, datagrams = [], 0
             if self.decoder.changes != self._saved_changes and time.monotonic() - last_save >= _SAVE_SECONDS:
                 self._save()
                 last_save = time.monotonic()
+        if messages:
+            self._producer.send_all(messages)
 
-    def _produce(self, flows: list[dict[str, str]], letters: list[DeadLetter]) -> None:
+    def _messages(self, flows: list[dict[str, str]], letters: list[DeadLetter]) -> list[Message]:
+        """The Kafka messages of one datagram's flows and dead letters."""
         if not flows and not letters:
-            return
+            return []
         number = next(self._sequence)
         received = received_now()
         record_id = f"{self._collector}|{self._started}|{number}"
@@ -101,7 +123,7 @@ class FlowListener:
             messages.append(deadletter_message(letter, self._collector, received, f"{record_id}|dead {i + 1}"))
         self.flows += len(flows)
         self.dead_letters += len(letters)
-        self._producer.send_all(messages)
+        return messages
 
     def _stamp(self, exporter: str, received: str) -> tuple[tuple[tuple[str, bytes], ...],
                                                            tuple[tuple[str, bytes], ...]]:
