@@ -9,7 +9,7 @@ episode and one alert, whose id hashes the correlation, the group and the first 
 Windows are judged in the order they start, and only once they are final: when the watermark (the
 latest event time seen, less the allowed lateness) has passed their end, so no alert can still fall in
 them. Batch detection has seen everything (its watermark is infinite); the stream advances its watermark
-micro-batch by micro-batch and keeps the open windows in its checkpoint (Correlator.state). Both run
+micro-batch by micro-batch and keeps the open windows in its checkpoint (Correlator.changes). Both run
 the same code in the same order, so the alerts depend on the set of alerts only: not on input order,
 file splits or micro-batch boundaries.
 
@@ -30,9 +30,9 @@ import math
 import operator
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -64,7 +64,6 @@ class Hit:
 
 
 ORDER = operator.attrgetter("at", "key", "rule")  # how a group's hits are sorted
-_HIT_FIELDS = tuple(f.name for f in fields(Hit))
 
 
 def field_value(alert: Mapping[str, Any], name: str) -> str | None:
@@ -107,13 +106,27 @@ def episode_id(correlation: str, group: Mapping[str, str | None], first: str) ->
     return hashlib.sha256(json.dumps([correlation, group, first], sort_keys=True).encode()).hexdigest()[:32]
 
 
+class GroupStore(Protocol):
+    """Where the stream keeps the groups between micro-batches (socpipe/batchstate.py KeyedBatchState):
+    each group's saved form under its correlation, with the time it is next due (Windows.due)."""
+
+    def get(self, part: str, keys: Iterable[str]) -> dict[str, bytes]: ...
+
+    def due(self, part: str, before: float) -> dict[str, bytes]: ...
+
+
 class Correlator:
-    """Every correlation's groups and their open windows; `add` alerts, then `advance` the watermark."""
+    """Every correlation's groups and their open windows; `add` alerts, then `advance` the watermark.
+
+    Batch detection keeps every group in memory. The stream gives a `store`: a micro-batch reads only the
+    groups its alerts fall in and those due to be judged, and `changes` hands back what it changed, so a
+    micro-batch costs what it changes, not what the state holds."""
 
     def __init__(self, correlations: list[Correlation], rules: Iterable[CompiledRule], owner: Owner = single_agency,
-                 state: Mapping[str, Any] | None = None) -> None:
+                 header: Mapping[str, Any] | None = None, store: GroupStore | None = None) -> None:
         self.correlations = correlations
         self.owner = owner
+        self.store = store
         self.names = {r.id: r.name for r in rules if r.name} | {c.id: c.name for c in correlations if c.name}
         self.readers: dict[str, list[Correlation]] = {}
         # A chain's correlation judges its windows later by what its lower correlations need to settle:
@@ -125,17 +138,18 @@ class Correlator:
             self.delay[c.id] = max((self.delay[ref] + lower.timespan for ref in c.rules
                                     if (lower := next((x for x in correlations if x.id == ref), None))),
                                    default=0.0)
-        saved = (state or {}).get("groups", {})
-        self.watermark = float((state or {}).get("watermark") or -math.inf)  # windows ending before it are judged
+        self.watermark = float((header or {}).get("watermark") or -math.inf)  # windows ending before it are judged
         self.late = 0  # alerts that came after the windows they belong to were judged: not correlated
         self.started: set[str] = set()  # alert ids of the episodes that started in the last `advance`
         self.touched: set[tuple[str, str]] = set()  # (correlation, group) that took alerts since `provisional`
         # Early alerts not judged yet: id -> {"until": watermark that judges its first window, "doc": ...}.
-        self.pending: dict[str, dict[str, Any]] = dict((state or {}).get("provisional") or {})
-        self.groups: dict[str, dict[str, Windows]] = {
-            c.id: {key: Windows.load(c, data) for key, data in saved.get(c.id, {}).items()} for c in correlations}
+        self.pending: dict[str, dict[str, Any]] = dict((header or {}).get("provisional") or {})
+        self.groups: dict[str, dict[str, Windows]] = {c.id: {} for c in correlations}  # with a store: those read
+        self.arrived: dict[str, set[str]] = {c.id: set() for c in correlations}  # groups that took alerts
+        self.changed: set[tuple[str, str]] = set()  # (correlation, group) whose saved form changed: `changes`
 
     def add(self, alerts: Iterable[Mapping[str, Any]]) -> None:
+        hits: list[tuple[Correlation, list[str | None], str, Hit]] = []
         for alert in alerts:
             rule = alert["rule"]["id"]
             readers = self.readers.get(rule)
@@ -156,10 +170,24 @@ class Correlator:
                     continue
                 hit = Hit(rule, at, key, alert["rule"]["level"], tuple(field_value(alert, f) for f in c.fields),
                           agencies, context)
-                name = orjson.dumps(group).decode()
-                windows = self.groups[c.id].get(name) or self.groups[c.id].setdefault(name, Windows(c, group))
-                windows.add(hit)
-                self.touched.add((c.id, name))
+                hits.append((c, group, orjson.dumps(group).decode(), hit))
+        if self.store is not None:
+            wanted: dict[str, set[str]] = {}
+            for c, _, name, _ in hits:
+                if name not in self.groups[c.id]:
+                    wanted.setdefault(c.id, set()).add(name)
+            for c in self.correlations:
+                self._read(c, self.store.get(c.id, wanted.get(c.id, ())))
+        for c, group, name, hit in hits:
+            windows = self.groups[c.id].get(name) or self.groups[c.id].setdefault(name, Windows(c, group))
+            windows.add(hit)
+            self.touched.add((c.id, name))
+            self.arrived[c.id].add(name)
+
+    def _read(self, c: Correlation, saved: Mapping[str, bytes]) -> None:
+        for key, data in saved.items():
+            if key not in self.groups[c.id]:
+                self.groups[c.id][key] = Windows.load(c, orjson.loads(data))
 
     def advance(self, watermark: float) -> dict[str, dict[str, Any]]:
         """Judge every window that ended before the watermark, in order; the documents of the episodes that
@@ -168,14 +196,24 @@ class Correlator:
         self.started = set()
         for c in self.correlations:
             started: list[dict[str, Any]] = []
-            for key in sorted(self.groups[c.id]):
-                windows = self.groups[c.id][key]
+            groups, mark = self.groups[c.id], watermark - self.delay[c.id]
+            if self.store is None:
+                visit = set(groups)
+            else:  # in key order, as if every group were visited: those left in the store have nothing due
+                due = self.store.due(c.id, mark)
+                self._read(c, due)
+                visit = self.arrived[c.id] | set(due)
+            for key in sorted(visit):
+                windows = groups[key]
                 group = dict(zip(c.group_by, windows.group, strict=True))
                 start = functools.partial(self._started, c, group, started)
-                for episode in windows.advance(watermark - self.delay[c.id], start):
+                for episode in windows.advance(mark, start):
                     out[episode.alert_id] = episode.document(c, group, self.owner)
+                if self.store is not None:
+                    self.changed.add((c.id, key))
                 if windows.idle:
-                    del self.groups[c.id][key]
+                    del groups[key]
+            self.arrived[c.id].clear()
             self.add(started)  # higher correlations of a chain read each episode once, when it starts
         self.watermark = max(self.watermark, watermark)
         for alert_id, early in list(self.pending.items()):
@@ -198,6 +236,8 @@ class Correlator:
             windows = self.groups[cid].get(name)
             if windows is None or not grows(c):
                 continue
+            if c.type in _GROWING and not c.met(measure(c, windows.hits) or 0.0):
+                continue  # no window of the group meets it if all the group's hits together do not
             group = dict(zip(c.group_by, windows.group, strict=True))
             judged = windows.episode.alert_id if windows.episode else None
             for episode in windows.copy().advance(math.inf, lambda _: None):
@@ -218,11 +258,21 @@ class Correlator:
         started.append(episode.document(c, group, self.owner))
         self.started.add(episode.alert_id)
 
-    def state(self) -> dict[str, Any]:
-        """What the stream keeps in its checkpoint between micro-batches (JSON)."""
-        return {"watermark": self.watermark if math.isfinite(self.watermark) else None,
-                "groups": {cid: {key: w.dump() for key, w in groups.items()} for cid, groups in self.groups.items()},
-                "provisional": self.pending}
+    def header(self) -> dict[str, Any]:
+        """The state apart from the groups (JSON), as the constructor takes it."""
+        return {"watermark": self.watermark if math.isfinite(self.watermark) else None, "provisional": self.pending}
+
+    def changes(self) -> dict[tuple[str, str], tuple[float, bytes] | None]:
+        """Each group that changed since the last call, by (correlation, group): when it is next due and
+        its saved form (JSON), or None for a group that went. The groups read from the store are let go:
+        the store has them now."""
+        out = {(cid, key): (w.due, orjson.dumps(w.dump())) if (w := self.groups[cid].get(key)) else None
+               for cid, key in self.changed}
+        self.changed.clear()
+        if self.store is not None:
+            for groups in self.groups.values():
+                groups.clear()
+        return out
 
 
 @dataclass
@@ -350,11 +400,16 @@ class Windows:
     def idle(self) -> bool:
         return not self.hits and self.episode is None
 
+    @property
+    def due(self) -> float:
+        """The watermark past which `advance` has work: the end of the next window, or of the episode."""
+        return self.hits[0].at + self.c.timespan if self.hits else self.episode.last_end if self.episode else math.inf
+
     def dump(self) -> dict[str, Any]:
         self._merge()
-        return {"group": self.group, "hits": [{name: getattr(h, name) for name in _HIT_FIELDS} for h in self.hits],
-                "scanned": self.scanned, "sliding": self.sliding.dump(),
-                "episode": asdict(self.episode) if self.episode else None}
+        # Hits and the episode are dataclasses, which orjson writes as objects (`changes`).
+        return {"group": self.group, "hits": self.hits, "scanned": self.scanned, "sliding": self.sliding.dump(),
+                "episode": self.episode}
 
     def copy(self) -> Windows:
         """A twin to judge ahead of time without changing this one: hits are immutable and shared, the
@@ -382,7 +437,7 @@ class _Sliding:
     def __init__(self, c: Correlation, counts: list[list[Any]] | None = None, total: float = 0.0,
                  numbers: int = 0) -> None:
         self.c = c
-        self.counts: Counter[Any] = Counter({_hashable(key): n for key, n in counts or []})
+        self.counts: dict[Any, int] = {_hashable(key): n for key, n in counts or []}  # a dict: Counter costs more
         self.total = total
         self.numbers = numbers
 
@@ -391,15 +446,16 @@ class _Sliding:
 
     def copy(self) -> _Sliding:
         twin = _Sliding(self.c, total=self.total, numbers=self.numbers)
-        twin.counts = Counter(self.counts)
+        twin.counts = dict(self.counts)
         return twin
 
     def change(self, hit: Hit, sign: int) -> None:
         if self.c.type in ("value_count", "temporal"):
             item = hit.rule if self.c.type == "temporal" else None if None in hit.values else hit.values
             if item is not None:
-                self.counts[item] += sign
-                if not self.counts[item]:
+                if n := self.counts.get(item, 0) + sign:
+                    self.counts[item] = n
+                else:
                     del self.counts[item]
         elif self.c.type in ("value_sum", "value_avg"):
             number = _number(hit.values[0])

@@ -56,7 +56,7 @@ from layers.correlate import Correlator, hidden_rules, single_agency
 from layers.detect import EVENT_SCHEMA, alert_batch, context_doc, detector_for, event_row, name_collisions
 from rules.model import RuleSet
 from socpipe import kafka_client, lakechain, search
-from socpipe.batchstate import BatchState
+from socpipe.batchstate import KeyedBatchState
 from socpipe.config import ENV_PREFIX, Config
 from socpipe.envelope import (
     ALERTS_TOPIC,
@@ -248,30 +248,32 @@ def refused_letter(rejected: search.Rejected) -> str:
 
 
 class StreamCorrelation:
-    """Layer 2 on the stream: each micro-batch's alerts go into the correlation windows kept in the
-    checkpoint, and the watermark (the newest event time seen, less correlation.lateness_seconds) judges
-    the windows that ended before it (layers/correlate.py)."""
+    """Layer 2 on the stream: each micro-batch's alerts go into the correlation windows, and the watermark
+    (the newest event time seen, less correlation.lateness_seconds) judges the windows that ended before
+    it (layers/correlate.py). The groups live in the checkpoint (socpipe/batchstate.py KeyedBatchState);
+    a micro-batch reads those its alerts fall in and those due, and writes back those it changed."""
 
     def __init__(self, config: Config, ruleset: RuleSet, registry: Registry | None) -> None:
         self.ruleset = ruleset
         self.hidden = hidden_rules(ruleset.correlations)
         self.lateness = float(config.get("correlation", "lateness_seconds"))
         self.owner = registry.common_ancestor if registry else single_agency
-        self.states = BatchState(Path(config.path("run", "checkpoint_dir")) / "correlation")
+        self.states = KeyedBatchState(Path(config.path("run", "checkpoint_dir")) / "correlation.sqlite")
 
     def apply(self, alerts: pa.Table, latest: datetime | None, batch_id: int) -> tuple[pa.Table, pa.Table]:
         """The alerts that stand, with the correlation alerts that started in this micro-batch; and the
         revisions for the search store and Kafka only (written over the older version under the same id;
         the lake and incidents keep the judged first): correlation alerts that grew, early (provisional)
         ones, and early ones withdrawn. `latest`: the newest event time of the micro-batch."""
-        state = self.states.before(batch_id) or {}
-        correlator = Correlator(self.ruleset.correlations, self.ruleset.rules, self.owner, state)
+        header = self.states.begin(batch_id) or {}
+        correlator = Correlator(self.ruleset.correlations, self.ruleset.rules, self.owner, header, self.states)
         docs = [load_document(d) for d in alerts.column("document").to_pylist()]
         correlator.add(docs)
-        newest = max(latest.timestamp() if latest else -math.inf, state.get("newest") or -math.inf)
+        newest = max(latest.timestamp() if latest else -math.inf, header.get("newest") or -math.inf)
         found = correlator.advance(newest - self.lateness)
         early = correlator.provisional()
-        self.states.save(batch_id, {**correlator.state(), "newest": newest if math.isfinite(newest) else None})
+        self.states.save(batch_id, {**correlator.header(), "newest": newest if math.isfinite(newest) else None},
+                         correlator.changes())
         if correlator.late:
             log.warning("batch %s: %s alerts came later than correlation.lateness_seconds allows and were not "
                         "correlated", batch_id, correlator.late)
