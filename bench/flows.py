@@ -1,13 +1,14 @@
 """Flow collector throughput: softflowd's v9 and IPFIX datagrams -> `socpipe collect netflow` -> Kafka raw.flow.
 
-    .venv/bin/python -m bench.flows [--flows 300000]
+    .venv/bin/python -m bench.flows [--flows 300000] [--rounds 2]
 
 Makes a pcap of many short conversations (tests/pcaps.py), has Debian's softflowd export it once per version
 and keeps the datagrams, then (1) decodes them in this process with ingest/netflow.py (decoder alone), and
 (2) starts its own Kafka (socpipe dev servers) and a collector process, replays the datagrams over UDP from
 one exporter socket until about --flows flows were sent, and waits until Kafka's end offset of raw.flow stops
-moving. Prints flows/s of the decoder and, for the collector, flows in Kafka per collector CPU-second (user +
-system, from /proc) and datagrams lost in the socket if any (UDP: the sender is paced, not acknowledged).
+moving; --rounds times per version, alternating. Prints flows/s of the decoder and, for the collector, flows
+in Kafka per collector CPU-second (user + system, from /proc) and datagrams lost in the socket if any (UDP: the
+sender is paced, not acknowledged).
 """
 
 from __future__ import annotations
@@ -53,11 +54,11 @@ def _end_offset(kafka: str, topic: str) -> int:
         consumer.close()
 
 
-def _collector_rate(home: Path, kafka: str, version: int, datagrams: list[bytes], per_datagram: float,
+def _collector_rate(home: Path, kafka: str, version: int, run: int, datagrams: list[bytes], per_datagram: float,
                     target: int) -> tuple[float, float, int, int]:
     """(flows per collector CPU-second, wall flows/s, flows sent, flows in Kafka) for one replay into a fresh
     collector."""
-    name = f"bench{version}"
+    name = f"bench{version}-{run}"
     config = home / f"{name}.yaml"
     config.write_text(yaml.safe_dump({"kafka": {"bootstrap_servers": kafka, "topic_prefix": f"{name}."},
                                       "collect": {"id": name, "state_dir": str(home / name)}}))
@@ -91,6 +92,9 @@ def _collector_rate(home: Path, kafka: str, version: int, datagrams: list[bytes]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--flows", type=int, default=300_000)
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="replays per version, alternating v9 and IPFIX (the first replay after Kafka starts "
+                             "shares the machine with the broker's warm-up)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="socpipe-bench-flows-") as tmp:
         home = Path(tmp)
@@ -106,9 +110,9 @@ def main() -> int:
                   f"{_decoder_rate(datagrams):,.0f} flows per CPU-second")
         endpoints = servers.up(home / "servers")
         try:
-            for version, datagrams in captured.items():
-                per_cpu, wall, sent, stored = _collector_rate(home, endpoints.kafka, version, datagrams,
-                                                      per_datagram[version], args.flows)
+            for run, (version, datagrams) in enumerate(list(captured.items()) * args.rounds):
+                per_cpu, wall, sent, stored = _collector_rate(home, endpoints.kafka, version, run, datagrams,
+                                                              per_datagram[version], args.flows)
                 print(f"v{version}: collector {per_cpu:,.0f} flows per CPU-second into Kafka, {wall:,.0f} flows/s wall "
                       f"({sent:,} sent, {stored:,} in Kafka; load average {os.getloadavg()[0]:.2f})")
         finally:
