@@ -1,6 +1,7 @@
 """CPU per event of one `socpipe detect` task, without Spark: one split of the JSON-lines corpus in this process.
 
-    .venv/bin/python -m bench.detect_split_profile [--events N] [--seed S] [--split I] [--repeat R] [--profile]
+    .venv/bin/python -m bench.detect_split_profile [--events N] [--seed S] [--split I] [--repeat R]
+                                                   [--profile [--sort cumtime]]
 
 Runs layers/detect.py's task function (_detect_split, what each Spark task calls) on split I of the corpus of
 bench/detect_files.py (the same file, cached), with every Windows rule of ../shared/sigmahq from the rule cache
@@ -63,6 +64,7 @@ def main() -> None:
     parser.add_argument("--split", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--sort", default="tottime", help="the profile's order: tottime, cumtime, ...")
     args = parser.parse_args()
     data = corpus(args.events, args.seed)
     split = plan_splits([data], SPLIT_BYTES)[args.split]
@@ -94,7 +96,7 @@ def main() -> None:
                 continue
             if profiler:
                 out = io.StringIO()
-                pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(40)
+                pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(40)
                 print(out.getvalue())
                 continue
             rate = stats["events"] / seconds
