@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import json
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -79,11 +80,14 @@ class DeadLetter:
         return doc
 
 
+_KEY = itemgetter(0)
+
+
 def event_identity(kind: str, fields: dict[str, str]) -> str:
     """sha256 of the compact JSON of [kind, sorted fields]: orjson writes the same bytes as the standard
     library here (UTF-8, the same escapes), five times faster; what it refuses (lone surrogates) goes the
     standard library's way."""
-    items = sorted(fields.items())
+    items = sorted(fields.items(), key=_KEY)  # keys are distinct: the order of sorting the pairs, found faster
     try:
         canonical = orjson.dumps([kind, items])
     except orjson.JSONEncodeError:
