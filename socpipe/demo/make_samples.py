@@ -1462,7 +1462,7 @@ class Network:
 
     def flow(self, when: datetime, seconds: float, src: str, src_port: int, dst: str, dst_port: int,
              packets: int, size: int, flags: int, proto: int = 6) -> None:
-        """One NetFlow v9 record of the edge router, as ingest/netflow.py's _record gives it (strings)."""
+        """One NetFlow v9 record of the edge router, as ingest/netflow.py's _records gives it (strings)."""
         start = when.astimezone(UTC)
         end = start + timedelta(seconds=seconds)
         iso = [t.isoformat(timespec="milliseconds") for t in (start, end)]
