@@ -35,9 +35,7 @@ from typing import Any
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
-from confluent_kafka import Consumer, Producer
-from confluent_kafka import TopicPartition as Position
-from kafka import KafkaAdminClient, TopicPartition
+from kafka import KafkaAdminClient, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 from kafka.structs import OffsetAndMetadata
@@ -77,7 +75,6 @@ log = logging.getLogger(__name__)
 EVENT, ALERT, DEAD, SUMMARY = "event", "alert", "deadletter", "summary"
 MESSAGE_COLUMNS = ["key", "value", "topic", "headers", "timestamp"]  # of a Kafka record, as parsing reads them
 LEDGER_WAIT_SECONDS = 60.0  # retriable Kafka errors while reading the ledger, before the batch fails
-TRANSACTION_WAIT_SECONDS = 60.0  # a transaction Kafka has not completed by then fails the batch (redone)
 # One row per event, alert or dead letter of a micro-batch; event rows fill the lake columns too.
 RESULT_SCHEMA = pa.schema([
     ("row", pa.string()),
@@ -417,9 +414,7 @@ class KafkaBatches:
         self.name = kafka_client.topic(config, f"{TRANSACTION_PREFIX}{marker.read_text(encoding='utf-8').strip()}")
         self.ledger = TopicPartition(kafka_client.topic(config, RAW_TOPICS[0]), 0)
         self.options = kafka_client.python_options(config)
-        self.librdkafka = kafka_client.librdkafka_options(config)
-        self.producer: Producer | None = None
-        self.group: Any = None  # the ledger group's metadata for send_offsets_to_transaction
+        self.producer: KafkaProducer | None = None
         self.committed: int | None = None  # the last batch committed; None: read the ledger again
 
     def send(self, batch_id: int, records: list[tuple[str, str, str]]) -> bool:
@@ -432,15 +427,9 @@ class KafkaBatches:
         try:
             producer.begin_transaction()
             for topic, key, value in records:
-                while True:
-                    try:
-                        producer.produce(topic, key=key.encode(), value=value.encode())
-                        break
-                    except BufferError:  # librdkafka's queue is full: let it send, then go on
-                        producer.poll(0.1)
-            producer.send_offsets_to_transaction([Position(self.ledger.topic, 0, batch_id + 1)],
-                                                 self.group, TRANSACTION_WAIT_SECONDS)
-            producer.commit_transaction(TRANSACTION_WAIT_SECONDS)
+                producer.send(topic, key=key.encode(), value=value.encode())
+            producer.send_offsets_to_transaction({self.ledger: OffsetAndMetadata(batch_id + 1, "", -1)}, self.name)
+            producer.commit_transaction()
         except Exception:
             self.committed = None  # the commit may or may not have reached Kafka: ask the ledger next time
             self.close()
@@ -450,17 +439,17 @@ class KafkaBatches:
 
     def close(self) -> None:
         """Drop the producer (an open transaction is aborted when the next one fences it)."""
-        self.producer = self.group = None
+        if self.producer is not None:
+            with contextlib.suppress(Exception):
+                self.producer.close(timeout=5)
+            self.producer = None
 
-    def _producer(self) -> Producer:
+    def _producer(self) -> KafkaProducer:
         # init_transactions completes or aborts a transaction a killed job left open, so the ledger is
-        # read after it. librdkafka, not kafka-python: its records cost microseconds, not a tenth of a ms.
+        # read after it.
         if self.producer is None:
-            producer = Producer({**self.librdkafka, "transactional.id": self.name, "linger.ms": 20})
-            producer.init_transactions(TRANSACTION_WAIT_SECONDS)
-            consumer = Consumer({**self.librdkafka, "group.id": self.name, "enable.auto.commit": False})
-            self.group = consumer.consumer_group_metadata()  # the ledger group, as the transaction names it
-            consumer.close()
+            producer = KafkaProducer(**self.options, acks="all", linger_ms=20, transactional_id=self.name)
+            producer.init_transactions()
             self.producer = producer
         return self.producer
 
