@@ -71,41 +71,51 @@ JUDGED_SECONDS = 60.0  # a process lifetime is judged flat or not only with this
 @dataclass
 class Memory:
     """RSS samples per process lifetime (a restart or SIGKILL starts a new one), each warmed up on its own:
-    the first `warmup` seconds of a lifetime are not compared (a JVM grows its heap, Spark starts)."""
+    the first `warmup` seconds of a lifetime are not compared (a JVM grows its heap, Spark starts). Each
+    sample also keeps the file-backed part (RssFile: mapped files such as the search store's index
+    segments, which grow with the data it holds), printed beside the judged total."""
 
     warmup: float
-    samples: dict[str, list[tuple[int, float, float]]] = field(default_factory=dict)  # (pid, seconds, MiB)
+    # (pid, seconds, MiB, of which file-backed MiB)
+    samples: dict[str, list[tuple[int, float, float, float]]] = field(default_factory=dict)
 
     def sample(self, name: str, pids: list[int], elapsed: float) -> None:
         if pids:
-            self.samples.setdefault(name, []).append((pids[0], elapsed, sum(_rss_mib(pid) for pid in pids)))
+            sizes = [_rss_mib(pid) for pid in pids]
+            self.samples.setdefault(name, []).append((pids[0], elapsed, sum(t for t, _ in sizes),
+                                                      sum(f for _, f in sizes)))
 
-    def report(self) -> list[tuple[str, float, float, float, bool]]:
-        """Per process, its longest lifetime: (name, MiB after warm-up, MiB at the end, growth, judged);
-        judged is False when the lifetime had less than JUDGED_SECONDS after its warm-up."""
+    def report(self) -> list[tuple[str, tuple[float, float], tuple[float, float], float, bool]]:
+        """Per process, its longest lifetime: (name, (MiB, file-backed MiB) after warm-up, the same at the
+        end, growth of the MiB, judged); judged is False when the lifetime had less than JUDGED_SECONDS
+        after its warm-up."""
         out = []
         for name, samples in self.samples.items():
-            lifetimes: dict[int, list[tuple[float, float]]] = {}
-            for pid, seconds, rss in samples:
-                lifetimes.setdefault(pid, []).append((seconds, rss))
-            warm = max(([(t, rss) for t, rss in lifetime if t >= lifetime[0][0] + self.warmup]
+            lifetimes: dict[int, list[tuple[float, float, float]]] = {}
+            for pid, seconds, rss, mapped in samples:
+                lifetimes.setdefault(pid, []).append((seconds, rss, mapped))
+            warm = max(([s for s in lifetime if s[0] >= lifetime[0][0] + self.warmup]
                         for lifetime in lifetimes.values()), key=lambda w: w[-1][0] - w[0][0] if w else -1.0)
             if not warm:
-                out.append((name, 0.0, 0.0, 0.0, False))
+                out.append((name, (0.0, 0.0), (0.0, 0.0), 0.0, False))
                 continue
-            (t0, first), (t1, end) = warm[0], warm[-1]
-            out.append((name, first, end, (end - first) / first if first else 0.0, t1 - t0 >= JUDGED_SECONDS))
+            (t0, first, first_mapped), (t1, end, end_mapped) = warm[0], warm[-1]
+            out.append((name, (first, first_mapped), (end, end_mapped), (end - first) / first if first else 0.0,
+                        t1 - t0 >= JUDGED_SECONDS))
         return out
 
 
-def _rss_mib(pid: int) -> float:
+def _rss_mib(pid: int) -> tuple[float, float]:
+    """VmRSS and RssFile of a process, MiB (0 when it is gone)."""
+    sizes = {"VmRSS:": 0.0, "RssFile:": 0.0}
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
+            name = line.split(maxsplit=1)[0] if line else ""
+            if name in sizes:
+                sizes[name] = int(line.split()[1]) / 1024
     except OSError:
         pass
-    return 0.0
+    return sizes["VmRSS:"], sizes["RssFile:"]
 
 
 def _group(pid: int) -> list[int]:
@@ -190,14 +200,15 @@ def run(minutes: float, rate: int, drain_seconds: float) -> bool:
             smtp.stop()
     print("faults:", *faults, sep="\n  ")
     flat = True
-    for proc, first, end, growth, judged in memory.report():
+    for proc, (first, first_mapped), (end, end_mapped), growth, judged in memory.report():
+        mapped = f"file-backed {first_mapped:.0f} -> {end_mapped:.0f} MiB"
         if judged:
             flat &= growth < GROWTH_LIMIT
             print(f"RSS {proc}: {first:.0f} MiB after warm-up, {end:.0f} MiB at the end ({growth:+.1%}) "
-                  f"of its longest lifetime")
+                  f"of its longest lifetime ({mapped})")
         else:
             print(f"RSS {proc}: not judged, no lifetime lasted {JUDGED_SECONDS:.0f} s past its warm-up "
-                  f"({first:.0f} -> {end:.0f} MiB); run longer (--minutes) to judge it")
+                  f"({first:.0f} -> {end:.0f} MiB, {mapped}); run longer (--minutes) to judge it")
     print(f"load average at the end: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
     print("soak passed" if ok and flat else "soak FAILED")
     return ok and flat
